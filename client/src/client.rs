@@ -1,0 +1,258 @@
+//! [`Client`]: the shared core every producer, consumer and admin handle
+//! stands on: bootstrap, the connection pool, and the metadata cache.
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::metadata::ClusterMetadata;
+use crate::net::conn::{ConnConfig, Connection};
+use crate::net::pool::{Lane, Pool};
+use kafkacc_protocol::generated::metadata_request::MetadataRequestTopic;
+use kafkacc_protocol::messages::MetadataRequest;
+use kafkacc_protocol::{ErrorCode, Request, StrBytes};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+/// A connection to a Kafka cluster. Cheap to clone: clones share
+/// connections and metadata.
+///
+/// ```no_run
+/// # async fn demo() -> kafkacc::Result<()> {
+/// let client = kafkacc::Client::connect(kafkacc::ClientConfig::new("localhost:9092")).await?;
+/// let metadata = client.refresh_metadata(&["orders"]).await?;
+/// println!("{} brokers", metadata.brokers.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ClientConfig,
+    pool: Pool,
+    metadata: RwLock<Arc<ClusterMetadata>>,
+    /// One metadata refresh at a time; others wait and reuse its result.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("bootstrap", &self.inner.config.bootstrap_servers)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the cluster: tries the bootstrap addresses in turn until
+    /// one answers a Metadata request, for at most `bootstrap_timeout`.
+    pub async fn connect(config: ClientConfig) -> Result<Client> {
+        config.validate()?;
+        let conn_config = ConnConfig {
+            client_id: config.client_id.as_str().into(),
+            connect_timeout: config.connect_timeout,
+            request_timeout: config.request_timeout,
+            max_response_size: config.max_response_size,
+        };
+        let pool = Pool::new(
+            conn_config,
+            config.reconnect_backoff,
+            config.reconnect_backoff_max,
+        );
+        let client = Client {
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
+                refreshing: tokio::sync::Mutex::new(()),
+            }),
+        };
+        client.refresh_metadata(&[]).await?;
+        Ok(client)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The latest metadata snapshot (may be stale; see [`Client::refresh_metadata`]).
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        self.inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Fetches fresh metadata for `topics` (and the broker list) and merges
+    /// it into the cache. Does not create topics.
+    pub async fn refresh_metadata(&self, topics: &[&str]) -> Result<Arc<ClusterMetadata>> {
+        self.refresh(Some(topics), false).await
+    }
+
+    /// Fetches metadata for every topic in the cluster.
+    pub async fn refresh_all_metadata(&self) -> Result<Arc<ClusterMetadata>> {
+        self.refresh(None, false).await
+    }
+
+    /// Metadata for `topic`, refreshed if it is not cached. With
+    /// `auto_create`, brokers that allow it create a missing topic (the
+    /// Java producer's behaviour).
+    pub(crate) async fn topic_metadata(
+        &self,
+        topic: &str,
+        auto_create: bool,
+    ) -> Result<Arc<ClusterMetadata>> {
+        let cached = self.metadata();
+        if cached
+            .topic(topic)
+            .is_some_and(|t| !t.partitions.is_empty())
+        {
+            return Ok(cached);
+        }
+        let fresh = self.refresh(Some(&[topic]), auto_create).await?;
+        match fresh.topic(topic) {
+            Some(t) if !t.partitions.is_empty() => Ok(fresh),
+            _ => Err(Error::UnknownTopic(topic.to_owned())),
+        }
+    }
+
+    async fn refresh(
+        &self,
+        topics: Option<&[&str]>,
+        auto_create: bool,
+    ) -> Result<Arc<ClusterMetadata>> {
+        let requested_at = Instant::now();
+        let _guard = self.inner.refreshing.lock().await;
+        // Someone refreshed while we waited: their answer is fresh enough
+        // for a request of all topics or of topics it covers.
+        let current = self.metadata();
+        if current.fetched_at.is_some_and(|t| t >= requested_at)
+            && topics.is_some_and(|ts| ts.iter().all(|t| current.topic(t).is_some()))
+        {
+            return Ok(current);
+        }
+        let request = MetadataRequest {
+            topics: topics.map(|ts| {
+                ts.iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(StrBytes::from(*t)),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            allow_auto_topic_creation: auto_create,
+            ..Default::default()
+        };
+        let response = self.send_any(&request).await?;
+        if response.error_code != 0 {
+            return Err(Error::broker(
+                ErrorCode(response.error_code),
+                "Metadata",
+                None,
+            ));
+        }
+        let previous = self.metadata();
+        let fresh = Arc::new(ClusterMetadata::from_response(
+            &response,
+            Some(&previous),
+            Instant::now(),
+        ));
+        *self
+            .inner
+            .metadata
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        tracing::debug!(
+            brokers = fresh.brokers.len(),
+            topics = fresh.topics.len(),
+            "metadata refreshed"
+        );
+        Ok(fresh)
+    }
+
+    /// Sends `request` to any reachable broker: known brokers first, then the
+    /// bootstrap list, until `bootstrap_timeout` has passed.
+    pub(crate) async fn send_any<R: Request>(&self, request: &R) -> Result<R::Response> {
+        let conn = self.any_connection(Lane::Default).await?;
+        conn.send(request).await
+    }
+
+    /// A connection to any live broker.
+    pub(crate) async fn any_connection(&self, lane: Lane) -> Result<Arc<Connection>> {
+        let deadline = Instant::now() + self.inner.config.bootstrap_timeout;
+        let mut attempts: Vec<(String, String)> = Vec::new();
+        let mut round = 0u32;
+        loop {
+            let mut candidates: Vec<String> =
+                self.metadata().brokers.values().map(|b| b.addr()).collect();
+            candidates.sort();
+            for addr in &self.inner.config.bootstrap_servers {
+                if !candidates.contains(addr) {
+                    candidates.push(addr.clone());
+                }
+            }
+            for addr in candidates {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    return Err(Error::NoBrokerReachable { attempts });
+                }
+                match tokio::time::timeout(remaining, self.inner.pool.get(&addr, lane)).await {
+                    Ok(Ok(conn)) => return Ok(conn),
+                    Ok(Err(e)) => {
+                        tracing::debug!(broker = %addr, error = %e, "bootstrap attempt failed");
+                        attempts.retain(|(a, _)| a != &addr);
+                        attempts.push((addr, e.to_string()));
+                    }
+                    Err(_) => return Err(Error::NoBrokerReachable { attempts }),
+                }
+            }
+            let pause = crate::retry::backoff(
+                self.inner.config.retry_backoff,
+                self.inner.config.retry_backoff_max,
+                round,
+            );
+            round += 1;
+            if Instant::now() + pause >= deadline {
+                return Err(Error::NoBrokerReachable { attempts });
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// A connection to broker `node_id`.
+    pub(crate) async fn broker_connection(
+        &self,
+        node_id: i32,
+        lane: Lane,
+    ) -> Result<Arc<Connection>> {
+        let mut addr = self.metadata().broker_addr(node_id);
+        if addr.is_none() {
+            addr = self.refresh_metadata(&[]).await?.broker_addr(node_id);
+        }
+        let addr = addr.ok_or_else(|| Error::Connect {
+            addr: format!("node {node_id}"),
+            reason: "broker not in metadata".into(),
+        })?;
+        self.inner.pool.get(&addr, lane).await
+    }
+
+    /// Sends `request` to broker `node_id`.
+    pub(crate) async fn send_to<R: Request>(
+        &self,
+        node_id: i32,
+        lane: Lane,
+        request: &R,
+    ) -> Result<R::Response> {
+        self.broker_connection(node_id, lane)
+            .await?
+            .send(request)
+            .await
+    }
+
+    /// Closes every connection.
+    pub fn close(&self) {
+        self.inner.pool.close_all();
+    }
+}

@@ -1,0 +1,297 @@
+//! One fetch round: a Fetch request to each leader of the fetchable
+//! partitions, concurrently, and the records they return.
+
+use super::{ConsumerConfig, ConsumerRecord, OffsetReset, PartitionState};
+use crate::client::Client;
+use crate::error::{Error, Recovery, Result};
+use crate::net::pool::Lane;
+use kafkacc_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+use kafkacc_protocol::messages::{FetchRequest, FetchResponse};
+use kafkacc_protocol::records::batches;
+use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+type Assignment = BTreeMap<(String, i32), PartitionState>;
+
+/// Fetches once from every leader and returns the records, advancing
+/// positions. Partition-level errors are handled here (metadata refresh,
+/// offset reset); a connection error to one broker does not fail the round.
+pub(super) async fn fetch_round(
+    client: &Client,
+    config: &ConsumerConfig,
+    assignment: &mut Assignment,
+    wait: Duration,
+) -> Result<Vec<ConsumerRecord>> {
+    let metadata = client.metadata();
+    let mut by_leader: BTreeMap<i32, Vec<(String, i32, i64, i32)>> = BTreeMap::new();
+    let mut leaderless = false;
+    for ((topic, partition), state) in assignment.iter() {
+        let (Some(position), false) = (state.position, state.paused) else {
+            continue;
+        };
+        match metadata.topic(topic).and_then(|t| t.partition(*partition)) {
+            Some(p) if p.leader >= 0 => by_leader.entry(p.leader).or_default().push((
+                topic.clone(),
+                *partition,
+                position,
+                p.leader_epoch,
+            )),
+            _ => leaderless = true,
+        }
+    }
+    if leaderless {
+        let topics: Vec<&str> = assignment.keys().map(|(t, _)| t.as_str()).collect();
+        client.refresh_metadata(&topics).await?;
+    }
+    if by_leader.is_empty() {
+        tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
+        return Ok(Vec::new());
+    }
+    let fetches = by_leader
+        .into_iter()
+        .map(|(leader, parts)| fetch_from(client, config, leader, parts, wait));
+    let results = futures::future::join_all(fetches).await;
+    let mut records = Vec::new();
+    let mut refresh = false;
+    for result in results {
+        match result {
+            Ok(outcome) => {
+                for (key, update) in outcome {
+                    let Some(state) = assignment.get_mut(&key) else {
+                        continue;
+                    };
+                    // A seek during the fetch wins over the fetched data.
+                    if state.position != Some(update.fetched_from) {
+                        continue;
+                    }
+                    match update.result {
+                        Ok(fetched) => {
+                            state.high_watermark = Some(fetched.high_watermark);
+                            state.position = Some(fetched.next_offset);
+                            records.extend(fetched.records);
+                        }
+                        Err(e) if e.code() == Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
+                            match config.auto_offset_reset {
+                                OffsetReset::None => return Err(e),
+                                _ => state.position = None,
+                            }
+                        }
+                        Err(e) if e.recovery() == Recovery::Fatal => return Err(e),
+                        Err(e) => {
+                            tracing::debug!(topic = %key.0, partition = key.1, error = %e, "fetch error, will retry");
+                            refresh = true;
+                        }
+                    }
+                }
+            }
+            Err(e) if e.is_retriable() => {
+                tracing::debug!(error = %e, "fetch failed, will retry");
+                refresh = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if refresh {
+        let topics: Vec<&str> = assignment.keys().map(|(t, _)| t.as_str()).collect();
+        let _ = client.refresh_metadata(&topics).await;
+        if records.is_empty() {
+            tokio::time::sleep(client.config().retry_backoff).await;
+        }
+    }
+    Ok(records)
+}
+
+struct Fetched {
+    records: Vec<ConsumerRecord>,
+    next_offset: i64,
+    high_watermark: i64,
+}
+
+struct PartitionUpdate {
+    fetched_from: i64,
+    result: Result<Fetched>,
+}
+
+async fn fetch_from(
+    client: &Client,
+    config: &ConsumerConfig,
+    leader: i32,
+    parts: Vec<(String, i32, i64, i32)>,
+    wait: Duration,
+) -> Result<Vec<((String, i32), PartitionUpdate)>> {
+    let conn = client.broker_connection(leader, Lane::Fetch).await?;
+    let version = conn.version_of::<FetchRequest>()?;
+    let metadata = client.metadata();
+    let topic_id = |name: &str| metadata.topic(name).map_or(Uuid::ZERO, |t| t.id);
+    // v13+ names topics by id only; use v12 if an id is missing.
+    let version = if version >= 13 && parts.iter().any(|(t, ..)| topic_id(t).is_zero()) {
+        12
+    } else {
+        version
+    };
+    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+    for (topic, partition, offset, epoch) in &parts {
+        topics
+            .entry(topic.as_str())
+            .or_default()
+            .push(FetchPartition {
+                partition: *partition,
+                current_leader_epoch: *epoch,
+                fetch_offset: *offset,
+                partition_max_bytes: config.max_partition_fetch_bytes,
+                ..Default::default()
+            });
+    }
+    let request = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: wait.as_millis().min(i32::MAX as u128) as i32,
+        min_bytes: config.fetch_min_bytes,
+        max_bytes: config.fetch_max_bytes,
+        isolation_level: i8::from(config.read_committed),
+        session_id: 0,
+        session_epoch: -1,
+        topics: topics
+            .into_iter()
+            .map(|(name, partitions)| FetchTopic {
+                topic: if version < 13 {
+                    StrBytes::from(name)
+                } else {
+                    StrBytes::default()
+                },
+                topic_id: if version >= 13 {
+                    topic_id(name)
+                } else {
+                    Uuid::ZERO
+                },
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let response = conn.send_at(&request, version).await?;
+    if response.error_code != 0 {
+        return Err(Error::broker(
+            ErrorCode(response.error_code),
+            format!("Fetch from node {leader}"),
+            None,
+        ));
+    }
+    let names: HashMap<Uuid, String> = parts
+        .iter()
+        .map(|(t, ..)| (topic_id(t), t.clone()))
+        .collect();
+    let max_decompressed = client.config().max_decompressed_batch_size;
+    let mut out = Vec::new();
+    for (topic, partition, offset, _) in parts {
+        let result = partition_result(&response, version, &topic, partition, &names).map(|data| {
+            read_partition(
+                &topic,
+                partition,
+                offset,
+                data,
+                config.check_crcs,
+                max_decompressed,
+            )
+        });
+        let result = match result {
+            Some(r) => r,
+            None => Err(Error::broker(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("Fetch {topic}/{partition}: missing from response"),
+                None,
+            )),
+        };
+        out.push((
+            (topic, partition),
+            PartitionUpdate {
+                fetched_from: offset,
+                result,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+type PartitionData = kafkacc_protocol::generated::fetch_response::PartitionData;
+
+fn partition_result<'a>(
+    response: &'a FetchResponse,
+    version: i16,
+    topic: &str,
+    partition: i32,
+    names: &HashMap<Uuid, String>,
+) -> Option<&'a PartitionData> {
+    response
+        .responses
+        .iter()
+        .filter(|t| {
+            if version >= 13 {
+                names.get(&t.topic_id).is_some_and(|n| n == topic)
+            } else {
+                t.topic == topic
+            }
+        })
+        .flat_map(|t| t.partitions.iter())
+        .find(|p| p.partition_index == partition)
+}
+
+/// Decodes one partition's records from `offset` on.
+fn read_partition(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    data: &PartitionData,
+    check_crcs: bool,
+    max_decompressed: usize,
+) -> Result<Fetched> {
+    let code = ErrorCode(data.error_code);
+    if !code.is_ok() {
+        return Err(Error::broker(
+            code,
+            format!("Fetch {topic}/{partition}"),
+            None,
+        ));
+    }
+    let decode_error = |source| Error::Decode {
+        addr: format!("fetch {topic}/{partition}"),
+        source,
+    };
+    let mut next_offset = offset;
+    let mut records = Vec::new();
+    let bytes = data.records.clone().unwrap_or_default();
+    for batch in batches(bytes) {
+        let batch = batch.map_err(decode_error)?;
+        if check_crcs {
+            batch.verify_crc().map_err(decode_error)?;
+        }
+        let last = batch.header.last_offset();
+        if last < next_offset {
+            continue; // a batch wholly before our position (compressed batches start early)
+        }
+        if !batch.header.is_control() {
+            for record in batch.records(max_decompressed).map_err(decode_error)? {
+                let record = record.map_err(decode_error)?;
+                if record.offset < next_offset {
+                    continue;
+                }
+                records.push(ConsumerRecord {
+                    topic: topic.to_owned(),
+                    partition,
+                    offset: record.offset,
+                    timestamp: record.timestamp,
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
+                });
+            }
+        }
+        next_offset = last + 1;
+    }
+    Ok(Fetched {
+        records,
+        next_offset,
+        high_watermark: data.high_watermark,
+    })
+}

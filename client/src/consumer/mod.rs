@@ -1,0 +1,281 @@
+//! The consumer: reads assigned partitions in offset order from their
+//! leaders, one Fetch per broker per round, pipelined across brokers.
+//!
+//! Positions start from an explicit [`Consumer::seek`], or from the
+//! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
+//! Leader changes are followed through metadata refreshes.
+
+mod fetch;
+
+use crate::admin::{OffsetSpec, list_offsets};
+use crate::client::Client;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use kafkacc_protocol::records::Header;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Where to start when a partition has no valid position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// The first offset in the log.
+    Earliest,
+    /// The end of the log: only new records (the Java default).
+    #[default]
+    Latest,
+    /// No reset: reading fails with an error the caller must handle.
+    None,
+}
+
+/// Consumer configuration with the Java consumer's defaults (FACTS.md 11.2).
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// `fetch.min.bytes`: the broker waits for this much data (1).
+    pub fetch_min_bytes: i32,
+    /// `fetch.max.bytes`: cap on one fetch response (50 MiB).
+    pub fetch_max_bytes: i32,
+    /// `max.partition.fetch.bytes`: cap per partition (1 MiB).
+    pub max_partition_fetch_bytes: i32,
+    /// `fetch.max.wait.ms`: how long the broker may wait for `fetch_min_bytes` (500 ms).
+    pub fetch_max_wait: Duration,
+    /// `auto.offset.reset` (latest).
+    pub auto_offset_reset: OffsetReset,
+    /// `isolation.level=read_committed` (false: read_uncommitted).
+    pub read_committed: bool,
+    /// `check.crcs`: verify each batch's CRC-32C (true).
+    pub check_crcs: bool,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            fetch_min_bytes: 1,
+            fetch_max_bytes: 52_428_800,
+            max_partition_fetch_bytes: 1_048_576,
+            fetch_max_wait: Duration::from_millis(500),
+            auto_offset_reset: OffsetReset::Latest,
+            read_committed: false,
+            check_crcs: true,
+        }
+    }
+}
+
+impl ConsumerConfig {
+    /// Sets `auto.offset.reset`.
+    pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.auto_offset_reset = reset;
+        self
+    }
+
+    /// Sets `fetch.max.wait.ms`.
+    pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
+        self.fetch_max_wait = wait;
+        self
+    }
+}
+
+/// A record read from Kafka.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerRecord {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp (ms since the epoch).
+    pub timestamp: i64,
+    /// Key.
+    pub key: Option<Bytes>,
+    /// Value (None for a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers in order, duplicates kept.
+    pub headers: Vec<Header>,
+}
+
+/// Per-partition state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartitionState {
+    /// Next offset to fetch; None until reset or seek.
+    pub position: Option<i64>,
+    pub paused: bool,
+    /// High watermark from the last fetch.
+    pub high_watermark: Option<i64>,
+}
+
+/// Reads records from assigned partitions.
+#[derive(Debug)]
+pub struct Consumer {
+    client: Client,
+    config: ConsumerConfig,
+    assignment: BTreeMap<(String, i32), PartitionState>,
+    buffered: VecDeque<ConsumerRecord>,
+}
+
+impl Consumer {
+    /// A consumer on `client` with nothing assigned.
+    pub fn new(client: Client, config: ConsumerConfig) -> Self {
+        Consumer {
+            client,
+            config,
+            assignment: BTreeMap::new(),
+            buffered: VecDeque::new(),
+        }
+    }
+
+    /// Adds partitions of `topic` to the assignment (all of them when
+    /// `partitions` is empty). New partitions start per `auto_offset_reset`
+    /// unless [`Consumer::seek`] is called.
+    pub async fn assign(&mut self, topic: &str, partitions: &[i32]) -> Result<()> {
+        let metadata = self.client.topic_metadata(topic, false).await?;
+        let info = metadata
+            .topic(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let wanted: Vec<i32> = if partitions.is_empty() {
+            info.partitions.iter().map(|p| p.partition).collect()
+        } else {
+            partitions.to_vec()
+        };
+        for p in wanted {
+            if info.partition(p).is_none() {
+                return Err(Error::UnknownPartition {
+                    topic: topic.to_owned(),
+                    partition: p,
+                });
+            }
+            self.assignment.entry((topic.to_owned(), p)).or_default();
+        }
+        Ok(())
+    }
+
+    /// Removes every partition from the assignment.
+    pub fn unassign(&mut self) {
+        self.assignment.clear();
+        self.buffered.clear();
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<(String, i32)> {
+        self.assignment.keys().cloned().collect()
+    }
+
+    /// Reads `topic`/`partition` from `offset` next.
+    pub fn seek(&mut self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+        let state = self
+            .assignment
+            .get_mut(&(topic.to_owned(), partition))
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+            })?;
+        state.position = Some(offset);
+        self.buffered
+            .retain(|r| !(r.topic == topic && r.partition == partition));
+        Ok(())
+    }
+
+    /// Seeks to an offset found by `spec` (earliest, latest, timestamp).
+    pub async fn seek_to(&mut self, topic: &str, partition: i32, spec: OffsetSpec) -> Result<()> {
+        let offsets = list_offsets(&self.client, topic, &[partition], spec).await?;
+        let mut offset = offsets.get(&partition).copied().unwrap_or(-1);
+        if offset < 0 {
+            // No record at or after the timestamp: start at the end.
+            offset = list_offsets(&self.client, topic, &[partition], OffsetSpec::Latest)
+                .await?
+                .get(&partition)
+                .copied()
+                .unwrap_or(0);
+        }
+        self.seek(topic, partition, offset)
+    }
+
+    /// The next offset to be returned for a partition, if known.
+    pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.assignment
+            .get(&(topic.to_owned(), partition))
+            .and_then(|s| s.position)
+    }
+
+    /// The high watermark seen in the last fetch of a partition.
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.assignment
+            .get(&(topic.to_owned(), partition))
+            .and_then(|s| s.high_watermark)
+    }
+
+    /// Stops fetching a partition until [`Consumer::resume`].
+    pub fn pause(&mut self, topic: &str, partition: i32) {
+        if let Some(s) = self.assignment.get_mut(&(topic.to_owned(), partition)) {
+            s.paused = true;
+        }
+        self.buffered
+            .retain(|r| !(r.topic == topic && r.partition == partition));
+    }
+
+    /// Resumes a paused partition.
+    pub fn resume(&mut self, topic: &str, partition: i32) {
+        if let Some(s) = self.assignment.get_mut(&(topic.to_owned(), partition)) {
+            s.paused = false;
+        }
+    }
+
+    /// Returns the records available now, fetching until some arrive or
+    /// `timeout` passes (then an empty vector).
+    pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if !self.buffered.is_empty() {
+                return Ok(self.buffered.drain(..).collect());
+            }
+            if self.assignment.values().all(|s| s.paused) {
+                tokio::time::sleep_until(deadline).await;
+                return Ok(Vec::new());
+            }
+            self.reset_missing_positions().await?;
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let wait = self.config.fetch_max_wait.min(remaining);
+            let records =
+                fetch::fetch_round(&self.client, &self.config, &mut self.assignment, wait).await?;
+            self.buffered.extend(records);
+            if self.buffered.is_empty() && tokio::time::Instant::now() >= deadline {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// Applies `auto_offset_reset` to partitions without a position.
+    async fn reset_missing_positions(&mut self) -> Result<()> {
+        let missing: Vec<(String, i32)> = self
+            .assignment
+            .iter()
+            .filter(|(_, s)| s.position.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let spec = match self.config.auto_offset_reset {
+            OffsetReset::Earliest => OffsetSpec::Earliest,
+            OffsetReset::Latest => OffsetSpec::Latest,
+            OffsetReset::None => {
+                let (topic, partition) = missing[0].clone();
+                return Err(Error::Config(format!(
+                    "no position for {topic}/{partition} and auto_offset_reset is none"
+                )));
+            }
+        };
+        let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (t, p) in missing {
+            by_topic.entry(t).or_default().push(p);
+        }
+        for (topic, partitions) in by_topic {
+            let offsets = list_offsets(&self.client, &topic, &partitions, spec).await?;
+            for (p, offset) in offsets {
+                if let Some(s) = self.assignment.get_mut(&(topic.clone(), p)) {
+                    s.position = Some(offset.max(0));
+                }
+            }
+        }
+        Ok(())
+    }
+}

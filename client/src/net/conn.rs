@@ -1,0 +1,467 @@
+//! One TCP connection to one broker.
+//!
+//! Requests are pipelined: callers encode a frame with a fresh correlation
+//! id and hand it to the writer task; the reader task matches each response
+//! to the *oldest* outstanding request and checks the ids agree (a mismatch
+//! poisons the connection, as in the Java client). Reading and writing run
+//! in separate tasks so a large write never stops responses from draining.
+//!
+//! ```text
+//!  caller ──frame──▶ writer task ──bytes──▶ socket ──frames──▶ reader task ──▶ caller
+//!                        └──── expected (id, reply) queue ───────▶┘
+//! ```
+//!
+//! Any failure (I/O error, bad frame, timeout seen by a caller) cancels both
+//! tasks and fails every outstanding request with `Disconnected`; the pool
+//! then opens a new connection on next use.
+
+use crate::error::{Error, Result};
+use crate::net::versions::BrokerVersions;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use kafkacc_protocol::frame::KafkaFrameCodec;
+use kafkacc_protocol::header::{decode_response_header, encode_request_frame};
+use kafkacc_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafkacc_protocol::{ApiKey, Decode, ErrorCode, Request, StrBytes, VersionRange};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+/// Correlation ids from here up are reserved by the Java client for SASL;
+/// we wrap before them.
+const MAX_CORRELATION_ID: i32 = i32::MAX - 8;
+/// Requests queued for the writer before `send` waits.
+const QUEUE_DEPTH: usize = 64;
+
+/// Settings a connection needs.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnConfig {
+    pub client_id: Arc<str>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_size: usize,
+}
+
+type Reply = oneshot::Sender<Result<Bytes>>;
+
+/// A response the reader expects, in send order.
+struct Expected {
+    correlation_id: i32,
+    reply: Reply,
+}
+
+/// A frame for the writer. `expected` is None for Produce with acks=0, whose
+/// caller is told once the bytes are written.
+struct Outgoing {
+    frame: Bytes,
+    expected: Option<Expected>,
+    written: Option<Reply>,
+}
+
+/// A live connection; cheap to share behind an `Arc`.
+pub(crate) struct Connection {
+    addr: String,
+    config: ConnConfig,
+    next_correlation_id: AtomicI32,
+    queue: mpsc::Sender<Outgoing>,
+    cancel: CancellationToken,
+    versions: OnceLock<BrokerVersions>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.addr)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr`, starts the I/O tasks and negotiates API versions.
+    pub(crate) async fn connect(addr: &str, config: ConnConfig) -> Result<Arc<Connection>> {
+        let started = Instant::now();
+        let connect_error = |reason: String| Error::Connect {
+            addr: addr.to_owned(),
+            reason,
+        };
+        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| connect_error(format!("timed out after {:?}", config.connect_timeout)))?
+            .map_err(|e| connect_error(e.to_string()))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| connect_error(e.to_string()))?;
+        let conn = Arc::new(Connection::start(addr.to_owned(), stream, config));
+        let versions = conn.negotiate_versions().await;
+        match versions {
+            Ok(versions) => {
+                let _ = conn.versions.set(versions);
+                tracing::debug!(broker = addr, elapsed = ?started.elapsed(), "connected");
+                Ok(conn)
+            }
+            Err(e) => {
+                conn.close();
+                Err(e)
+            }
+        }
+    }
+
+    fn start(addr: String, stream: TcpStream, config: ConnConfig) -> Connection {
+        let (read_half, write_half) = stream.into_split();
+        let (queue, queue_rx) = mpsc::channel(QUEUE_DEPTH);
+        let (expected_tx, expected_rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        tokio::spawn(write_loop(
+            write_half,
+            queue_rx,
+            expected_tx,
+            cancel.clone(),
+            addr.clone(),
+        ));
+        tokio::spawn(read_loop(
+            read_half,
+            expected_rx,
+            cancel.clone(),
+            addr.clone(),
+            config.max_response_size,
+        ));
+        Connection {
+            addr,
+            config,
+            next_correlation_id: AtomicI32::new(0),
+            queue,
+            cancel,
+            versions: OnceLock::new(),
+        }
+    }
+
+    /// Whether the connection has failed or been closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.cancel.is_cancelled() || self.queue.is_closed()
+    }
+
+    /// Closes the connection; outstanding requests fail with `Disconnected`.
+    pub(crate) fn close(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The broker's advertised versions (empty before negotiation).
+    pub(crate) fn versions(&self) -> &BrokerVersions {
+        static EMPTY: OnceLock<BrokerVersions> = OnceLock::new();
+        self.versions
+            .get()
+            .unwrap_or_else(|| EMPTY.get_or_init(BrokerVersions::default))
+    }
+
+    /// The version of `R` to use with this broker.
+    pub(crate) fn version_of<R: Request>(&self) -> Result<i16> {
+        self.versions()
+            .pick::<R>()
+            .ok_or_else(|| Error::UnsupportedVersion {
+                addr: self.addr.clone(),
+                api: R::API_KEY,
+                broker: self.versions().range(R::API_KEY),
+            })
+    }
+
+    /// Sends `request` at the best common version and waits for its response.
+    pub(crate) async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
+        let version = self.version_of::<R>()?;
+        self.send_at(request, version).await
+    }
+
+    /// Sends `request` at `version` and waits for its response.
+    pub(crate) async fn send_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response> {
+        let started = Instant::now();
+        let frame = self.round_trip(request, version).await?;
+        let response = self.decode_response::<R>(frame, version)?;
+        tracing::trace!(broker = %self.addr, api = ?R::API_KEY, version, elapsed = ?started.elapsed(), "request done");
+        Ok(response)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0); returns
+    /// once the bytes are written.
+    pub(crate) async fn send_no_response<R: Request>(&self, request: &R) -> Result<()> {
+        let version = self.version_of::<R>()?;
+        let (frame, _) = self.encode(request, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(Outgoing {
+            frame,
+            expected: None,
+            written: Some(tx),
+        })
+        .await?;
+        self.await_reply(rx).await.map(drop)
+    }
+
+    fn encode<R: Request>(&self, request: &R, version: i16) -> Result<(Bytes, i32)> {
+        let correlation_id = self.next_correlation_id();
+        let mut buf = BytesMut::with_capacity(128);
+        encode_request_frame(
+            &mut buf,
+            version,
+            correlation_id,
+            Some(&self.config.client_id),
+            request,
+        )?;
+        Ok((buf.freeze(), correlation_id))
+    }
+
+    async fn round_trip<R: Request>(&self, request: &R, version: i16) -> Result<Bytes> {
+        let (frame, correlation_id) = self.encode(request, version)?;
+        let (tx, rx) = oneshot::channel();
+        let expected = Some(Expected {
+            correlation_id,
+            reply: tx,
+        });
+        self.enqueue(Outgoing {
+            frame,
+            expected,
+            written: None,
+        })
+        .await?;
+        self.await_reply(rx).await
+    }
+
+    async fn enqueue(&self, outgoing: Outgoing) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(self.disconnected("connection closed"));
+        }
+        self.queue
+            .send(outgoing)
+            .await
+            .map_err(|_| self.disconnected("connection closed"))
+    }
+
+    async fn await_reply(&self, rx: oneshot::Receiver<Result<Bytes>>) -> Result<Bytes> {
+        match tokio::time::timeout(self.config.request_timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(self.disconnected("connection closed")),
+            Err(_) => {
+                // The connection's state is unknown now (the broker may still
+                // answer); like the Java client, drop it and start afresh.
+                tracing::debug!(broker = %self.addr, "request timed out; closing connection");
+                self.close();
+                Err(Error::Timeout {
+                    op: "request",
+                    after: self.config.request_timeout,
+                })
+            }
+        }
+    }
+
+    fn decode_response<R: Request>(&self, mut frame: Bytes, version: i16) -> Result<R::Response> {
+        decode_response_header(&mut frame, R::API_KEY, version)
+            .map_err(|e| self.decode_error(e))?;
+        R::Response::decode(&mut frame, version).map_err(|e| self.decode_error(e))
+    }
+
+    fn decode_error(&self, source: kafkacc_protocol::DecodeError) -> Error {
+        // Bytes we cannot parse leave the stream in an unknown state.
+        self.close();
+        Error::Decode {
+            addr: self.addr.clone(),
+            source,
+        }
+    }
+
+    fn disconnected(&self, reason: &str) -> Error {
+        Error::Disconnected {
+            addr: self.addr.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn next_correlation_id(&self) -> i32 {
+        let id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        if id >= MAX_CORRELATION_ID {
+            // Racing callers may each reset; any value below the cap is fine
+            // because responses are matched by order, ids only double-check.
+            self.next_correlation_id.store(1, Ordering::Relaxed);
+            return 0;
+        }
+        id
+    }
+
+    /// ApiVersions handshake. Asks at v3; a broker that does not know v3
+    /// answers UNSUPPORTED_VERSION in a v0 body carrying its own range, and
+    /// we ask again at the highest version it named.
+    async fn negotiate_versions(&self) -> Result<BrokerVersions> {
+        const FIRST_TRY: i16 = 3;
+        let request = ApiVersionsRequest {
+            client_software_name: StrBytes::from_static("kafkacc"),
+            client_software_version: StrBytes::from_static(env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        };
+        let frame = self.round_trip(&request, FIRST_TRY).await?;
+        let response = match self.decode_response::<ApiVersionsRequest>(frame.clone(), FIRST_TRY) {
+            Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 => None,
+            Ok(r) => Some(r),
+            Err(_) if !self.is_closed() => None,
+            Err(e) => return Err(e),
+        };
+        let response = match response {
+            Some(r) => r,
+            None => {
+                let fallback = self.decode_response::<ApiVersionsRequest>(frame, 0)?;
+                let theirs = fallback
+                    .api_keys
+                    .iter()
+                    .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                    .map_or(0, |k| k.max_version.min(FIRST_TRY));
+                self.send_at(&request, theirs).await?
+            }
+        };
+        if response.error_code != 0 {
+            return Err(Error::broker(
+                ErrorCode(response.error_code),
+                format!("ApiVersions {}", self.addr),
+                None,
+            ));
+        }
+        Ok(versions_from(&response))
+    }
+}
+
+fn versions_from(response: &ApiVersionsResponse) -> BrokerVersions {
+    BrokerVersions::new(response.api_keys.iter().map(|k| {
+        (
+            k.api_key,
+            VersionRange {
+                min: k.min_version,
+                max: k.max_version,
+            },
+        )
+    }))
+}
+
+async fn write_loop(
+    write_half: OwnedWriteHalf,
+    mut queue: mpsc::Receiver<Outgoing>,
+    expected: mpsc::UnboundedSender<Expected>,
+    cancel: CancellationToken,
+    addr: String,
+) {
+    let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
+    let mut written = Vec::new();
+    'outer: loop {
+        let first = tokio::select! {
+            _ = cancel.cancelled() => break,
+            next = queue.recv() => match next { Some(o) => o, None => break },
+        };
+        // Drain whatever else is queued so one flush carries many frames.
+        let mut batch = vec![first];
+        while batch.len() < QUEUE_DEPTH {
+            match queue.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        for outgoing in batch {
+            if let Some(e) = outgoing.expected {
+                if let Err(mpsc::error::SendError(e)) = expected.send(e) {
+                    let _ = e.reply.send(Err(Error::Disconnected {
+                        addr: addr.clone(),
+                        reason: "connection closed".into(),
+                    }));
+                    break 'outer;
+                }
+            }
+            if let Some(w) = outgoing.written {
+                written.push(w);
+            }
+            let result = tokio::select! {
+                _ = cancel.cancelled() => break 'outer,
+                r = writer.write_all(&outgoing.frame) => r,
+            };
+            if let Err(e) = result {
+                tracing::debug!(broker = %addr, error = %e, "write failed");
+                break 'outer;
+            }
+        }
+        let flushed = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = writer.flush() => r,
+        };
+        if let Err(e) = flushed {
+            tracing::debug!(broker = %addr, error = %e, "flush failed");
+            break;
+        }
+        for w in written.drain(..) {
+            let _ = w.send(Ok(Bytes::new()));
+        }
+    }
+    cancel.cancel();
+    for w in written.drain(..) {
+        let _ = w.send(Err(Error::Disconnected {
+            addr: addr.clone(),
+            reason: "write failed".into(),
+        }));
+    }
+}
+
+async fn read_loop(
+    read_half: OwnedReadHalf,
+    mut expected: mpsc::UnboundedReceiver<Expected>,
+    cancel: CancellationToken,
+    addr: String,
+    max_response_size: usize,
+) {
+    let mut frames = FramedRead::with_capacity(
+        read_half,
+        KafkaFrameCodec::new(max_response_size),
+        64 * 1024,
+    );
+    let reason: String = loop {
+        let next = tokio::select! {
+            _ = cancel.cancelled() => break "connection closed".into(),
+            next = frames.next() => next,
+        };
+        let frame = match next {
+            None => break "closed by broker".into(),
+            Some(Err(e)) => break format!("bad frame: {e}"),
+            Some(Ok(frame)) => frame.freeze(),
+        };
+        let Some(correlation_id) = frame
+            .get(..4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        else {
+            break "response shorter than its header".into();
+        };
+        let Ok(waiting) = expected.try_recv() else {
+            break format!("unexpected response with correlation id {correlation_id}");
+        };
+        if waiting.correlation_id != correlation_id {
+            let reason = format!(
+                "correlation id {correlation_id}, expected {}",
+                waiting.correlation_id
+            );
+            let _ = waiting.reply.send(Err(Error::Disconnected {
+                addr: addr.clone(),
+                reason: reason.clone(),
+            }));
+            break reason;
+        }
+        let _ = waiting.reply.send(Ok(frame));
+    };
+    tracing::debug!(broker = %addr, %reason, "connection closed");
+    cancel.cancel();
+    expected.close();
+    while let Ok(waiting) = expected.try_recv() {
+        let _ = waiting.reply.send(Err(Error::Disconnected {
+            addr: addr.clone(),
+            reason: reason.clone(),
+        }));
+    }
+}

@@ -1,0 +1,401 @@
+//! Per-partition batches waiting to be sent. Pure data structure: no I/O,
+//! and the time is always an argument so tests drive it with a fake clock.
+//!
+//! A partition's queue holds at most one *open* batch (still taking
+//! records) and any number of *closed* ones (full, lingered out, or sent
+//! and coming back for a retry). At most one batch per partition is in
+//! flight, which keeps records in order across retries.
+
+use super::record::{ProducerRecord, RecordMetadata};
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use kafkacc_protocol::compression::Compression;
+use kafkacc_protocol::records::BatchBuilder;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// A topic and partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// The promise made to one `send` caller.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub reply: oneshot::Sender<Result<RecordMetadata>>,
+    pub timestamp: i64,
+}
+
+/// A batch on its way to a broker.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub tp: TopicPartition,
+    /// Records not yet encoded into bytes (until the first send).
+    builder: Option<BatchBuilder>,
+    /// The encoded batch, kept for retries so they resend the same bytes.
+    pub encoded: Option<Bytes>,
+    pub deliveries: Vec<Delivery>,
+    /// Bytes of `buffer_memory` this batch holds.
+    pub reserved: usize,
+    pub created: Instant,
+    pub attempts: u32,
+    pub retry_at: Option<Instant>,
+}
+
+impl Batch {
+    /// The batch's bytes, encoding them on first use.
+    pub(crate) fn encode(&mut self) -> Result<Bytes> {
+        if let Some(bytes) = &self.encoded {
+            return Ok(bytes.clone());
+        }
+        let builder = self.builder.take().ok_or(Error::Closed)?;
+        let bytes = builder.build(Default::default())?;
+        self.encoded = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Resolves every record of the batch with its offset.
+    pub(crate) fn succeed(self, base_offset: i64, log_append_time: i64) {
+        for (i, d) in self.deliveries.into_iter().enumerate() {
+            let offset = if base_offset < 0 {
+                -1
+            } else {
+                base_offset + i as i64
+            };
+            let timestamp = if log_append_time >= 0 {
+                log_append_time
+            } else {
+                d.timestamp
+            };
+            let metadata = RecordMetadata {
+                topic: self.tp.topic.clone(),
+                partition: self.tp.partition,
+                offset,
+                timestamp,
+            };
+            let _ = d.reply.send(Ok(metadata));
+        }
+    }
+
+    /// Fails every record of the batch.
+    pub(crate) fn fail(self, error: Error) {
+        for d in self.deliveries {
+            let _ = d.reply.send(Err(error.clone()));
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartitionQueue {
+    open: Option<Batch>,
+    closed: VecDeque<Batch>,
+    in_flight: bool,
+}
+
+/// What the accumulator needs from the producer config.
+#[derive(Debug, Clone)]
+pub(crate) struct AccumulatorConfig {
+    pub batch_size: usize,
+    pub linger: Duration,
+    pub compression: Compression,
+}
+
+/// All partitions' batches.
+#[derive(Debug)]
+pub(crate) struct Accumulator {
+    config: AccumulatorConfig,
+    queues: HashMap<TopicPartition, PartitionQueue>,
+    /// The partition keyless records of each topic currently stick to.
+    sticky: HashMap<String, i32>,
+}
+
+impl Accumulator {
+    pub(crate) fn new(config: AccumulatorConfig) -> Self {
+        Accumulator {
+            config,
+            queues: HashMap::new(),
+            sticky: HashMap::new(),
+        }
+    }
+
+    /// The partition keyless records of `topic` go to now, if one is chosen.
+    pub(crate) fn sticky_partition(&self, topic: &str) -> Option<i32> {
+        self.sticky.get(topic).copied()
+    }
+
+    /// Sets the sticky partition of `topic`.
+    pub(crate) fn set_sticky_partition(&mut self, topic: &str, partition: i32) {
+        self.sticky.insert(topic.to_owned(), partition);
+    }
+
+    /// Adds a record to its partition's open batch, opening or closing
+    /// batches at `batch_size`. Returns whether a batch became ready to send.
+    pub(crate) fn append(
+        &mut self,
+        tp: TopicPartition,
+        record: &ProducerRecord,
+        timestamp: i64,
+        delivery: Delivery,
+        reserved: usize,
+        now: Instant,
+    ) -> Result<bool> {
+        let batch_size = self.config.batch_size;
+        let compression = self.config.compression;
+        let queue = self.queues.entry(tp.clone()).or_default();
+        let mut closed_one = false;
+        let record_size = record.buffered_size();
+        if queue.open.as_ref().is_some_and(|b| {
+            !b.deliveries.is_empty() && b.estimated_size() + record_size > batch_size
+        }) {
+            Self::close_open(queue);
+            closed_one = true;
+        }
+        let open = queue.open.get_or_insert_with(|| Batch {
+            tp: tp.clone(),
+            builder: Some(BatchBuilder::new(compression, timestamp)),
+            encoded: None,
+            deliveries: Vec::new(),
+            reserved: 0,
+            created: now,
+            attempts: 0,
+            retry_at: None,
+        });
+        if let Some(builder) = open.builder.as_mut() {
+            builder.append(
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &record.headers,
+            )?;
+        }
+        open.deliveries.push(delivery);
+        open.reserved += reserved;
+        if open.estimated_size() >= batch_size {
+            Self::close_open(queue);
+            closed_one = true;
+        }
+        if closed_one && self.sticky.get(&tp.topic) == Some(&tp.partition) {
+            // Java moves keyless records on once their batch is complete.
+            self.sticky.remove(&tp.topic);
+        }
+        Ok(closed_one)
+    }
+
+    fn close_open(queue: &mut PartitionQueue) {
+        if let Some(batch) = queue.open.take() {
+            queue.closed.push_back(batch);
+        }
+    }
+
+    /// Takes every batch that may be sent now: closed ones whose retry time
+    /// has come, and open ones that lingered long enough (or all of them
+    /// when `flushing`). Their partitions are marked in flight.
+    pub(crate) fn drain(&mut self, now: Instant, flushing: bool) -> Vec<Batch> {
+        let linger = self.config.linger;
+        let mut out = Vec::new();
+        let mut unstick = Vec::new();
+        for (tp, queue) in self.queues.iter_mut() {
+            if queue.in_flight {
+                continue;
+            }
+            let front_ready = queue
+                .closed
+                .front()
+                .map(|b| b.retry_at.is_none_or(|t| t <= now));
+            let batch = match front_ready {
+                Some(true) => queue.closed.pop_front(),
+                Some(false) => None,
+                None => {
+                    let lingered = queue
+                        .open
+                        .as_ref()
+                        .is_some_and(|b| flushing || now >= b.created + linger);
+                    if lingered {
+                        unstick.push(tp.clone());
+                        queue.open.take()
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(batch) = batch {
+                queue.in_flight = true;
+                out.push(batch);
+            }
+        }
+        for tp in unstick {
+            if self.sticky.get(&tp.topic) == Some(&tp.partition) {
+                self.sticky.remove(&tp.topic);
+            }
+        }
+        out
+    }
+
+    /// The partition's batch came back (done or failed for good).
+    pub(crate) fn complete(&mut self, tp: &TopicPartition) {
+        if let Some(queue) = self.queues.get_mut(tp) {
+            queue.in_flight = false;
+            if queue.open.is_none() && queue.closed.is_empty() {
+                self.queues.remove(tp);
+            }
+        }
+    }
+
+    /// Puts a batch back at the front of its partition, to retry at `at`.
+    pub(crate) fn requeue(&mut self, mut batch: Batch, at: Instant) {
+        batch.retry_at = Some(at);
+        let queue = self.queues.entry(batch.tp.clone()).or_default();
+        queue.in_flight = false;
+        queue.closed.push_front(batch);
+    }
+
+    /// When the next batch becomes sendable by time alone.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let linger = self.config.linger;
+        self.queues
+            .values()
+            .filter(|q| !q.in_flight)
+            .filter_map(|q| match q.closed.front() {
+                Some(b) => Some(b.retry_at.unwrap_or(b.created)),
+                None => q.open.as_ref().map(|b| b.created + linger),
+            })
+            .min()
+    }
+
+    /// Whether nothing is buffered or in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
+    /// Takes every batch out (closing): the caller fails them.
+    pub(crate) fn take_all(&mut self) -> Vec<Batch> {
+        let mut out = Vec::new();
+        for (_, mut q) in self.queues.drain() {
+            out.extend(q.closed.drain(..));
+            out.extend(q.open.take());
+        }
+        out
+    }
+}
+
+impl Batch {
+    fn estimated_size(&self) -> usize {
+        match (&self.builder, &self.encoded) {
+            (Some(b), _) => b.estimated_size(),
+            (None, Some(e)) => e.len(),
+            (None, None) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(batch_size: usize, linger_ms: u64) -> Accumulator {
+        Accumulator::new(AccumulatorConfig {
+            batch_size,
+            linger: Duration::from_millis(linger_ms),
+            compression: Compression::None,
+        })
+    }
+
+    fn record(value: &str) -> ProducerRecord {
+        ProducerRecord::new("t").value(value.to_owned())
+    }
+
+    fn delivery() -> (Delivery, oneshot::Receiver<Result<RecordMetadata>>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Delivery {
+                reply: tx,
+                timestamp: 0,
+            },
+            rx,
+        )
+    }
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition: p,
+        }
+    }
+
+    #[test]
+    fn open_batch_waits_for_linger_then_drains() {
+        let t0 = Instant::now();
+        let mut a = acc(16_384, 5);
+        let (d, _rx) = delivery();
+        assert!(!a.append(tp(0), &record("x"), 0, d, 10, t0).unwrap());
+        assert!(a.drain(t0, false).is_empty());
+        assert_eq!(a.next_deadline(), Some(t0 + Duration::from_millis(5)));
+        assert!(a.drain(t0 + Duration::from_millis(4), false).is_empty());
+        let drained = a.drain(t0 + Duration::from_millis(5), false);
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].deliveries.len(), 1);
+    }
+
+    #[test]
+    fn full_batch_closes_and_one_in_flight_per_partition() {
+        let t0 = Instant::now();
+        let mut a = acc(200, 1_000);
+        let mut rxs = Vec::new();
+        let mut closed = 0;
+        for _ in 0..10 {
+            let (d, rx) = delivery();
+            rxs.push(rx);
+            if a.append(tp(0), &record(&"v".repeat(40)), 0, d, 60, t0)
+                .unwrap()
+            {
+                closed += 1;
+            }
+        }
+        assert!(closed >= 2, "batches close at batch_size");
+        let first = a.drain(t0, false);
+        assert_eq!(first.len(), 1, "only one batch per partition in flight");
+        assert!(a.drain(t0, false).is_empty());
+        a.complete(&tp(0));
+        assert_eq!(a.drain(t0, false).len(), 1);
+    }
+
+    #[test]
+    fn flush_drains_open_batches_and_retry_waits() {
+        let t0 = Instant::now();
+        let mut a = acc(16_384, 10_000);
+        let (d, _rx) = delivery();
+        a.append(tp(1), &record("x"), 0, d, 10, t0).unwrap();
+        let mut batches = a.drain(t0, true);
+        assert_eq!(batches.len(), 1);
+        let batch = batches.remove(0);
+        a.requeue(batch, t0 + Duration::from_millis(100));
+        assert!(a.drain(t0 + Duration::from_millis(50), true).is_empty());
+        assert_eq!(a.drain(t0 + Duration::from_millis(100), false).len(), 1);
+        a.complete(&tp(1));
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn success_resolves_offsets_in_order() {
+        let t0 = Instant::now();
+        let mut a = acc(16_384, 0);
+        let mut rxs = Vec::new();
+        for i in 0..3 {
+            let (d, rx) = delivery();
+            rxs.push(rx);
+            a.append(tp(0), &record(&i.to_string()), 0, d, 10, t0)
+                .unwrap();
+        }
+        let mut b = a.drain(t0, false).remove(0);
+        assert!(b.encode().is_ok());
+        b.succeed(100, -1);
+        let offsets: Vec<i64> = rxs
+            .into_iter()
+            .map(|mut r| r.try_recv().unwrap().unwrap().offset)
+            .collect();
+        assert_eq!(offsets, vec![100, 101, 102]);
+    }
+}

@@ -1,0 +1,127 @@
+//! Producer settings with the Java producer's defaults (FACTS.md 11.1).
+
+use crate::partitioner::{KeylessStrategy, Partitioner};
+use kafkacc_protocol::compression::Compression;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many replicas must have a record before the broker acknowledges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// Fire and forget: the broker sends no response.
+    None,
+    /// The leader has written it.
+    Leader,
+    /// Every in-sync replica has it (the default).
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// The wire value.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// Producer configuration.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// `acks` (default all).
+    pub acks: Acks,
+    /// `linger.ms`: how long a batch waits for more records (default 5 ms).
+    pub linger: Duration,
+    /// `batch.size`: a batch is sent once it holds this many bytes (16384).
+    pub batch_size: usize,
+    /// `max.request.size`: the largest record (and Produce request) (1 MiB).
+    pub max_request_size: usize,
+    /// `buffer.memory`: bytes waiting to be sent; `send` waits when full (32 MiB).
+    pub buffer_memory: usize,
+    /// `max.block.ms`: how long `send` waits for buffer space or metadata (60 s).
+    pub max_block: Duration,
+    /// `delivery.timeout.ms`: a record fails if not acknowledged in this time (120 s).
+    pub delivery_timeout: Duration,
+    /// `compression.type` (default none).
+    pub compression: Compression,
+    /// How keyless records are spread (default sticky, like Java).
+    pub keyless: KeylessStrategy,
+    /// A custom partitioner, used for records without an explicit partition.
+    pub partitioner: Option<Arc<dyn Partitioner>>,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            max_request_size: 1_048_576,
+            buffer_memory: 33_554_432,
+            max_block: Duration::from_millis(60_000),
+            delivery_timeout: Duration::from_millis(120_000),
+            compression: Compression::None,
+            keyless: KeylessStrategy::Sticky,
+            partitioner: None,
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// Sets `acks`.
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
+    }
+
+    /// Sets `linger.ms`.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
+    }
+
+    /// Sets `batch.size`.
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.batch_size = bytes;
+        self
+    }
+
+    /// Sets `buffer.memory`.
+    pub fn buffer_memory(mut self, bytes: usize) -> Self {
+        self.buffer_memory = bytes;
+        self
+    }
+
+    /// Sets `max.block.ms`.
+    pub fn max_block(mut self, timeout: Duration) -> Self {
+        self.max_block = timeout;
+        self
+    }
+
+    /// Sets `delivery.timeout.ms`.
+    pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
+        self.delivery_timeout = timeout;
+        self
+    }
+
+    /// Sets the compression codec.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets how keyless records are spread.
+    pub fn keyless(mut self, strategy: KeylessStrategy) -> Self {
+        self.keyless = strategy;
+        self
+    }
+
+    /// Sets a custom partitioner.
+    pub fn partitioner(mut self, partitioner: Arc<dyn Partitioner>) -> Self {
+        self.partitioner = Some(partitioner);
+        self
+    }
+}

@@ -1,0 +1,285 @@
+//! The producer: `send` puts a record in its partition's batch and returns a
+//! [`DeliveryFuture`]; a background task sends batches as they fill or
+//! linger out, retries what can be retried, and resolves each future once.
+//!
+//! ```text
+//! send() ──▶ Accumulator (per-partition batches, buffer_memory) ──▶ sender task
+//!                                                                     │ groups by leader
+//!                                                                     ▼
+//!                                         Produce request per broker (Produce lane)
+//!                                                                     │
+//!                    DeliveryFuture ◀── offsets / errors ◀────────────┘
+//! ```
+
+mod accumulator;
+mod config;
+mod record;
+mod sender;
+
+pub use config::{Acks, ProducerConfig};
+pub use record::{ProducerRecord, RecordMetadata};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::partitioner::{KeylessSpreader, KeylessStrategy, partition_for_key};
+use accumulator::{Accumulator, AccumulatorConfig, Delivery, TopicPartition};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Notify, Semaphore, oneshot};
+
+/// Sends records to Kafka. Cheap to clone; clones share batches.
+#[derive(Clone, Debug)]
+pub struct Producer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    client: Client,
+    config: ProducerConfig,
+    accumulator: Mutex<Accumulator>,
+    /// Bytes of `buffer_memory` still free; `send` waits on it.
+    memory: Arc<Semaphore>,
+    /// Wakes the sender task (a batch is ready, or a flush began).
+    wake_sender: Arc<Notify>,
+    /// Wakes `flush` callers when batches complete.
+    batch_done: Notify,
+    /// Number of `flush` calls in progress; while > 0 linger is skipped.
+    flushing: Mutex<usize>,
+    spreader: KeylessSpreader,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// Resolves once, with where the record was written or why it was not.
+#[must_use = "a delivery future reports whether the record was written"]
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+impl Producer {
+    /// A producer on `client`.
+    pub fn new(client: Client, config: ProducerConfig) -> Result<Producer> {
+        if config.batch_size == 0 || config.buffer_memory == 0 {
+            return Err(Error::Config(
+                "batch_size and buffer_memory must be positive".into(),
+            ));
+        }
+        if config.buffer_memory > u32::MAX as usize {
+            return Err(Error::Config("buffer_memory must fit in 32 bits".into()));
+        }
+        let accumulator = Accumulator::new(AccumulatorConfig {
+            batch_size: config.batch_size,
+            linger: config.linger,
+            compression: config.compression,
+        });
+        let shared = Arc::new(Shared {
+            memory: Arc::new(Semaphore::new(config.buffer_memory)),
+            client,
+            config,
+            accumulator: Mutex::new(accumulator),
+            wake_sender: Arc::new(Notify::new()),
+            batch_done: Notify::new(),
+            flushing: Mutex::new(0),
+            spreader: KeylessSpreader::default(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        tokio::spawn(sender::run(Arc::downgrade(&shared)));
+        Ok(Producer { shared })
+    }
+
+    /// Queues `record` and returns a future for its delivery. Waits (up to
+    /// `max_block`) for topic metadata and for buffer memory.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        let shared = &self.shared;
+        if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let size = record.buffered_size();
+        if size > shared.config.max_request_size {
+            return Err(Error::RecordTooLarge {
+                size,
+                max: shared.config.max_request_size,
+            });
+        }
+        if size > shared.config.buffer_memory {
+            return Err(Error::RecordTooLarge {
+                size,
+                max: shared.config.buffer_memory,
+            });
+        }
+        let deadline = Instant::now() + shared.config.max_block;
+        let metadata = tokio::time::timeout_at(
+            deadline.into(),
+            shared.client.topic_metadata(&record.topic, true),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            op: "topic metadata",
+            after: shared.config.max_block,
+        })??;
+        let partitions = metadata
+            .topic(&record.topic)
+            .map_or(0, |t| t.partitions.len() as i32);
+        let permit = tokio::time::timeout_at(
+            deadline.into(),
+            shared.memory.clone().acquire_many_owned(size as u32),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            op: "waiting for buffer memory",
+            after: shared.config.max_block,
+        })?
+        .map_err(|_| Error::Closed)?;
+        permit.forget(); // given back when the batch completes
+
+        let timestamp = record.timestamp.unwrap_or_else(now_millis);
+        let (tx, rx) = oneshot::channel();
+        let delivery = Delivery {
+            reply: tx,
+            timestamp,
+        };
+        let ready = {
+            let mut acc = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
+            let partition = match self.choose_partition(&record, partitions, &mut acc) {
+                Ok(p) => p,
+                Err(e) => {
+                    drop(acc);
+                    shared.memory.add_permits(size);
+                    return Err(e);
+                }
+            };
+            let tp = TopicPartition {
+                topic: record.topic.clone(),
+                partition,
+            };
+            acc.append(tp, &record, timestamp, delivery, size, Instant::now())
+        };
+        if let Err(e) = ready {
+            shared.memory.add_permits(size);
+            return Err(e);
+        }
+        // The sender sleeps until the earliest linger deadline; a new batch
+        // may be earlier, and a full batch should go now.
+        shared.wake_sender.notify_one();
+        Ok(DeliveryFuture { rx })
+    }
+
+    fn choose_partition(
+        &self,
+        record: &ProducerRecord,
+        partitions: i32,
+        acc: &mut Accumulator,
+    ) -> Result<i32> {
+        if let Some(p) = record.partition {
+            if p < 0 || p >= partitions {
+                return Err(Error::UnknownPartition {
+                    topic: record.topic.clone(),
+                    partition: p,
+                });
+            }
+            return Ok(p);
+        }
+        let config = &self.shared.config;
+        if let Some(custom) = &config.partitioner {
+            let p = custom.partition(&record.topic, record.key.as_deref(), partitions);
+            if p < 0 || p >= partitions {
+                return Err(Error::UnknownPartition {
+                    topic: record.topic.clone(),
+                    partition: p,
+                });
+            }
+            return Ok(p);
+        }
+        if let Some(key) = &record.key {
+            return Ok(partition_for_key(key, partitions));
+        }
+        Ok(match config.keyless {
+            KeylessStrategy::RoundRobin => self.shared.spreader.next_round_robin(partitions),
+            KeylessStrategy::Sticky => match acc.sticky_partition(&record.topic) {
+                Some(p) if p < partitions => p,
+                current => {
+                    let p = self.shared.spreader.next_sticky(partitions, current);
+                    acc.set_sticky_partition(&record.topic, p);
+                    p
+                }
+            },
+        })
+    }
+
+    /// Sends everything queued now (skipping linger) and waits until every
+    /// record sent before this call has been acknowledged or has failed.
+    pub async fn flush(&self) -> Result<()> {
+        let shared = &self.shared;
+        *shared.flushing.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let _guard = FlushGuard(shared);
+        loop {
+            let done = shared.batch_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if shared
+                .accumulator
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+            {
+                return Ok(());
+            }
+            shared.wake_sender.notify_one();
+            done.await;
+        }
+    }
+
+    /// Delivers what is queued (within `timeout`), then stops. Records still
+    /// queued after the timeout fail with `Closed`.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        let flushed = tokio::time::timeout(timeout, self.flush()).await;
+        self.shared
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        let leftovers = self
+            .shared
+            .accumulator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take_all();
+        for batch in leftovers {
+            batch.fail(Error::Closed);
+        }
+        self.shared.wake_sender.notify_one();
+        match flushed {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                op: "close",
+                after: timeout,
+            }),
+        }
+    }
+}
+
+struct FlushGuard<'a>(&'a Shared);
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+    }
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

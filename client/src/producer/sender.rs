@@ -1,0 +1,314 @@
+//! The producer's background task: drains sendable batches from the
+//! accumulator, groups them by partition leader, sends one Produce request
+//! per broker, and settles each batch: success, retry, or failure.
+
+use super::Shared;
+use super::accumulator::Batch;
+use super::config::Acks;
+use crate::error::{Error, Recovery};
+use crate::net::pool::Lane;
+use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkacc_protocol::generated::produce_response::ProduceResponse;
+use kafkacc_protocol::messages::ProduceRequest;
+use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// Longest the task sleeps without looking again (it also wakes on notify).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+pub(super) async fn run(weak: Weak<Shared>) {
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        let now = Instant::now();
+        let flushing = *shared.flushing.lock().unwrap_or_else(|p| p.into_inner()) > 0;
+        let (batches, deadline) = {
+            let mut acc = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
+            (acc.drain(now, flushing), acc.next_deadline())
+        };
+        if !batches.is_empty() {
+            dispatch(&shared, batches, now).await;
+            continue;
+        }
+        if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let wake_sender = shared.wake_sender.clone();
+        let wake = wake_sender.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        let sleep_until = deadline.map_or(now + IDLE_POLL, |d| d.min(now + IDLE_POLL));
+        drop(shared);
+        tokio::select! {
+            _ = &mut wake => {}
+            _ = tokio::time::sleep_until(sleep_until.into()) => {}
+        }
+    }
+}
+
+/// Groups batches by leader and starts one request per group.
+async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
+    let metadata = shared.client.metadata();
+    let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+    let mut no_leader = Vec::new();
+    for mut batch in batches {
+        if now >= batch.created + shared.config.delivery_timeout {
+            settle_failed(
+                shared,
+                batch,
+                Error::Timeout {
+                    op: "delivery",
+                    after: shared.config.delivery_timeout,
+                },
+            );
+            continue;
+        }
+        if let Err(e) = batch.encode() {
+            settle_failed(shared, batch, e);
+            continue;
+        }
+        let leader = metadata
+            .topic(&batch.tp.topic)
+            .and_then(|t| t.partition(batch.tp.partition))
+            .map_or(-1, |p| p.leader);
+        if leader < 0 {
+            no_leader.push(batch);
+        } else {
+            by_leader.entry(leader).or_default().push(batch);
+        }
+    }
+    if !no_leader.is_empty() {
+        let topics: Vec<String> = no_leader.iter().map(|b| b.tp.topic.clone()).collect();
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let _ = shared.client.refresh_metadata(&refs).await;
+        for batch in no_leader {
+            retry_later(shared, batch);
+        }
+    }
+    for (leader, batches) in by_leader {
+        for request in split_by_size(batches, shared.config.max_request_size) {
+            tokio::spawn(produce(shared.clone(), leader, request));
+        }
+    }
+}
+
+/// Splits batches into groups whose encoded size fits one request.
+fn split_by_size(batches: Vec<Batch>, max: usize) -> Vec<Vec<Batch>> {
+    let mut groups: Vec<Vec<Batch>> = Vec::new();
+    let mut size = 0;
+    for batch in batches {
+        let len = batch.encoded.as_ref().map_or(0, |e| e.len());
+        if groups.is_empty() || size + len > max {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += len;
+        if let Some(last) = groups.last_mut() {
+            last.push(batch);
+        }
+    }
+    groups
+}
+
+/// Sends one Produce request to `leader` and settles its batches.
+async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
+    let conn = match shared.client.broker_connection(leader, Lane::Produce).await {
+        Ok(c) => c,
+        Err(e) => {
+            for batch in ready {
+                settle_error(&shared, batch, e.clone()).await;
+            }
+            return;
+        }
+    };
+    let version = match conn.version_of::<ProduceRequest>() {
+        Ok(v) => v,
+        Err(e) => {
+            for batch in ready {
+                settle_failed(&shared, batch, e.clone());
+            }
+            return;
+        }
+    };
+    let metadata = shared.client.metadata();
+    let topic_id = |name: &str| metadata.topic(name).map_or(Uuid::ZERO, |t| t.id);
+    // v13 names topics by id; fall back to v12 when an id is unknown.
+    let version = if version >= 13 && ready.iter().any(|b| topic_id(&b.tp.topic).is_zero()) {
+        12
+    } else {
+        version
+    };
+    let request = build_request(&shared, &ready, version, &topic_id);
+    if shared.config.acks == Acks::None {
+        let result = conn.send_no_response(&request).await;
+        for batch in ready {
+            match &result {
+                Ok(()) => settle_ok(&shared, batch, -1, -1),
+                Err(e) => settle_failed(&shared, batch, e.clone()),
+            }
+        }
+        return;
+    }
+    match conn.send_at(&request, version).await {
+        Ok(response) => {
+            for batch in ready {
+                settle_from_response(&shared, batch, &response, version, &topic_id).await;
+            }
+        }
+        Err(e) => {
+            for batch in ready {
+                settle_error(&shared, batch, e.clone()).await;
+            }
+        }
+    }
+}
+
+fn build_request(
+    shared: &Shared,
+    batches: &[Batch],
+    version: i16,
+    topic_id: &(dyn Fn(&str) -> Uuid + Sync),
+) -> ProduceRequest {
+    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+    for batch in batches {
+        topics
+            .entry(batch.tp.topic.as_str())
+            .or_default()
+            .push(PartitionProduceData {
+                index: batch.tp.partition,
+                records: batch.encoded.clone(),
+                ..Default::default()
+            });
+    }
+    let topic_data = topics
+        .into_iter()
+        .map(|(name, partition_data)| TopicProduceData {
+            name: if version < 13 {
+                StrBytes::from(name)
+            } else {
+                StrBytes::default()
+            },
+            topic_id: if version >= 13 {
+                topic_id(name)
+            } else {
+                Uuid::ZERO
+            },
+            partition_data,
+            ..Default::default()
+        })
+        .collect();
+    ProduceRequest {
+        transactional_id: None,
+        acks: shared.config.acks.as_i16(),
+        timeout_ms: shared
+            .client
+            .config()
+            .request_timeout
+            .as_millis()
+            .min(i32::MAX as u128) as i32,
+        topic_data,
+        ..Default::default()
+    }
+}
+
+async fn settle_from_response(
+    shared: &Arc<Shared>,
+    batch: Batch,
+    response: &ProduceResponse,
+    version: i16,
+    topic_id: &(dyn Fn(&str) -> Uuid + Sync),
+) {
+    let id = topic_id(&batch.tp.topic);
+    let partition = response
+        .responses
+        .iter()
+        .filter(|t| {
+            if version >= 13 {
+                t.topic_id == id
+            } else {
+                t.name == batch.tp.topic.as_str()
+            }
+        })
+        .flat_map(|t| t.partition_responses.iter())
+        .find(|p| p.index == batch.tp.partition);
+    let Some(p) = partition else {
+        let e = Error::Disconnected {
+            addr: "produce response".into(),
+            reason: format!("no result for {}/{}", batch.tp.topic, batch.tp.partition),
+        };
+        settle_error(shared, batch, e).await;
+        return;
+    };
+    let code = ErrorCode(p.error_code);
+    if code.is_ok() {
+        settle_ok(shared, batch, p.base_offset, p.log_append_time_ms);
+    } else {
+        let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
+        let e = Error::broker(code, context, p.error_message.as_deref());
+        settle_error(shared, batch, e).await;
+    }
+}
+
+/// A batch failed with `error`: retry it if the error allows and time
+/// remains, after refreshing metadata when the error says it is stale.
+async fn settle_error(shared: &Arc<Shared>, batch: Batch, error: Error) {
+    let recovery = error.recovery();
+    let expired = Instant::now() >= batch.created + shared.config.delivery_timeout;
+    if recovery == Recovery::Fatal || expired {
+        settle_failed(shared, batch, error);
+        return;
+    }
+    tracing::debug!(topic = %batch.tp.topic, partition = batch.tp.partition, attempt = batch.attempts, %error, "retrying batch");
+    if matches!(recovery, Recovery::RefreshMetadata | Recovery::Ambiguous)
+        || error.is_connect_error()
+    {
+        let _ = shared
+            .client
+            .refresh_metadata(&[batch.tp.topic.as_str()])
+            .await;
+    }
+    retry_later(shared, batch);
+}
+
+fn retry_later(shared: &Shared, mut batch: Batch) {
+    batch.attempts += 1;
+    let config = shared.client.config();
+    let at = Instant::now()
+        + crate::retry::backoff(
+            config.retry_backoff,
+            config.retry_backoff_max,
+            batch.attempts - 1,
+        );
+    shared
+        .accumulator
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .requeue(batch, at);
+    shared.wake_sender.notify_one();
+}
+
+fn settle_ok(shared: &Shared, batch: Batch, base_offset: i64, log_append_time: i64) {
+    let tp = batch.tp.clone();
+    let reserved = batch.reserved;
+    batch.succeed(base_offset, log_append_time);
+    finish(shared, &tp, reserved);
+}
+
+fn settle_failed(shared: &Shared, batch: Batch, error: Error) {
+    let tp = batch.tp.clone();
+    let reserved = batch.reserved;
+    batch.fail(error);
+    finish(shared, &tp, reserved);
+}
+
+fn finish(shared: &Shared, tp: &super::accumulator::TopicPartition, reserved: usize) {
+    shared
+        .accumulator
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .complete(tp);
+    shared.memory.add_permits(reserved);
+    shared.batch_done.notify_waiters();
+    shared.wake_sender.notify_one();
+}

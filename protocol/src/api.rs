@@ -1,0 +1,82 @@
+//! The traits that tie a message type to its versions, and a request to its
+//! API key and response type.
+
+use crate::generated::ApiKey;
+use crate::wire::{Decode, Encode};
+use std::fmt::Debug;
+
+/// An inclusive range of versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionRange {
+    /// Lowest version.
+    pub min: i16,
+    /// Highest version.
+    pub max: i16,
+}
+
+impl VersionRange {
+    /// Whether `version` is inside the range.
+    pub const fn contains(&self, version: i16) -> bool {
+        self.min <= version && version <= self.max
+    }
+
+    /// The versions both ranges contain, if any.
+    pub fn intersect(&self, other: &VersionRange) -> Option<VersionRange> {
+        let min = self.min.max(other.min);
+        let max = self.max.min(other.max);
+        (min <= max).then_some(VersionRange { min, max })
+    }
+}
+
+/// A top-level schema: a request, a response, a header or a data schema
+/// (consumer-protocol subscription, control records...).
+pub trait Message:
+    Encode + Decode + Default + Clone + Debug + PartialEq + Send + Sync + 'static
+{
+    /// The schema's name as the spec spells it.
+    const NAME: &'static str;
+    /// Every version the spec defines.
+    const VERSIONS: VersionRange;
+    /// The lowest flexible version (compact encodings, tagged fields), if any.
+    const FLEXIBLE_FROM: Option<i16>;
+
+    /// Whether `version` uses the flexible encoding.
+    fn is_flexible(version: i16) -> bool {
+        Self::FLEXIBLE_FROM.is_some_and(|from| version >= from)
+    }
+}
+
+/// A request, tied to its API key and its response type.
+pub trait Request: Message {
+    /// The API key this request is sent with.
+    const API_KEY: ApiKey;
+    /// The response the broker answers with.
+    type Response: Message;
+
+    /// Request header version for `version`: 2 when flexible, else 1.
+    fn request_header_version(version: i16) -> i16 {
+        if Self::is_flexible(version) { 2 } else { 1 }
+    }
+
+    /// Response header version for `version`: 1 when flexible, else 0,
+    /// except ApiVersions whose response header is always version 0 (so a
+    /// client can read it before it knows what the broker supports).
+    fn response_header_version(version: i16) -> i16 {
+        response_header_version(Self::API_KEY, version)
+    }
+}
+
+/// Request header version for any API key and version.
+pub fn request_header_version(api_key: ApiKey, version: i16) -> i16 {
+    if api_key.is_flexible(version) { 2 } else { 1 }
+}
+
+/// Response header version for any API key and version (see
+/// [`Request::response_header_version`]).
+pub fn response_header_version(api_key: ApiKey, version: i16) -> i16 {
+    if api_key != ApiKey::ApiVersions && api_key.is_flexible(version) {
+        1
+    } else {
+        0
+    }
+}

@@ -1,0 +1,541 @@
+//! One record of a v2 batch (FACTS.md 5.3): decoding from the decompressed
+//! records section and encoding into a builder's buffer.
+
+use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
+use crate::str_bytes::StrBytes;
+use crate::wire::{varint_len, varlong_len, write_varint, write_varlong};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// A record header. A record keeps its headers in order, duplicates included.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Header {
+    /// Header key (UTF-8, never null).
+    pub key: StrBytes,
+    /// Header value; `None` is a null value.
+    pub value: Option<Bytes>,
+}
+
+impl Header {
+    /// A header from a key and an optional value (both copied).
+    pub fn new(key: &str, value: Option<&[u8]>) -> Self {
+        Self {
+            key: StrBytes::from(key),
+            value: value.map(Bytes::copy_from_slice),
+        }
+    }
+}
+
+/// A decoded record with its absolute offset and timestamp.
+///
+/// `key`, `value` and header fields are slices of the (decompressed) batch
+/// buffer, not copies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Record {
+    /// Absolute offset (`baseOffset + offsetDelta`).
+    pub offset: i64,
+    /// Absolute timestamp in milliseconds: `baseTimestamp + timestampDelta`
+    /// for CreateTime batches, the batch's `maxTimestamp` for LogAppendTime
+    /// batches, -1 for legacy v0 messages.
+    pub timestamp: i64,
+    /// Key; `None` is a null key.
+    pub key: Option<Bytes>,
+    /// Value; `None` is a null value (a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers in wire order; empty (unallocated) when there are none.
+    pub headers: Vec<Header>,
+}
+
+/// Smallest encoding of a record: length, attributes, timestamp delta,
+/// offset delta, key length, value length and header count, one byte each.
+pub(crate) const MIN_RECORD_LEN: usize = 7;
+
+/// A record borrowed from its batch buffer: what [`super::Records::next_ref`]
+/// yields. Decoding it touches no reference count and allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Absolute offset.
+    pub offset: i64,
+    /// Absolute timestamp (see [`Record::timestamp`]).
+    pub timestamp: i64,
+    /// Key; `None` is a null key.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is a null value.
+    pub value: Option<&'a [u8]>,
+    /// Headers, already validated, decoded as they are iterated.
+    pub headers: HeadersRef<'a>,
+}
+
+/// The encoded headers of a [`RecordRef`], validated when the record was
+/// decoded (lengths and UTF-8 keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeadersRef<'a> {
+    raw: &'a [u8],
+    count: usize,
+}
+
+impl<'a> HeadersRef<'a> {
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The headers in wire order, duplicates included.
+    pub fn iter(&self) -> HeadersIter<'a> {
+        HeadersIter {
+            raw: self.raw,
+            remaining: self.count,
+        }
+    }
+}
+
+impl<'a> IntoIterator for HeadersRef<'a> {
+    type Item = (&'a str, Option<&'a [u8]>);
+    type IntoIter = HeadersIter<'a>;
+    fn into_iter(self) -> HeadersIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over [`HeadersRef`]: `(key, value)` pairs.
+#[derive(Debug, Clone)]
+pub struct HeadersIter<'a> {
+    raw: &'a [u8],
+    remaining: usize,
+}
+
+impl<'a> Iterator for HeadersIter<'a> {
+    type Item = (&'a str, Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        // Validated when the record was decoded; stop quietly if not.
+        match parse_header(&mut self.raw) {
+            Ok(header) => Some(header),
+            Err(_) => {
+                self.remaining = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<'a> RecordRef<'a> {
+    /// An owned [`Record`] whose fields are zero-copy slices of `data`, the
+    /// buffer this record was decoded from.
+    pub(crate) fn to_record(self, data: &Bytes) -> DecodeResult<Record> {
+        let slice = |s: &[u8]| data.slice_ref(s);
+        let mut headers = Vec::new();
+        if self.headers.count > 0 {
+            headers.reserve_exact(self.headers.count);
+            for (key, value) in self.headers.iter() {
+                let key = StrBytes::from_utf8(slice(key.as_bytes()))
+                    .map_err(|_| DecodeError::InvalidUtf8)?;
+                headers.push(Header {
+                    key,
+                    value: value.map(slice),
+                });
+            }
+        }
+        Ok(Record {
+            offset: self.offset,
+            timestamp: self.timestamp,
+            key: self.key.map(slice),
+            value: self.value.map(slice),
+            headers,
+        })
+    }
+
+    /// A borrowed view of an owned record (legacy messages, which have no
+    /// headers).
+    pub(crate) fn of(record: &'a Record) -> Self {
+        RecordRef {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+            headers: HeadersRef::default(),
+        }
+    }
+}
+
+// Slice readers for the record hot path: the same encodings as
+// `crate::wire`, over `&[u8]` so that decoding a record costs no reference
+// counting until (and unless) an owned `Bytes` is asked for.
+
+#[inline]
+fn truncated(needed: usize, buf: &[u8]) -> DecodeError {
+    DecodeError::Truncated {
+        needed,
+        remaining: buf.len(),
+    }
+}
+
+#[inline]
+fn byte(buf: &mut &[u8]) -> DecodeResult<u8> {
+    let (&b, rest) = buf.split_first().ok_or_else(|| truncated(1, buf))?;
+    *buf = rest;
+    Ok(b)
+}
+
+#[inline]
+fn unsigned_varint(buf: &mut &[u8]) -> DecodeResult<u32> {
+    let mut value = 0u32;
+    for i in 0..5 {
+        let b = byte(buf)?;
+        value |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(DecodeError::VarintTooLong { max_bytes: 5 })
+}
+
+#[inline]
+fn varint(buf: &mut &[u8]) -> DecodeResult<i32> {
+    if let Some((&b, rest)) = buf.split_first()
+        && b < 0x80
+    {
+        *buf = rest;
+        return Ok(i32::from(b >> 1) ^ -i32::from(b & 1));
+    }
+    let raw = unsigned_varint(buf)?;
+    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+#[inline]
+fn varlong(buf: &mut &[u8]) -> DecodeResult<i64> {
+    if let Some((&b, rest)) = buf.split_first()
+        && b < 0x80
+    {
+        *buf = rest;
+        return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
+    }
+    let mut raw = 0u64;
+    for i in 0..10 {
+        let b = byte(buf)?;
+        raw |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+        }
+    }
+    Err(DecodeError::VarintTooLong { max_bytes: 10 })
+}
+
+#[inline]
+fn take<'a>(buf: &mut &'a [u8], len: i32) -> DecodeResult<&'a [u8]> {
+    let n = usize::try_from(len).map_err(|_| DecodeError::InvalidLength(i64::from(len)))?;
+    let (head, rest) = buf
+        .split_at_checked(n)
+        .ok_or(DecodeError::InvalidLength(i64::from(len)))?;
+    *buf = rest;
+    Ok(head)
+}
+
+/// Reads a varint length that may be -1 (null), then the bytes.
+#[inline]
+fn nullable<'a>(buf: &mut &'a [u8]) -> DecodeResult<Option<&'a [u8]>> {
+    match varint(buf)? {
+        -1 => Ok(None),
+        len => take(buf, len).map(Some),
+    }
+}
+
+#[inline]
+fn parse_header<'a>(buf: &mut &'a [u8]) -> DecodeResult<(&'a str, Option<&'a [u8]>)> {
+    let len = varint(buf)?;
+    let key = std::str::from_utf8(take(buf, len)?).map_err(|_| DecodeError::InvalidUtf8)?;
+    Ok((key, nullable(buf)?))
+}
+
+/// Decodes one record from the front of `buf`. `log_append_time` replaces
+/// the computed timestamp when the batch uses LogAppendTime.
+///
+/// A lean parser handles well-formed records; only when it gives up does
+/// the checked parser run again to say precisely what is wrong, so the hot
+/// path carries no error values.
+#[inline]
+pub(crate) fn parse_record<'a>(
+    buf: &mut &'a [u8],
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+) -> DecodeResult<RecordRef<'a>> {
+    let mut fast = *buf;
+    if let Some(fields) = fast::record(&mut fast) {
+        *buf = fast;
+        return Ok(fields.into_ref(base_offset, base_timestamp, log_append_time));
+    }
+    parse_record_checked(buf)
+        .map(|fields| fields.into_ref(base_offset, base_timestamp, log_append_time))
+}
+
+/// A record's fields before offsets and timestamps are made absolute.
+struct Fields<'a> {
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    headers: HeadersRef<'a>,
+}
+
+impl<'a> Fields<'a> {
+    #[inline]
+    fn into_ref(
+        self,
+        base_offset: i64,
+        base_timestamp: i64,
+        log_append_time: Option<i64>,
+    ) -> RecordRef<'a> {
+        RecordRef {
+            offset: base_offset.wrapping_add(i64::from(self.offset_delta)),
+            timestamp: log_append_time
+                .unwrap_or_else(|| base_timestamp.wrapping_add(self.timestamp_delta)),
+            key: self.key,
+            value: self.value,
+            headers: self.headers,
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn parse_record_checked<'a>(buf: &mut &'a [u8]) -> DecodeResult<Fields<'a>> {
+    let len = varint(buf)?;
+    let mut rec = take(buf, len)?;
+    let _attributes = byte(&mut rec)?;
+    let timestamp_delta = varlong(&mut rec)?;
+    let offset_delta = varint(&mut rec)?;
+    let key = nullable(&mut rec)?;
+    let value = nullable(&mut rec)?;
+    let count = varint(&mut rec)?;
+    // Every header takes at least two bytes: a count the record cannot hold
+    // is refused up front.
+    let count = match usize::try_from(count) {
+        Ok(n) if n <= rec.len() / 2 => n,
+        _ => return Err(DecodeError::InvalidLength(i64::from(count))),
+    };
+    let headers = HeadersRef { raw: rec, count };
+    for _ in 0..count {
+        parse_header(&mut rec)?;
+    }
+    if !rec.is_empty() {
+        return Err(DecodeError::Invalid("record length exceeds its fields"));
+    }
+    Ok(Fields {
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+        headers,
+    })
+}
+
+/// The lean record parser: `None` on anything unexpected.
+mod fast {
+    use super::{Fields, HeadersRef};
+
+    #[inline(always)]
+    fn zigzag32(raw: u32) -> i32 {
+        ((raw >> 1) as i32) ^ -((raw & 1) as i32)
+    }
+
+    #[inline(always)]
+    fn varint(buf: &mut &[u8]) -> Option<i32> {
+        let slice: &[u8] = buf;
+        match slice {
+            [b0, rest @ ..] if *b0 < 0x80 => {
+                *buf = rest;
+                Some(zigzag32(u32::from(*b0)))
+            }
+            [b0, b1, rest @ ..] if *b1 < 0x80 => {
+                *buf = rest;
+                Some(zigzag32(u32::from(*b0 & 0x7f) | u32::from(*b1) << 7))
+            }
+            _ => {
+                let mut raw = 0u32;
+                for i in 0..5 {
+                    let (&b, rest) = buf.split_first()?;
+                    *buf = rest;
+                    raw |= u32::from(b & 0x7f) << (7 * i);
+                    if b & 0x80 == 0 {
+                        return Some(zigzag32(raw));
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn varlong(buf: &mut &[u8]) -> Option<i64> {
+        let slice: &[u8] = buf;
+        match slice {
+            [b0, rest @ ..] if *b0 < 0x80 => {
+                *buf = rest;
+                Some(i64::from(*b0 >> 1) ^ -i64::from(*b0 & 1))
+            }
+            [b0, b1, rest @ ..] if *b1 < 0x80 => {
+                *buf = rest;
+                let raw = u32::from(*b0 & 0x7f) | u32::from(*b1) << 7;
+                Some(i64::from(raw >> 1) ^ -i64::from(raw & 1))
+            }
+            _ => {
+                let mut raw = 0u64;
+                for i in 0..10 {
+                    let (&b, rest) = buf.split_first()?;
+                    *buf = rest;
+                    raw |= u64::from(b & 0x7f) << (7 * i);
+                    if b & 0x80 == 0 {
+                        return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn take<'a>(buf: &mut &'a [u8], len: i32) -> Option<&'a [u8]> {
+        let (head, rest) = buf.split_at_checked(usize::try_from(len).ok()?)?;
+        *buf = rest;
+        Some(head)
+    }
+
+    #[inline(always)]
+    fn nullable<'a>(buf: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
+        match varint(buf)? {
+            -1 => Some(None),
+            len => take(buf, len).map(Some),
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn record<'a>(buf: &mut &'a [u8]) -> Option<Fields<'a>> {
+        let len = varint(buf)?;
+        let rec = take(buf, len)?;
+        let (_attributes, mut rec) = rec.split_first()?;
+        let timestamp_delta = varlong(&mut rec)?;
+        let offset_delta = varint(&mut rec)?;
+        let key = nullable(&mut rec)?;
+        let value = nullable(&mut rec)?;
+        let (&count, rest) = rec.split_first()?;
+        if count == 0 && rest.is_empty() {
+            return Some(Fields {
+                timestamp_delta,
+                offset_delta,
+                key,
+                value,
+                headers: HeadersRef::default(),
+            });
+        }
+        // Headers: leave them to the checked parser's loop, which validates.
+        let count = varint(&mut rec)?;
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&n| n <= rec.len() / 2)?;
+        let headers = HeadersRef { raw: rec, count };
+        for _ in 0..count {
+            super::parse_header(&mut rec).ok()?;
+        }
+        rec.is_empty().then_some(Fields {
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+        })
+    }
+}
+
+const MAX_LEN: usize = i32::MAX as usize;
+
+#[inline]
+fn nullable_len(value: Option<&[u8]>) -> EncodeResult<usize> {
+    match value {
+        None => Ok(1),
+        Some(v) if v.len() > MAX_LEN => Err(EncodeError::TooLong {
+            len: v.len(),
+            max: MAX_LEN,
+        }),
+        Some(v) => Ok(varint_len(v.len() as i32) + v.len()),
+    }
+}
+
+/// Size of a record's body (everything after its length varint).
+pub(crate) fn body_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[Header],
+) -> EncodeResult<usize> {
+    if headers.len() > MAX_LEN {
+        return Err(EncodeError::TooLong {
+            len: headers.len(),
+            max: MAX_LEN,
+        });
+    }
+    let mut len = 1
+        + varlong_len(timestamp_delta)
+        + varint_len(offset_delta)
+        + nullable_len(key)?
+        + nullable_len(value)?
+        + varint_len(headers.len() as i32);
+    for header in headers {
+        len = len
+            .saturating_add(nullable_len(Some(header.key.as_bytes()))?)
+            .saturating_add(nullable_len(header.value.as_deref())?);
+    }
+    if len > MAX_LEN {
+        return Err(EncodeError::TooLong { len, max: MAX_LEN });
+    }
+    Ok(len)
+}
+
+#[inline]
+fn write_nullable(buf: &mut BytesMut, value: Option<&[u8]>) {
+    match value {
+        None => write_varint(buf, -1),
+        Some(v) => {
+            write_varint(buf, v.len() as i32);
+            buf.put_slice(v);
+        }
+    }
+}
+
+/// Writes one record whose body size `body_len` was computed (and checked)
+/// by [`body_len`] for the same arguments.
+pub(crate) fn encode_record(
+    buf: &mut BytesMut,
+    body_len: usize,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[Header],
+) {
+    buf.reserve(5 + body_len);
+    write_varint(buf, body_len as i32);
+    buf.put_i8(0);
+    write_varlong(buf, timestamp_delta);
+    write_varint(buf, offset_delta);
+    write_nullable(buf, key);
+    write_nullable(buf, value);
+    write_varint(buf, headers.len() as i32);
+    for header in headers {
+        write_nullable(buf, Some(header.key.as_bytes()));
+        write_nullable(buf, header.value.as_deref());
+    }
+}

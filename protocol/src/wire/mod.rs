@@ -1,0 +1,30 @@
+//! Primitive encodings of the Kafka protocol (FACTS.md section 2) and the
+//! [`Encode`]/[`Decode`] traits every message implements.
+//!
+//! Readers take `&mut Bytes` so that `bytes`, `records` and string fields are
+//! zero-copy slices of the frame. Every read checks the remaining length first
+//! and every length prefix is checked against the bytes actually present
+//! before anything is allocated.
+
+mod read;
+mod tagged;
+mod write;
+
+pub use read::*;
+pub use tagged::*;
+pub use write::*;
+
+use crate::error::{DecodeResult, EncodeResult};
+use bytes::{Bytes, BytesMut};
+
+/// A value that can be written at a given message version.
+pub trait Encode {
+    /// Appends the value's bytes for `version` to `buf`.
+    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()>;
+}
+
+/// A value that can be read at a given message version.
+pub trait Decode: Sized {
+    /// Reads one value for `version` from the front of `buf`, advancing it.
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self>;
+}

@@ -1,0 +1,310 @@
+//! Checked, zero-copy readers over [`Bytes`].
+
+use crate::error::{DecodeError, DecodeResult};
+use crate::str_bytes::StrBytes;
+use crate::uuid::Uuid;
+use bytes::{Buf, Bytes};
+
+#[inline]
+fn need(buf: &Bytes, n: usize) -> DecodeResult<()> {
+    if buf.remaining() < n {
+        Err(DecodeError::Truncated {
+            needed: n,
+            remaining: buf.remaining(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+macro_rules! fixed_reader {
+    ($(#[$doc:meta] $name:ident -> $ty:ty, $get:ident;)*) => {$(
+        #[$doc]
+        #[inline]
+        pub fn $name(buf: &mut Bytes) -> DecodeResult<$ty> {
+            need(buf, std::mem::size_of::<$ty>())?;
+            Ok(buf.$get())
+        }
+    )*};
+}
+
+fixed_reader! {
+    /// Reads an `int8`.
+    read_i8 -> i8, get_i8;
+    /// Reads an `int16`.
+    read_i16 -> i16, get_i16;
+    /// Reads a `uint16`.
+    read_u16 -> u16, get_u16;
+    /// Reads an `int32`.
+    read_i32 -> i32, get_i32;
+    /// Reads a `uint32`.
+    read_u32 -> u32, get_u32;
+    /// Reads an `int64`.
+    read_i64 -> i64, get_i64;
+    /// Reads a `float64`.
+    read_f64 -> f64, get_f64;
+}
+
+/// Reads a `bool`: any non-zero byte is true.
+#[inline]
+pub fn read_bool(buf: &mut Bytes) -> DecodeResult<bool> {
+    Ok(read_i8(buf)? != 0)
+}
+
+/// Reads a 16-byte `uuid`.
+#[inline]
+pub fn read_uuid(buf: &mut Bytes) -> DecodeResult<Uuid> {
+    need(buf, 16)?;
+    let mut raw = [0u8; 16];
+    buf.copy_to_slice(&mut raw);
+    Ok(Uuid(raw))
+}
+
+/// Reads an unsigned varint of at most 5 bytes (a `u32`).
+#[inline]
+pub fn read_unsigned_varint(buf: &mut Bytes) -> DecodeResult<u32> {
+    let mut value: u32 = 0;
+    for i in 0..5 {
+        let byte = read_i8(buf)? as u8;
+        value |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(DecodeError::VarintTooLong { max_bytes: 5 })
+}
+
+/// Reads an unsigned varlong of at most 10 bytes (a `u64`).
+#[inline]
+pub fn read_unsigned_varlong(buf: &mut Bytes) -> DecodeResult<u64> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let byte = read_i8(buf)? as u8;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(DecodeError::VarintTooLong { max_bytes: 10 })
+}
+
+/// Reads a zigzag `varint` (records use it).
+#[inline]
+pub fn read_varint(buf: &mut Bytes) -> DecodeResult<i32> {
+    let raw = read_unsigned_varint(buf)?;
+    Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// Reads a zigzag `varlong` (records use it).
+#[inline]
+pub fn read_varlong(buf: &mut Bytes) -> DecodeResult<i64> {
+    let raw = read_unsigned_varlong(buf)?;
+    Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+/// Takes exactly `len` bytes as a zero-copy slice.
+#[inline]
+pub fn read_slice(buf: &mut Bytes, len: usize) -> DecodeResult<Bytes> {
+    need(buf, len)?;
+    Ok(buf.split_to(len))
+}
+
+/// Reads a length prefix: int16/int32 (classic) or unsigned varint N+1
+/// (compact). `None` is the null marker. A length larger than the bytes left
+/// is rejected here, before anyone allocates for it.
+#[inline]
+fn read_len(buf: &mut Bytes, compact: bool, wide: bool) -> DecodeResult<Option<usize>> {
+    let len: i64 = if compact {
+        i64::from(read_unsigned_varint(buf)?) - 1
+    } else if wide {
+        i64::from(read_i32(buf)?)
+    } else {
+        i64::from(read_i16(buf)?)
+    };
+    match len {
+        -1 => Ok(None),
+        n if n < 0 => Err(DecodeError::InvalidLength(n)),
+        n if n as u64 > buf.remaining() as u64 => Err(DecodeError::InvalidLength(n)),
+        n => Ok(Some(n as usize)),
+    }
+}
+
+/// Reads a nullable string (int16 length, or compact when `compact`).
+#[inline]
+pub fn read_nullable_string(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<StrBytes>> {
+    match read_len(buf, compact, false)? {
+        None => Ok(None),
+        Some(len) => {
+            let raw = buf.split_to(len);
+            StrBytes::from_utf8(raw)
+                .map(Some)
+                .map_err(|_| DecodeError::InvalidUtf8)
+        }
+    }
+}
+
+/// Reads a non-nullable string; a null marker is an error naming `field`.
+#[inline]
+pub fn read_string(buf: &mut Bytes, compact: bool, field: &'static str) -> DecodeResult<StrBytes> {
+    read_nullable_string(buf, compact)?.ok_or(DecodeError::UnexpectedNull(field))
+}
+
+/// Reads nullable bytes (int32 length, or compact when `compact`).
+#[inline]
+pub fn read_nullable_bytes(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<Bytes>> {
+    match read_len(buf, compact, true)? {
+        None => Ok(None),
+        Some(len) => Ok(Some(buf.split_to(len))),
+    }
+}
+
+/// Reads non-nullable bytes; a null marker is an error naming `field`.
+#[inline]
+pub fn read_bytes(buf: &mut Bytes, compact: bool, field: &'static str) -> DecodeResult<Bytes> {
+    read_nullable_bytes(buf, compact)?.ok_or(DecodeError::UnexpectedNull(field))
+}
+
+/// Reads an array's element count (`None` = null array). The count is
+/// rejected if it exceeds the bytes left: every element takes at least one
+/// byte, so a huge count over a short buffer fails before any allocation.
+#[inline]
+pub fn read_array_len(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<usize>> {
+    read_len(buf, compact, true)
+}
+
+/// Reads an array with `element`, which decodes one item.
+#[inline]
+pub fn read_nullable_array<T>(
+    buf: &mut Bytes,
+    compact: bool,
+    mut element: impl FnMut(&mut Bytes) -> DecodeResult<T>,
+) -> DecodeResult<Option<Vec<T>>> {
+    let Some(len) = read_array_len(buf, compact)? else {
+        return Ok(None);
+    };
+    let mut items = Vec::with_capacity(len);
+    for _ in 0..len {
+        items.push(element(buf)?);
+    }
+    Ok(Some(items))
+}
+
+/// Reads a non-nullable array; a null marker is an error naming `field`.
+#[inline]
+pub fn read_array<T>(
+    buf: &mut Bytes,
+    compact: bool,
+    field: &'static str,
+    element: impl FnMut(&mut Bytes) -> DecodeResult<T>,
+) -> DecodeResult<Vec<T>> {
+    read_nullable_array(buf, compact, element)?.ok_or(DecodeError::UnexpectedNull(field))
+}
+
+/// Reads the 1-byte presence marker of a nullable struct field:
+/// -1 means null, anything else means present.
+#[inline]
+pub fn read_struct_marker(buf: &mut Bytes) -> DecodeResult<bool> {
+    Ok(read_i8(buf)? >= 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_vectors_from_facts() {
+        let cases: &[(i32, &[u8])] = &[
+            (0, &[0x00]),
+            (-1, &[0x01]),
+            (1, &[0x02]),
+            (63, &[0x7e]),
+            (-64, &[0x7f]),
+            (64, &[0x80, 0x01]),
+            (-65, &[0x81, 0x01]),
+            (8191, &[0xfe, 0x7f]),
+            (-8192, &[0xff, 0x7f]),
+            (8192, &[0x80, 0x80, 0x01]),
+            (i32::MAX, &[0xfe, 0xff, 0xff, 0xff, 0x0f]),
+            (i32::MIN, &[0xff, 0xff, 0xff, 0xff, 0x0f]),
+        ];
+        for (value, bytes) in cases {
+            let mut buf = Bytes::copy_from_slice(bytes);
+            assert_eq!(read_varint(&mut buf).unwrap(), *value);
+            assert!(buf.is_empty());
+        }
+        let longs: &[(i64, &[u8])] = &[
+            (17179869184, &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]),
+            (-17179869185, &[0x81, 0x80, 0x80, 0x80, 0x80, 0x01]),
+            (
+                i64::MAX,
+                &[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+            (
+                i64::MIN,
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+        ];
+        for (value, bytes) in longs {
+            let mut buf = Bytes::copy_from_slice(bytes);
+            assert_eq!(read_varlong(&mut buf).unwrap(), *value);
+        }
+    }
+
+    #[test]
+    fn unsigned_varint_vectors_from_facts() {
+        let cases: &[(u32, &[u8])] = &[
+            (0, &[0x00]),
+            (1, &[0x01]),
+            (63, &[0x3f]),
+            (64, &[0x40]),
+            (8191, &[0xff, 0x3f]),
+            (8192, &[0x80, 0x40]),
+            (1048575, &[0xff, 0xff, 0x3f]),
+            (1048576, &[0x80, 0x80, 0x40]),
+            (2147483647, &[0xff, 0xff, 0xff, 0xff, 0x07]),
+            (u32::MAX, &[0xff, 0xff, 0xff, 0xff, 0x0f]),
+            (2147483648, &[0x80, 0x80, 0x80, 0x80, 0x08]),
+        ];
+        for (value, bytes) in cases {
+            let mut buf = Bytes::copy_from_slice(bytes);
+            assert_eq!(read_unsigned_varint(&mut buf).unwrap(), *value);
+        }
+    }
+
+    #[test]
+    fn overlong_varint_is_an_error() {
+        let mut buf = Bytes::from_static(&[0xff; 11]);
+        assert_eq!(
+            read_unsigned_varint(&mut buf),
+            Err(DecodeError::VarintTooLong { max_bytes: 5 })
+        );
+    }
+
+    #[test]
+    fn huge_array_count_over_short_buffer_fails_fast() {
+        let mut buf = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6]);
+        let got = read_array(&mut buf, false, "x", read_i8);
+        assert_eq!(got, Err(DecodeError::InvalidLength(i64::from(i32::MAX))));
+    }
+
+    #[test]
+    fn truncated_and_negative_lengths() {
+        let mut buf = Bytes::from_static(&[0x00]);
+        assert!(matches!(
+            read_i16(&mut buf),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let mut buf = Bytes::from_static(&[0xff, 0xfe]);
+        assert_eq!(
+            read_nullable_string(&mut buf, false),
+            Err(DecodeError::InvalidLength(-2))
+        );
+        let mut buf = Bytes::from_static(&[0x00]);
+        assert_eq!(read_nullable_string(&mut buf, true), Ok(None));
+        let mut buf = Bytes::from_static(&[0x00, 0x01, 0xff]);
+        assert_eq!(
+            read_nullable_string(&mut buf, false),
+            Err(DecodeError::InvalidUtf8)
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! Integration tests against a real broker (Apache Kafka by default; Tansu
+//! with `KAFKACC_TEST_BROKER=tansu`; any broker with `KAFKA_BOOTSTRAP`).
+//! One binary so the broker starts once for all of them.
+
+mod admin;
+mod bootstrap;
+mod produce_consume;
+
+use kafkacc::{Client, ClientConfig};
+use std::time::Duration;
+
+/// A client connected to the test broker.
+pub async fn client() -> Client {
+    let broker = kafkacc_tests::broker();
+    let config = ClientConfig::new(&broker.bootstrap)
+        .client_id("kafkacc-it")
+        .request_timeout(Duration::from_secs(30));
+    Client::connect(config)
+        .await
+        .expect("connect to the test broker")
+}
