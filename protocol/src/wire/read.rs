@@ -172,6 +172,9 @@ pub fn read_array_len(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<usi
     read_len(buf, compact, true)
 }
 
+/// Most bytes an array reserves before its elements have decoded.
+const MAX_PREALLOCATED_BYTES: usize = 64 * 1024;
+
 /// Reads an array with `element`, which decodes one item.
 #[inline]
 pub fn read_nullable_array<T>(
@@ -182,7 +185,10 @@ pub fn read_nullable_array<T>(
     let Some(len) = read_array_len(buf, compact)? else {
         return Ok(None);
     };
-    let mut items = Vec::with_capacity(len);
+    // The count is bounded by the bytes left, but an element may decode to
+    // far more memory than the one byte it must take on the wire; reserve a
+    // bounded amount up front and let the vector grow as elements arrive.
+    let mut items = Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
     for _ in 0..len {
         items.push(element(buf)?);
     }
