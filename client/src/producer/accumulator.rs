@@ -6,11 +6,12 @@
 //! and coming back for a retry). At most one batch per partition is in
 //! flight, which keeps records in order across retries.
 
+use super::idempotence::Idempotence;
 use super::record::{ProducerRecord, RecordMetadata};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use kafkacc_protocol::compression::Compression;
-use kafkacc_protocol::records::BatchBuilder;
+use kafkacc_protocol::records::{BatchBuilder, ProducerState, rewrite_producer_state};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -37,6 +38,8 @@ pub(crate) struct Batch {
     builder: Option<BatchBuilder>,
     /// The encoded batch, kept for retries so they resend the same bytes.
     pub encoded: Option<Bytes>,
+    /// Producer id, epoch and sequence the encoded bytes carry (idempotence).
+    stamped: Option<ProducerState>,
     pub deliveries: Vec<Delivery>,
     /// Bytes of `buffer_memory` this batch holds.
     pub reserved: usize,
@@ -46,15 +49,39 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// The batch's bytes, encoding them on first use.
-    pub(crate) fn encode(&mut self) -> Result<Bytes> {
-        if let Some(bytes) = &self.encoded {
-            return Ok(bytes.clone());
+    /// The batch's bytes, encoding them on first use. With idempotence the
+    /// batch takes its sequence now and keeps it on retries; only after an
+    /// epoch bump is it re-stamped.
+    pub(crate) fn encode(&mut self, idempotence: Option<&mut Idempotence>) -> Result<Bytes> {
+        let records = self.deliveries.len();
+        match (idempotence, &self.encoded) {
+            (None, Some(bytes)) => Ok(bytes.clone()),
+            (Some(idem), Some(bytes)) => match self.stamped {
+                Some(state) if idem.is_current(&state) => Ok(bytes.clone()),
+                _ => {
+                    let state = idem.stamp(&self.tp, records).ok_or(Error::Closed)?;
+                    let rewritten =
+                        rewrite_producer_state(bytes, state).map_err(|source| Error::Decode {
+                            addr: "own batch".into(),
+                            source,
+                        })?;
+                    self.stamped = Some(state);
+                    self.encoded = Some(rewritten.clone());
+                    Ok(rewritten)
+                }
+            },
+            (idem, None) => {
+                let state = match idem {
+                    Some(idem) => Some(idem.stamp(&self.tp, records).ok_or(Error::Closed)?),
+                    None => None,
+                };
+                let builder = self.builder.take().ok_or(Error::Closed)?;
+                let bytes = builder.build(state.unwrap_or_default())?;
+                self.stamped = state;
+                self.encoded = Some(bytes.clone());
+                Ok(bytes)
+            }
         }
-        let builder = self.builder.take().ok_or(Error::Closed)?;
-        let bytes = builder.build(Default::default())?;
-        self.encoded = Some(bytes.clone());
-        Ok(bytes)
     }
 
     /// Resolves every record of the batch with its offset.
@@ -157,6 +184,7 @@ impl Accumulator {
             tp: tp.clone(),
             builder: Some(BatchBuilder::new(compression, timestamp)),
             encoded: None,
+            stamped: None,
             deliveries: Vec::new(),
             reserved: 0,
             created: now,
@@ -379,6 +407,52 @@ mod tests {
     }
 
     #[test]
+    fn idempotent_batches_keep_their_sequence_until_an_epoch_bump() {
+        use kafkacc_protocol::records::BatchHeader;
+        let t0 = Instant::now();
+        let mut a = acc(16_384, 0);
+        let mut idem = Idempotence::default();
+        idem.set_identity(42, 3);
+        let mut rxs = Vec::new();
+        for i in 0..3 {
+            let (d, rx) = delivery();
+            rxs.push(rx);
+            a.append(tp(0), &record(&i.to_string()), 0, d, 10, t0)
+                .unwrap();
+        }
+        let mut first = a.drain(t0, false).remove(0);
+        let bytes = first.encode(Some(&mut idem)).unwrap();
+        let header = BatchHeader::parse(&bytes).unwrap();
+        assert_eq!(
+            (
+                header.producer_id,
+                header.producer_epoch,
+                header.base_sequence
+            ),
+            (42, 3, 0)
+        );
+        // A retry resends the very same bytes.
+        assert_eq!(first.encode(Some(&mut idem)).unwrap(), bytes);
+        // The next batch continues the sequence.
+        a.complete(&tp(0));
+        let (d, _rx) = delivery();
+        a.append(tp(0), &record("x"), 0, d, 10, t0).unwrap();
+        let mut second = a.drain(t0, false).remove(0);
+        let header = BatchHeader::parse(&second.encode(Some(&mut idem)).unwrap()).unwrap();
+        assert_eq!(header.base_sequence, 3);
+        // After an epoch bump, an unacknowledged batch is re-stamped.
+        idem.on_error(kafkacc_protocol::ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        idem.set_identity(42, 4);
+        let header = BatchHeader::parse(&first.encode(Some(&mut idem)).unwrap()).unwrap();
+        assert_eq!((header.producer_epoch, header.base_sequence), (4, 0));
+        let batch = kafkacc_protocol::records::batches(first.encoded.clone().unwrap())
+            .next()
+            .unwrap()
+            .unwrap();
+        batch.verify_crc().expect("rewritten batch has a valid CRC");
+    }
+
+    #[test]
     fn success_resolves_offsets_in_order() {
         let t0 = Instant::now();
         let mut a = acc(16_384, 0);
@@ -390,7 +464,7 @@ mod tests {
                 .unwrap();
         }
         let mut b = a.drain(t0, false).remove(0);
-        assert!(b.encode().is_ok());
+        assert!(b.encode(None).is_ok());
         b.succeed(100, -1);
         let offsets: Vec<i64> = rxs
             .into_iter()

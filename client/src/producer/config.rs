@@ -51,6 +51,10 @@ pub struct ProducerConfig {
     pub keyless: KeylessStrategy,
     /// A custom partitioner, used for records without an explicit partition.
     pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// `enable.idempotence`: each record is written exactly once per send,
+    /// in order, even across retries. `None` follows Java: on, unless acks
+    /// is not `All` (then off).
+    pub idempotence: Option<bool>,
 }
 
 impl Default for ProducerConfig {
@@ -66,6 +70,7 @@ impl Default for ProducerConfig {
             compression: Compression::None,
             keyless: KeylessStrategy::Sticky,
             partitioner: None,
+            idempotence: None,
         }
     }
 }
@@ -119,9 +124,54 @@ impl ProducerConfig {
         self
     }
 
+    /// Turns idempotence on or off explicitly.
+    pub fn idempotence(mut self, enabled: bool) -> Self {
+        self.idempotence = Some(enabled);
+        self
+    }
+
+    /// Whether the producer runs idempotently; an explicit `true` with acks
+    /// other than `All` is a configuration error, as in Java.
+    pub(crate) fn idempotence_enabled(&self) -> crate::Result<bool> {
+        match (self.idempotence, self.acks) {
+            (Some(true), Acks::All) | (None, Acks::All) => Ok(true),
+            (Some(true), _) => Err(crate::Error::Config("idempotence requires acks=all".into())),
+            _ => Ok(false),
+        }
+    }
+
     /// Sets a custom partitioner.
     pub fn partitioner(mut self, partitioner: Arc<dyn Partitioner>) -> Self {
         self.partitioner = Some(partitioner);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotence_follows_the_java_rules() {
+        assert!(ProducerConfig::default().idempotence_enabled().unwrap());
+        assert!(
+            !ProducerConfig::default()
+                .acks(Acks::Leader)
+                .idempotence_enabled()
+                .unwrap()
+        );
+        assert!(
+            ProducerConfig::default()
+                .acks(Acks::Leader)
+                .idempotence(true)
+                .idempotence_enabled()
+                .is_err()
+        );
+        assert!(
+            !ProducerConfig::default()
+                .idempotence(false)
+                .idempotence_enabled()
+                .unwrap()
+        );
     }
 }

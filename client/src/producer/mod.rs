@@ -13,6 +13,7 @@
 
 mod accumulator;
 mod config;
+mod idempotence;
 mod record;
 mod sender;
 
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     /// Number of `flush` calls in progress; while > 0 linger is skipped.
     flushing: Mutex<usize>,
     spreader: KeylessSpreader,
+    /// Producer id, epoch and sequences; None when idempotence is off.
+    idempotence: Option<Mutex<idempotence::Idempotence>>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -80,6 +83,7 @@ impl Producer {
         if config.buffer_memory > u32::MAX as usize {
             return Err(Error::Config("buffer_memory must fit in 32 bits".into()));
         }
+        let idempotent = config.idempotence_enabled()?;
         let accumulator = Accumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
             linger: config.linger,
@@ -94,6 +98,7 @@ impl Producer {
             batch_done: Notify::new(),
             flushing: Mutex::new(0),
             spreader: KeylessSpreader::default(),
+            idempotence: idempotent.then(Default::default),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(sender::run(Arc::downgrade(&shared)));

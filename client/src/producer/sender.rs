@@ -5,11 +5,12 @@
 use super::Shared;
 use super::accumulator::Batch;
 use super::config::Acks;
+use super::idempotence::SequenceVerdict;
 use crate::error::{Error, Recovery};
 use crate::net::pool::Lane;
 use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkacc_protocol::generated::produce_response::ProduceResponse;
-use kafkacc_protocol::messages::ProduceRequest;
+use kafkacc_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -49,6 +50,17 @@ pub(super) async fn run(weak: Weak<Shared>) {
 
 /// Groups batches by leader and starts one request per group.
 async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
+    if let Err(e) = ensure_producer_id(shared).await {
+        tracing::debug!(error = %e, "InitProducerId failed");
+        for batch in batches {
+            if e.recovery() == Recovery::Fatal {
+                settle_failed(shared, batch, e.clone());
+            } else {
+                retry_later(shared, batch);
+            }
+        }
+        return;
+    }
     let metadata = shared.client.metadata();
     let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
     let mut no_leader = Vec::new();
@@ -64,7 +76,11 @@ async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
             );
             continue;
         }
-        if let Err(e) = batch.encode() {
+        let encoded = match &shared.idempotence {
+            Some(idem) => batch.encode(Some(&mut idem.lock().unwrap_or_else(|p| p.into_inner()))),
+            None => batch.encode(None),
+        };
+        if let Err(e) = encoded {
             settle_failed(shared, batch, e);
             continue;
         }
@@ -91,6 +107,49 @@ async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
             tokio::spawn(produce(shared.clone(), leader, request));
         }
     }
+}
+
+/// With idempotence, makes sure a producer id and a current epoch are
+/// known before anything is stamped; bumps the epoch when a sequence error
+/// asked for it (KIP-360, InitProducerId v3+ with the current id and epoch;
+/// older brokers hand out a fresh id instead).
+async fn ensure_producer_id(shared: &Shared) -> crate::Result<()> {
+    let Some(idem) = &shared.idempotence else {
+        return Ok(());
+    };
+    let (known, bump) = {
+        let idem = idem.lock().unwrap_or_else(|p| p.into_inner());
+        (idem.identity().is_some(), idem.bump_request())
+    };
+    if known {
+        return Ok(());
+    }
+    let conn = shared.client.any_connection(Lane::Default).await?;
+    let version = conn.version_of::<InitProducerIdRequest>()?;
+    let (producer_id, producer_epoch) = match bump {
+        Some(current) if version >= 3 => current,
+        _ => (-1, -1),
+    };
+    let request = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: i32::MAX,
+        producer_id,
+        producer_epoch,
+        ..Default::default()
+    };
+    let response = conn.send_at(&request, version).await?;
+    ErrorCode(response.error_code)
+        .into_result()
+        .map_err(|code| Error::broker(code, "InitProducerId", None))?;
+    tracing::debug!(
+        producer_id = response.producer_id,
+        epoch = response.producer_epoch,
+        "producer id assigned"
+    );
+    idem.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set_identity(response.producer_id, response.producer_epoch);
+    Ok(())
 }
 
 /// Splits batches into groups whose encoded size fits one request.
@@ -241,8 +300,22 @@ async fn settle_from_response(
         return;
     };
     let code = ErrorCode(p.error_code);
-    if code.is_ok() {
+    let verdict = match (&shared.idempotence, code.is_ok()) {
+        (Some(idem), false) => idem
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .on_error(code),
+        _ => SequenceVerdict::NotSequenceError,
+    };
+    if code.is_ok() || verdict == SequenceVerdict::AlreadyWritten {
         settle_ok(shared, batch, p.base_offset, p.log_append_time_ms);
+    } else if verdict == SequenceVerdict::FailAndBumpEpoch {
+        let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
+        settle_failed(
+            shared,
+            batch,
+            Error::broker(code, context, p.error_message.as_deref()),
+        );
     } else {
         let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
         let e = Error::broker(code, context, p.error_message.as_deref());
