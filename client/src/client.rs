@@ -71,6 +71,25 @@ impl Client {
         Ok(client)
     }
 
+    /// Metadata no older than `metadata_max_age`, refreshed if needed
+    /// (the producer and consumer look up leaders through this).
+    pub(crate) async fn current_metadata(&self) -> Arc<ClusterMetadata> {
+        let cached = self.metadata();
+        if cached
+            .fetched_at
+            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age)
+        {
+            return cached;
+        }
+        match self.refresh(Some(&[]), false).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::debug!(error = %e, "periodic metadata refresh failed");
+                cached
+            }
+        }
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config

@@ -37,7 +37,7 @@ pub mod wire;
 pub use api::{Message, Request, VersionRange};
 pub use error::{DecodeError, EncodeError};
 pub use error_code::ErrorCode;
-pub use generated::ApiKey;
+pub use generated::{ApiKey, RequestKind, ResponseKind};
 pub use str_bytes::StrBytes;
 pub use uuid::Uuid;
 pub use wire::{Decode, Encode, RawTaggedField};

@@ -23,7 +23,7 @@ pub(super) async fn fetch_round(
     assignment: &mut Assignment,
     wait: Duration,
 ) -> Result<Vec<ConsumerRecord>> {
-    let metadata = client.metadata();
+    let metadata = client.current_metadata().await;
     let mut by_leader: BTreeMap<i32, Vec<(String, i32, i64, i32)>> = BTreeMap::new();
     let mut leaderless = false;
     for ((topic, partition), state) in assignment.iter() {

@@ -61,7 +61,7 @@ async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
         }
         return;
     }
-    let metadata = shared.client.metadata();
+    let metadata = shared.client.current_metadata().await;
     let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
     let mut no_leader = Vec::new();
     for mut batch in batches {

@@ -5,6 +5,7 @@
 mod admin;
 mod bootstrap;
 mod produce_consume;
+mod producer_faults;
 
 use kafkacc::{Client, ClientConfig};
 use std::time::Duration;

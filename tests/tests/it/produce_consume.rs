@@ -311,3 +311,101 @@ async fn seek_and_list_offsets() {
     assert_eq!(consumer.position(&topic, 0), Some(50));
     assert_eq!(consumer.high_watermark(&topic, 0), Some(50));
 }
+
+#[tokio::test]
+async fn hundred_thousand_keyed_records_come_back_complete_and_in_order() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = topic_with(&client, "100k", 6).await;
+    let producer = Producer::new(
+        client.clone(),
+        ProducerConfig::default().compression(Compression::Lz4),
+    )
+    .expect("producer");
+    const N: usize = 100_000;
+    let mut deliveries = Vec::with_capacity(N);
+    for i in 0..N {
+        let record = ProducerRecord::new(&topic)
+            .key(format!("k{}", i % 1000))
+            .value(format!("{i:0>90}"));
+        deliveries.push(producer.send(record).await.expect("send"));
+    }
+    producer.flush().await.expect("flush");
+    for d in deliveries {
+        d.await.expect("delivered");
+    }
+    let records = consume_all(&client, &topic, N).await;
+    assert_eq!(records.len(), N);
+    let mut last: BTreeMap<i32, usize> = BTreeMap::new();
+    let mut seen = vec![false; N];
+    for r in &records {
+        let key = r.key.as_deref().expect("key");
+        assert_eq!(r.partition, partition_for_key(key, 6));
+        let i: usize = std::str::from_utf8(r.value.as_deref().expect("value"))
+            .expect("utf8")
+            .parse()
+            .expect("number");
+        assert!(!std::mem::replace(&mut seen[i], true), "record {i} twice");
+        if let Some(prev) = last.insert(r.partition, i) {
+            assert!(prev < i, "order within partition {}", r.partition);
+        }
+    }
+    assert!(seen.iter().all(|s| *s), "every record arrived");
+}
+
+#[tokio::test]
+async fn new_partitions_get_records_after_a_metadata_refresh() {
+    let _log = log_on_failure();
+    if broker().is_tansu() {
+        return skip(
+            "new_partitions_get_records_after_a_metadata_refresh",
+            "Tansu lacks CreatePartitions (broker README deviation 3)",
+        );
+    }
+    let broker = broker();
+    let config =
+        kafkacc::ClientConfig::new(&broker.bootstrap).metadata_max_age(Duration::from_millis(300));
+    let client = Client::connect(config).await.expect("connect");
+    let topic = topic_with(&client, "grow", 2).await;
+    let producer = Producer::new(
+        client.clone(),
+        ProducerConfig::default().keyless(KeylessStrategy::RoundRobin),
+    )
+    .expect("producer");
+    let mut partitions = HashSet::new();
+    for i in 0..20 {
+        partitions.insert(
+            producer
+                .send(ProducerRecord::new(&topic).value(i.to_string()))
+                .await
+                .expect("send")
+                .await
+                .expect("ok")
+                .partition,
+        );
+    }
+    assert_eq!(partitions, HashSet::from([0, 1]));
+    Admin::new(client.clone())
+        .create_partitions(&topic, 4)
+        .await
+        .expect("create partitions");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut grown = HashSet::new();
+    while grown.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "new partitions never used: {grown:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        grown.insert(
+            producer
+                .send(ProducerRecord::new(&topic).value("later"))
+                .await
+                .expect("send")
+                .await
+                .expect("ok")
+                .partition,
+        );
+    }
+    assert!(grown.contains(&2) && grown.contains(&3));
+}
