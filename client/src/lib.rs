@@ -21,6 +21,7 @@ pub mod admin;
 mod client;
 pub mod config;
 pub mod consumer;
+pub mod group;
 mod error;
 pub mod metadata;
 mod net;

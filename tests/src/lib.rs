@@ -20,6 +20,7 @@
 //! ```
 
 mod broker;
+pub mod java;
 pub mod script;
 
 pub use broker::{BrokerKind, TestBroker, broker};

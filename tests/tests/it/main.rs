@@ -4,6 +4,7 @@
 
 mod admin;
 mod bootstrap;
+mod interop;
 mod produce_consume;
 mod producer_faults;
 

@@ -1,0 +1,231 @@
+//! The vocabulary between the sans-io membership machine and its driver:
+//! request tokens, where a request goes, requests and responses, and the
+//! events the machine reports.
+//!
+//! Requests are the generated protocol structs filled in their newest
+//! layout; [`fit_to_version`] moves fields for older brokers, so the
+//! machine never needs to know which version the coordinator speaks.
+//! Responses are handed back as decoded, whatever their version; the
+//! machine reads both the old and the new layout where they differ
+//! (FindCoordinator v4, OffsetFetch v8).
+
+use crate::error::{Error, Result};
+use crate::group::assignor::TopicPartition;
+use kafkacc_protocol::messages::{
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SyncGroupRequest, SyncGroupResponse,
+};
+use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Identifies one request; the response or error comes back with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Token(pub(crate) u64);
+
+/// The group coordinator, as FindCoordinator named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Coordinator {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+impl Coordinator {
+    /// `host:port` (IPv6 hosts in brackets).
+    pub(crate) fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// Any live broker (FindCoordinator, Metadata).
+    AnyBroker,
+    /// The group coordinator.
+    Coordinator(Coordinator),
+}
+
+/// A request the machine wants sent.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Request {
+    FindCoordinator(FindCoordinatorRequest),
+    JoinGroup(JoinGroupRequest),
+    SyncGroup(SyncGroupRequest),
+    Heartbeat(HeartbeatRequest),
+    LeaveGroup(LeaveGroupRequest),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch(OffsetFetchRequest),
+    /// Partition counts of these topics (the leader needs them to assign).
+    Metadata { topics: Vec<String> },
+}
+
+impl Request {
+    /// The name used in logs and error contexts.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Request::FindCoordinator(_) => "FindCoordinator",
+            Request::JoinGroup(_) => "JoinGroup",
+            Request::SyncGroup(_) => "SyncGroup",
+            Request::Heartbeat(_) => "Heartbeat",
+            Request::LeaveGroup(_) => "LeaveGroup",
+            Request::OffsetCommit(_) => "OffsetCommit",
+            Request::OffsetFetch(_) => "OffsetFetch",
+            Request::Metadata { .. } => "Metadata",
+        }
+    }
+}
+
+/// A request and its destination.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outgoing {
+    pub dest: Dest,
+    pub request: Request,
+}
+
+/// A response, matched to its request by token.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Response {
+    FindCoordinator(FindCoordinatorResponse),
+    JoinGroup(JoinGroupResponse),
+    SyncGroup(SyncGroupResponse),
+    Heartbeat(HeartbeatResponse),
+    LeaveGroup(LeaveGroupResponse),
+    OffsetCommit(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchResponse),
+    /// Topic → partition count, for the topics that exist.
+    Metadata(BTreeMap<String, i32>),
+}
+
+/// Identifies one commit so its outcome can be routed back.
+pub(crate) type CommitId = u64;
+
+/// What the machine reports to its driver.
+#[derive(Debug, Clone)]
+pub(crate) enum GroupEvent {
+    /// These partitions are now ours, in `generation` (possibly none: a
+    /// rebalance that gave us nothing new still completes here).
+    Assigned {
+        generation: i32,
+        member_id: String,
+        partitions: BTreeSet<TopicPartition>,
+    },
+    /// The committed offsets of partitions assigned earlier (None: nothing
+    /// committed; apply `auto.offset.reset`).
+    Committed {
+        offsets: BTreeMap<TopicPartition, Option<i64>>,
+    },
+    /// Give these partitions up; the machine waits for
+    /// [`super::classic::ClassicMember::revoke_done`] with the offsets to
+    /// commit for them before it rejoins.
+    Revoked { partitions: BTreeSet<TopicPartition> },
+    /// These partitions were lost (our membership ended); another member
+    /// may already own them, so their offsets must not be committed.
+    Lost { partitions: BTreeSet<TopicPartition> },
+    /// A commit finished.
+    CommitDone { id: CommitId, result: Result<()> },
+    /// The member cannot continue (fenced, unauthorized, misconfigured).
+    Fatal(Error),
+    /// The member left the group (after `leave`).
+    Left,
+}
+
+/// Adapts a request in its newest layout to `version`, moving fields
+/// whose place changed. Fails when the request needs a feature the
+/// version lacks (static membership on a pre-2.3 broker).
+pub(crate) fn fit_to_version(request: &mut Request, version: i16) -> Result<()> {
+    let unsupported = |what: &str| {
+        Err(Error::Config(format!(
+            "{what} needs a newer broker (coordinator offers version {version})"
+        )))
+    };
+    match request {
+        Request::FindCoordinator(r) => {
+            if version < 4 {
+                r.key = r.coordinator_keys.first().cloned().unwrap_or_default();
+                r.coordinator_keys.clear();
+            }
+            if version < 1 {
+                r.key_type = 0;
+            }
+        }
+        Request::JoinGroup(r) => {
+            if version < 5 && r.group_instance_id.is_some() {
+                return unsupported("static membership (group.instance.id)");
+            }
+            if version < 8 {
+                r.reason = None;
+            }
+        }
+        Request::SyncGroup(r) => {
+            if version < 3 && r.group_instance_id.is_some() {
+                return unsupported("static membership (group.instance.id)");
+            }
+            if version < 5 {
+                r.protocol_type = None;
+                r.protocol_name = None;
+            }
+        }
+        Request::Heartbeat(r) => {
+            if version < 3 && r.group_instance_id.is_some() {
+                return unsupported("static membership (group.instance.id)");
+            }
+        }
+        Request::LeaveGroup(r) => {
+            if version < 3 {
+                r.member_id = r
+                    .members
+                    .first()
+                    .map(|m| m.member_id.clone())
+                    .unwrap_or_default();
+                r.members.clear();
+            } else if version < 5 {
+                for m in &mut r.members {
+                    m.reason = None;
+                }
+            }
+        }
+        Request::OffsetCommit(r) => {
+            if version < 7 {
+                r.group_instance_id = None;
+            }
+        }
+        Request::OffsetFetch(r) => {
+            if version < 8 {
+                if let Some(group) = r.groups.pop() {
+                    r.group_id = group.group_id;
+                    r.topics = group.topics.map(|ts| {
+                        ts.into_iter()
+                            .map(|t| OffsetFetchRequestTopic {
+                                name: t.name,
+                                partition_indexes: t.partition_indexes,
+                                ..Default::default()
+                            })
+                            .collect()
+                    });
+                }
+                r.groups.clear();
+            }
+            if version < 7 {
+                r.require_stable = false;
+            }
+        }
+        Request::Metadata { .. } => {}
+    }
+    Ok(())
+}
+
+/// The highest version the driver may use for a request: OffsetCommit
+/// and OffsetFetch v10 name topics by id, which the machine does not.
+pub(crate) fn max_version(request: &Request) -> Option<i16> {
+    match request {
+        Request::OffsetCommit(_) | Request::OffsetFetch(_) => Some(9),
+        _ => None,
+    }
+}

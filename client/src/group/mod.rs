@@ -1,0 +1,2 @@
+//! Consumer groups (classic protocol).
+pub mod assignor;
