@@ -20,13 +20,20 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug)]
 pub enum Reply {
     /// Answer with this body.
-    Respond(ResponseKind),
+    Respond(Box<ResponseKind>),
     /// Never answer (a black hole), but keep the connection open.
     Silence,
     /// Close the connection.
     Close,
     /// Write these raw bytes instead of a response.
     Raw(Bytes),
+}
+
+impl Reply {
+    /// Answer with `response`.
+    pub fn respond(response: ResponseKind) -> Reply {
+        Reply::Respond(Box::new(response))
+    }
 }
 
 type Handler = dyn Fn(&RequestHeaderView, RequestKind) -> Reply + Send + Sync;

@@ -305,11 +305,11 @@ impl Connection {
             ..Default::default()
         };
         let frame = self.round_trip(&request, FIRST_TRY).await?;
-        let response = match self.decode_response::<ApiVersionsRequest>(frame.clone(), FIRST_TRY) {
+        // An older broker answers in a v0 body, which may not parse as v3.
+        let response = match decode_frame::<ApiVersionsRequest>(frame.clone(), FIRST_TRY) {
             Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 => None,
             Ok(r) => Some(r),
-            Err(_) if !self.is_closed() => None,
-            Err(e) => return Err(e),
+            Err(_) => None,
         };
         let response = match response {
             Some(r) => r,
@@ -332,6 +332,15 @@ impl Connection {
         }
         Ok(versions_from(&response))
     }
+}
+
+/// Decodes a response frame (header and body) for a request of type `R`.
+fn decode_frame<R: Request>(
+    mut frame: Bytes,
+    version: i16,
+) -> Result<R::Response, kafkacc_protocol::DecodeError> {
+    decode_response_header(&mut frame, R::API_KEY, version)?;
+    R::Response::decode(&mut frame, version)
 }
 
 fn versions_from(response: &ApiVersionsResponse) -> BrokerVersions {

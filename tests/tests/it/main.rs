@@ -2,8 +2,11 @@
 //! with `KAFKACC_TEST_BROKER=tansu`; any broker with `KAFKA_BOOTSTRAP`).
 //! One binary so the broker starts once for all of them.
 
+#![allow(clippy::unwrap_used)] // test code: a failed lock or parse should fail the test
+
 mod admin;
 mod bootstrap;
+mod hostile_broker;
 mod interop;
 mod produce_consume;
 mod producer_faults;

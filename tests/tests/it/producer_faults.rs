@@ -50,8 +50,8 @@ async fn broker(
     let port_in_handler = port.clone();
     let next_epoch = Arc::new(AtomicUsize::new(0));
     let broker = ScriptedBroker::start(move |header, request| match request {
-        RequestKind::ApiVersions(_) => Reply::Respond(api_versions_response()),
-        RequestKind::Metadata(_) => Reply::Respond(metadata_response(
+        RequestKind::ApiVersions(_) => Reply::respond(api_versions_response()),
+        RequestKind::Metadata(_) => Reply::respond(metadata_response(
             port_in_handler.load(Ordering::SeqCst) as i32,
             &[("t", 1)],
         )),
@@ -61,7 +61,7 @@ async fn broker(
                 .unwrap()
                 .push((r.producer_id, r.producer_epoch));
             let epoch = next_epoch.fetch_add(1, Ordering::SeqCst) as i16;
-            Reply::Respond(ResponseKind::InitProducerId(InitProducerIdResponse {
+            Reply::respond(ResponseKind::InitProducerId(InitProducerIdResponse {
                 producer_id: 1000,
                 producer_epoch: epoch,
                 ..Default::default()
@@ -154,7 +154,7 @@ async fn retriable_errors_are_retried_and_the_record_is_written_once() {
         } else {
             ErrorCode::NONE
         };
-        Reply::Respond(produce_reply(r, code, 77))
+        Reply::respond(produce_reply(r, code, 77))
     })
     .await;
     let producer =
@@ -185,7 +185,7 @@ async fn out_of_order_sequence_fails_the_batch_and_bumps_the_epoch() {
         } else {
             ErrorCode::NONE
         };
-        Reply::Respond(produce_reply(r, code, n as i64))
+        Reply::respond(produce_reply(r, code, n as i64))
     })
     .await;
     let producer =
