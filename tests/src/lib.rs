@@ -21,6 +21,7 @@
 
 mod broker;
 pub mod java;
+pub mod rdkafka;
 pub mod script;
 
 pub use broker::{BrokerKind, TestBroker, broker};

@@ -1,6 +1,7 @@
-//! kafkacc and the Java client (kafka-clients 4.1.1) on the same topics:
-//! both sides read what the other wrote with every codec, and a key lands
-//! on the same partition whichever client sent it.
+//! kafkacc beside the Java client (kafka-clients 4.1.1) and librdkafka
+//! (2.16, through confluent-kafka) on the same topics: each side reads what
+//! the other wrote with every codec, and a key lands on the same partition
+//! whichever client sent it.
 
 use crate::client;
 use kafkacc::partitioner::partition_for_key;
@@ -8,26 +9,48 @@ use kafkacc::{
     Admin, Client, Compression, Consumer, ConsumerConfig, NewTopic, OffsetReset, Producer,
     ProducerConfig, ProducerRecord,
 };
-use kafkacc_tests::{broker, java::run_interop, log_on_failure, unique_name};
+use kafkacc_tests::{broker, java::run_interop, log_on_failure, rdkafka::run_rdkafka, unique_name};
 use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 6;
+const RECORDS: usize = 400;
+const CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
 
-async fn new_topic(client: &Client, prefix: &str) -> String {
-    let topic = unique_name(prefix);
-    Admin::new(client.clone())
-        .create_topic(NewTopic::new(&topic, PARTITIONS))
-        .await
-        .expect("create topic");
-    topic
+/// Another client implementation, run as a child process.
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    Java,
+    Librdkafka,
 }
 
-async fn java(args: Vec<String>) -> Vec<String> {
-    tokio::task::spawn_blocking(move || {
-        run_interop(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .expect("java task")
+impl Peer {
+    const ALL: [Peer; 2] = [Peer::Java, Peer::Librdkafka];
+
+    async fn run(self, args: Vec<String>) -> Vec<String> {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            match self {
+                Peer::Java => run_interop(&args),
+                Peer::Librdkafka => run_rdkafka(&args),
+            }
+        })
+        .await
+        .expect("peer task")
+    }
+
+    /// The value prefix the peer writes.
+    fn value_prefix(self) -> &'static str {
+        match self {
+            Peer::Java => "java",
+            Peer::Librdkafka => "rdkafka",
+        }
+    }
 }
 
 fn codec_name(codec: Compression) -> &'static str {
@@ -40,89 +63,94 @@ fn codec_name(codec: Compression) -> &'static str {
     }
 }
 
+async fn new_topic(client: &Client, prefix: &str) -> String {
+    let topic = unique_name(prefix);
+    Admin::new(client.clone())
+        .create_topic(NewTopic::new(&topic, PARTITIONS))
+        .await
+        .expect("create topic");
+    topic
+}
+
 #[tokio::test]
-async fn kafkacc_reads_what_java_writes_with_every_codec_and_keys_agree() {
+async fn kafkacc_reads_what_peers_write_with_every_codec_and_keys_agree() {
     let _log = log_on_failure();
     let client = client().await;
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
-        let topic = new_topic(&client, &format!("from-java-{}", codec_name(codec))).await;
-        const N: usize = 400;
-        let acks = java(vec![
-            "produce".into(),
-            broker().bootstrap.clone(),
-            topic.clone(),
-            N.to_string(),
-            codec_name(codec).into(),
-        ])
-        .await;
-        assert_eq!(acks.len(), N, "java acknowledged every record");
+    for peer in Peer::ALL {
+        for codec in CODECS {
+            let topic = new_topic(
+                &client,
+                &format!("from-{peer:?}-{}", codec_name(codec)).to_lowercase(),
+            )
+            .await;
+            let args = vec![
+                "produce".into(),
+                broker().bootstrap.clone(),
+                topic.clone(),
+                RECORDS.to_string(),
+                codec_name(codec).into(),
+            ];
+            assert_eq!(
+                peer.run(args).await.len(),
+                RECORDS,
+                "{peer:?} acknowledged every record"
+            );
 
-        let config = ConsumerConfig::default()
-            .auto_offset_reset(OffsetReset::Earliest)
-            .fetch_max_wait(Duration::from_millis(100));
-        let mut consumer = Consumer::new(client.clone(), config);
-        consumer.assign(&topic, &[]).await.expect("assign");
-        let mut records = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while records.len() < N && Instant::now() < deadline {
-            records.extend(
-                consumer
-                    .poll(Duration::from_millis(500))
-                    .await
-                    .expect("poll"),
-            );
-        }
-        assert_eq!(records.len(), N, "{codec:?}");
-        for r in &records {
-            let key = std::str::from_utf8(r.key.as_deref().expect("key")).expect("utf8");
-            let i = key.trim_start_matches("key-");
-            assert_eq!(
-                r.value.as_deref(),
-                Some(format!("java-{i}").as_bytes()),
-                "{codec:?}"
-            );
-            assert_eq!(
-                r.partition,
-                partition_for_key(key.as_bytes(), PARTITIONS),
-                "Java and kafkacc agree on {key}"
-            );
-            let headers: Vec<(&str, Option<&[u8]>)> = r
-                .headers
-                .iter()
-                .map(|h| (h.key.as_str(), h.value.as_deref()))
-                .collect();
-            assert_eq!(
-                headers,
-                vec![("h", Some(&b"v"[..])), ("h", Some(&b"w"[..]))],
-                "duplicate header keys kept in order"
-            );
+            let config = ConsumerConfig::default()
+                .auto_offset_reset(OffsetReset::Earliest)
+                .fetch_max_wait(Duration::from_millis(100));
+            let mut consumer = Consumer::new(client.clone(), config);
+            consumer.assign(&topic, &[]).await.expect("assign");
+            let mut records = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while records.len() < RECORDS && Instant::now() < deadline {
+                records.extend(
+                    consumer
+                        .poll(Duration::from_millis(500))
+                        .await
+                        .expect("poll"),
+                );
+            }
+            assert_eq!(records.len(), RECORDS, "{peer:?} {codec:?}");
+            for r in &records {
+                let key = std::str::from_utf8(r.key.as_deref().expect("key")).expect("utf8");
+                let i = key.trim_start_matches("key-");
+                let expected = format!("{}-{i}", peer.value_prefix());
+                assert_eq!(
+                    r.value.as_deref(),
+                    Some(expected.as_bytes()),
+                    "{peer:?} {codec:?}"
+                );
+                assert_eq!(
+                    r.partition,
+                    partition_for_key(key.as_bytes(), PARTITIONS),
+                    "{peer:?} and kafkacc agree on {key}"
+                );
+                let headers: Vec<(&str, Option<&[u8]>)> = r
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str(), h.value.as_deref()))
+                    .collect();
+                assert_eq!(
+                    headers,
+                    vec![("h", Some(&b"v"[..])), ("h", Some(&b"w"[..]))],
+                    "duplicate header keys kept in order"
+                );
+            }
         }
     }
 }
 
 #[tokio::test]
-async fn java_reads_what_kafkacc_writes_with_every_codec() {
+async fn peers_read_what_kafkacc_writes_with_every_codec() {
     let _log = log_on_failure();
     let client = client().await;
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
-        let topic = new_topic(&client, &format!("to-java-{}", codec_name(codec))).await;
-        const N: usize = 400;
+    for codec in CODECS {
+        let topic = new_topic(&client, &format!("to-peers-{}", codec_name(codec))).await;
         let producer = Producer::new(client.clone(), ProducerConfig::default().compression(codec))
             .expect("producer");
         let mut deliveries = Vec::new();
-        for i in 0..N {
+        for i in 0..RECORDS {
             let record = ProducerRecord::new(&topic)
                 .key(format!("key-{i}"))
                 .value(format!("rust-{i} {}", "repetitive text ".repeat(4)))
@@ -133,30 +161,37 @@ async fn java_reads_what_kafkacc_writes_with_every_codec() {
         for d in deliveries {
             d.await.expect("delivered");
         }
-        let lines = java(vec![
-            "consume".into(),
-            broker().bootstrap.clone(),
-            topic.clone(),
-            N.to_string(),
-        ])
-        .await;
-        assert_eq!(lines.len(), N, "{codec:?}: Java read every record");
-        for line in lines {
-            let fields: Vec<&str> = line.split('\t').collect();
-            assert_eq!(fields.len(), 5, "{line}");
-            let partition: i32 = fields[0].parse().expect("partition");
-            let key = fields[2];
-            let i = key.trim_start_matches("key-");
+        for peer in Peer::ALL {
+            let lines = peer
+                .run(vec![
+                    "consume".into(),
+                    broker().bootstrap.clone(),
+                    topic.clone(),
+                    RECORDS.to_string(),
+                ])
+                .await;
             assert_eq!(
-                partition,
-                partition_for_key(key.as_bytes(), PARTITIONS),
-                "{codec:?} {key}"
+                lines.len(),
+                RECORDS,
+                "{codec:?}: {peer:?} read every record"
             );
-            assert!(
-                fields[3].starts_with(&format!("rust-{i} ")),
-                "{codec:?}: {line}"
-            );
-            assert_eq!(fields[4], "h=1,h=2,", "{codec:?}: headers as sent");
+            for line in lines {
+                let fields: Vec<&str> = line.split('\t').collect();
+                assert_eq!(fields.len(), 5, "{line}");
+                let partition: i32 = fields[0].parse().expect("partition");
+                let key = fields[2];
+                let i = key.trim_start_matches("key-");
+                assert_eq!(
+                    partition,
+                    partition_for_key(key.as_bytes(), PARTITIONS),
+                    "{peer:?} {codec:?} {key}"
+                );
+                assert!(
+                    fields[3].starts_with(&format!("rust-{i} ")),
+                    "{peer:?} {codec:?}: {line}"
+                );
+                assert_eq!(fields[4], "h=1,h=2,", "{peer:?} {codec:?}: headers as sent");
+            }
         }
     }
 }

@@ -1,0 +1,50 @@
+//! librdkafka (through the hash-pinned confluent-kafka wheel, installed by
+//! `scripts/install-librdkafka.sh`) as a peer for interop tests:
+//! `tests/python/rdkafka_peer.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(workspace_root().join("scripts/install-librdkafka.sh"))
+            .output()
+            .expect("run install-librdkafka.sh");
+        assert!(
+            out.status.success(),
+            "install-librdkafka.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    })
+}
+
+/// Runs the librdkafka peer with `args`; returns its stdout lines,
+/// panicking with its stderr when it fails.
+pub fn run_rdkafka(args: &[&str]) -> Vec<String> {
+    let out = Command::new(python())
+        .arg(workspace_root().join("tests/python/rdkafka_peer.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "rdkafka peer {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
