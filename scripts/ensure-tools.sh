@@ -23,7 +23,8 @@ have java || { echo "installing Java 17" >&2; apt_install openjdk-17-jre-headles
 have mvn || { echo "installing Maven" >&2; apt_install maven; }
 have python3 || { echo "installing python3" >&2; apt_install python3 python3-pip; }
 
+# Report versions (a closed pipe must not fail the script under pipefail).
 cargo --version
-java -version 2>&1 | head -n1
-mvn -v 2>/dev/null | head -n1
+{ java -version 2>&1 | head -n1; } || true
+{ mvn -v 2>/dev/null | head -n1; } || true
 python3 --version

@@ -1,2 +1,4 @@
 //! Consumer groups (classic protocol).
 pub mod assignor;
+pub(crate) mod classic;
+pub(crate) mod io;
