@@ -1,0 +1,155 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A Kafka client in one binary: produce, consume, manage topics.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kafkacc",
+    version,
+    after_help = "Examples:\n  \
+        echo 'hello' | kafkacc produce greetings\n  \
+        kafkacc produce orders -K : < orders.txt          # lines 'key:value'\n  \
+        kafkacc produce users --fake users -n 10000\n  \
+        kafkacc consume users --from beginning -e\n  \
+        kafkacc consume users -f json -c 10\n  \
+        kafkacc topics create users -p 6\n  \
+        kafkacc topics describe users\n  \
+        kafkacc metadata"
+)]
+pub(crate) struct Cli {
+    /// Bootstrap brokers, comma-separated host:port.
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "KAFKA_BOOTSTRAP",
+        default_value = "localhost:9092"
+    )]
+    pub bootstrap: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Send records: one per line from stdin or a file, or fake data.
+    Produce(ProduceArgs),
+    /// Read records and print them.
+    Consume(ConsumeArgs),
+    /// List, create, delete or describe topics.
+    Topics(TopicsArgs),
+    /// Show brokers and topics.
+    Metadata,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProduceArgs {
+    /// Topic to write to.
+    pub topic: String,
+    /// Read lines from this file instead of stdin.
+    #[arg(short, long)]
+    pub file: Option<std::path::PathBuf>,
+    /// Split each line into key and value at the first SEP.
+    #[arg(short = 'K', long = "key-separator", value_name = "SEP")]
+    pub key_separator: Option<String>,
+    /// Add a header to every record (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
+    pub headers: Vec<String>,
+    /// Write to this partition.
+    #[arg(short, long)]
+    pub partition: Option<i32>,
+    /// Compression codec.
+    #[arg(short = 'z', long, value_enum, default_value_t = Codec::None)]
+    pub compression: Codec,
+    /// Acknowledgements: all, 1 or 0.
+    #[arg(short, long, default_value = "all")]
+    pub acks: String,
+    /// Generate fake data instead of reading input.
+    #[arg(long, value_enum)]
+    pub fake: Option<FakeKind>,
+    /// How many fake records.
+    #[arg(short = 'n', long, default_value_t = 1000)]
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Codec {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FakeKind {
+    /// Users as JSON, no key.
+    Users,
+    /// Orders as JSON, keyed by customer id.
+    Orders,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumeArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Where to start: beginning, end, an offset, or @TIMESTAMP_MS.
+    #[arg(long, default_value = "end")]
+    pub from: String,
+    /// Read only these partitions (repeatable; default all).
+    #[arg(short, long)]
+    pub partition: Vec<i32>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Value)]
+    pub format: Format,
+    /// Stop after this many records.
+    #[arg(short, long)]
+    pub count: Option<u64>,
+    /// Exit once the end of every partition is reached.
+    #[arg(short = 'e', long)]
+    pub exit_at_end: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// The value only.
+    Value,
+    /// key:value
+    Kv,
+    /// One JSON object per line with partition, offset, timestamp, key, value, headers.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TopicsArgs {
+    #[command(subcommand)]
+    pub command: TopicsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TopicsCommand {
+    /// List topics.
+    List,
+    /// Create a topic.
+    Create {
+        /// Topic name.
+        name: String,
+        /// Partitions.
+        #[arg(short, long, default_value_t = 1)]
+        partitions: i32,
+        /// Replication factor (-1: the broker's default).
+        #[arg(short, long, default_value_t = -1)]
+        replication_factor: i16,
+    },
+    /// Delete a topic.
+    Delete {
+        /// Topic name.
+        name: String,
+    },
+    /// Show a topic's partitions, leaders and end offsets.
+    Describe {
+        /// Topic name.
+        name: String,
+    },
+}

@@ -1,0 +1,147 @@
+//! The `kafkacc` binary end to end against the test broker: spawn it,
+//! check what it prints and its exit code.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kafkacc(args: &[&str], stdin: Option<&str>) -> Output {
+    let broker = kafkacc_tests::broker();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
+        .args(["-b", &broker.bootstrap])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kafkacc");
+    if let Some(mut pipe) = child.stdin.take() {
+        pipe.write_all(stdin.unwrap_or("").as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "kafkacc {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn topics_produce_and_consume_round_trip() {
+    let topic = kafkacc_tests::unique_name("cli");
+    let created = kafkacc(&["topics", "create", &topic, "-p", "3"], None);
+    assert!(stdout(&created).contains("created topic"));
+    assert!(
+        stdout(&kafkacc(&["topics", "list"], None))
+            .lines()
+            .any(|l| l == topic)
+    );
+    let described = stdout(&kafkacc(&["topics", "describe", &topic], None));
+    assert_eq!(
+        described
+            .lines()
+            .filter(|l| l.trim_start().starts_with("partition "))
+            .count(),
+        3,
+        "{described}"
+    );
+
+    let input = "alice:first\nbob:second\ncarol:third:with:colons\n";
+    let produced = kafkacc(
+        &[
+            "produce",
+            &topic,
+            "-K",
+            ":",
+            "-H",
+            "source=cli",
+            "-z",
+            "lz4",
+        ],
+        Some(input),
+    );
+    assert!(String::from_utf8_lossy(&produced.stderr).contains("produced 3 records"));
+
+    let consumed = stdout(&kafkacc(
+        &["consume", &topic, "--from", "beginning", "-e", "-f", "json"],
+        None,
+    ));
+    let mut rows: Vec<serde_json::Value> = consumed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    rows.sort_by_key(|r| r["key"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(rows.len(), 3, "{consumed}");
+    assert_eq!(rows[0]["key"], "alice");
+    assert_eq!(rows[0]["value"], "first");
+    assert_eq!(rows[2]["value"], "third:with:colons");
+    assert_eq!(rows[1]["headers"], serde_json::json!([["source", "cli"]]));
+
+    let kv = stdout(&kafkacc(
+        &[
+            "consume",
+            &topic,
+            "--from",
+            "beginning",
+            "-f",
+            "kv",
+            "-c",
+            "3",
+        ],
+        None,
+    ));
+    assert_eq!(kv.lines().count(), 3);
+    assert!(kv.lines().any(|l| l == "bob:second"));
+
+    let deleted = kafkacc(&["topics", "delete", &topic], None);
+    assert!(stdout(&deleted).contains("deleted topic"));
+}
+
+#[test]
+fn fake_users_are_produced_and_counted() {
+    let topic = kafkacc_tests::unique_name("cli-fake");
+    kafkacc(&["topics", "create", &topic, "-p", "2"], None);
+    kafkacc(&["produce", &topic, "--fake", "users", "-n", "250"], None);
+    let values = stdout(&kafkacc(
+        &["consume", &topic, "--from", "beginning", "-e"],
+        None,
+    ));
+    assert_eq!(values.lines().count(), 250);
+    for line in values.lines() {
+        let user: serde_json::Value = serde_json::from_str(line).expect("a JSON user");
+        assert!(
+            user["email"].as_str().is_some_and(|e| e.contains('@')),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn failures_are_clear_and_exit_non_zero() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
+        .args(["-b", "127.0.0.1:1", "topics", "list"])
+        .env("KAFKA_BOOTSTRAP", "unused")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("kafkacc: no bootstrap broker reachable"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Error {") && !stderr.contains("NoBrokerReachable"),
+        "no debug dumps: {stderr}"
+    );
+
+    let help = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
+}
