@@ -4,6 +4,8 @@
 //   produce BOOTSTRAP TOPIC COUNT CODEC   keyed records "key-i" -> "java-i", header h=v
 //   consume BOOTSTRAP TOPIC COUNT         every partition from the start; one line per
 //                                         record: partition \t offset \t key \t value \t headers
+//   transactions BOOTSTRAP TOPIC COUNT    COUNT records "committed-i" in a committed transaction,
+//                                         COUNT "aborted-i" in an aborted one, COUNT "after-i" committed
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +27,7 @@ public class Interop {
         switch (args[0]) {
             case "produce" -> produce(args[1], args[2], Integer.parseInt(args[3]), args[4]);
             case "consume" -> System.exit(consume(args[1], args[2], Integer.parseInt(args[3])) ? 0 : 1);
+            case "transactions" -> transactions(args[1], args[2], Integer.parseInt(args[3]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
     }
@@ -45,6 +48,30 @@ public class Interop {
             for (Future<RecordMetadata> f : sent) {
                 RecordMetadata m = f.get();
                 System.out.println(m.partition() + "\t" + m.offset());
+            }
+        }
+    }
+
+    static void transactions(String bootstrap, String topic, int count) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("transactional.id", "kafkacc-interop-" + topic);
+        p.put("key.serializer", StringSerializer.class.getName());
+        p.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+            producer.initTransactions();
+            String[][] phases = {{"committed", "commit"}, {"aborted", "abort"}, {"after", "commit"}};
+            for (String[] phase : phases) {
+                producer.beginTransaction();
+                for (int i = 0; i < count; i++) {
+                    producer.send(new ProducerRecord<>(topic, "key-" + i, phase[0] + "-" + i));
+                }
+                producer.flush();
+                if (phase[1].equals("commit")) {
+                    producer.commitTransaction();
+                } else {
+                    producer.abortTransaction();
+                }
             }
         }
     }

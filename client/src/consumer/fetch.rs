@@ -192,6 +192,7 @@ async fn fetch_from(
                 offset,
                 data,
                 config.check_crcs,
+                config.read_committed,
                 max_decompressed,
             )
         });
@@ -244,6 +245,7 @@ fn read_partition(
     offset: i64,
     data: &PartitionData,
     check_crcs: bool,
+    read_committed: bool,
     max_decompressed: usize,
 ) -> Result<Fetched> {
     let code = ErrorCode(data.error_code);
@@ -260,6 +262,12 @@ fn read_partition(
     };
     let mut next_offset = offset;
     let mut records = Vec::new();
+    let listed = if read_committed {
+        data.aborted_transactions.as_deref()
+    } else {
+        None
+    };
+    let mut aborted = AbortedTransactions::new(listed);
     let bytes = data.records.clone().unwrap_or_default();
     for batch in batches(bytes) {
         let batch = batch.map_err(decode_error)?;
@@ -270,7 +278,9 @@ fn read_partition(
         if last < next_offset {
             continue; // a batch wholly before our position (compressed batches start early)
         }
-        if !batch.header.is_control() {
+        let control = batch.control_record().map_err(decode_error)?;
+        let skip = aborted.skips(&batch.header, control);
+        if !batch.header.is_control() && !skip {
             for record in batch.records(max_decompressed).map_err(decode_error)? {
                 let record = record.map_err(decode_error)?;
                 if record.offset < next_offset {
@@ -294,4 +304,55 @@ fn read_partition(
         next_offset,
         high_watermark: data.high_watermark,
     })
+}
+
+/// The read_committed filter. The broker lists, per fetched partition, the
+/// transactions that were aborted in the range it returned (producer id and
+/// first offset). A transactional batch is dropped when its producer has an
+/// aborted transaction that started at or before it and whose ABORT marker
+/// has not been passed yet.
+struct AbortedTransactions {
+    /// Aborted transactions not yet started, by first offset (soonest last).
+    pending: Vec<(i64, i64)>,
+    /// Producers whose current transaction is aborted.
+    open: std::collections::HashSet<i64>,
+}
+
+impl AbortedTransactions {
+    fn new(
+        list: Option<&[kafkacc_protocol::generated::fetch_response::AbortedTransaction]>,
+    ) -> Self {
+        let mut pending: Vec<(i64, i64)> = list
+            .unwrap_or_default()
+            .iter()
+            .map(|a| (a.first_offset, a.producer_id))
+            .collect();
+        pending.sort_unstable_by(|a, b| b.cmp(a));
+        AbortedTransactions {
+            pending,
+            open: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Whether `header`'s batch belongs to an aborted transaction.
+    fn skips(
+        &mut self,
+        header: &kafkacc_protocol::records::BatchHeader,
+        control: Option<kafkacc_protocol::records::ControlRecord>,
+    ) -> bool {
+        while self
+            .pending
+            .last()
+            .is_some_and(|(first, _)| *first <= header.last_offset())
+        {
+            if let Some((_, producer)) = self.pending.pop() {
+                self.open.insert(producer);
+            }
+        }
+        if let Some(kafkacc_protocol::records::ControlRecord::Abort { .. }) = control {
+            self.open.remove(&header.producer_id);
+            return true;
+        }
+        header.is_transactional() && self.open.contains(&header.producer_id)
+    }
 }

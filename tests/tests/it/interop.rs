@@ -195,3 +195,79 @@ async fn peers_read_what_kafkacc_writes_with_every_codec() {
         }
     }
 }
+
+#[tokio::test]
+async fn read_committed_hides_aborted_java_transactions() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = new_topic(&client, "txn").await;
+    const N: usize = 50;
+    Peer::Java
+        .run(vec![
+            "transactions".into(),
+            broker().bootstrap.clone(),
+            topic.clone(),
+            N.to_string(),
+        ])
+        .await;
+
+    async fn read(client: &Client, topic: &str, committed: bool, expected: usize) -> Vec<String> {
+        let config = ConsumerConfig::default()
+            .auto_offset_reset(OffsetReset::Earliest)
+            .fetch_max_wait(Duration::from_millis(100))
+            .read_committed(committed);
+        let mut consumer = Consumer::new(client.clone(), config);
+        consumer.assign(topic, &[]).await.expect("assign");
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while values.len() < expected && Instant::now() < deadline {
+            for r in consumer
+                .poll(Duration::from_millis(300))
+                .await
+                .expect("poll")
+            {
+                values.push(
+                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        // Anything beyond the expected count would show up now.
+        for r in consumer
+            .poll(Duration::from_millis(300))
+            .await
+            .expect("poll")
+        {
+            values
+                .push(String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned());
+        }
+        values
+    }
+
+    let everything = read(&client, &topic, false, 3 * N).await;
+    assert_eq!(
+        everything.len(),
+        3 * N,
+        "read_uncommitted sees every record, markers hidden"
+    );
+    if broker().is_tansu() {
+        return kafkacc_tests::skip(
+            "read_committed_hides_aborted_java_transactions",
+            "Tansu does not hide aborted records from read_committed (broker README deviation 2)",
+        );
+    }
+    let committed = read(&client, &topic, true, 2 * N).await;
+    assert_eq!(committed.len(), 2 * N, "{committed:?}");
+    assert!(
+        committed
+            .iter()
+            .all(|v| v.starts_with("committed-") || v.starts_with("after-")),
+        "{committed:?}"
+    );
+    assert!(
+        everything
+            .iter()
+            .filter(|v| v.starts_with("aborted-"))
+            .count()
+            == N
+    );
+}
