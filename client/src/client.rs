@@ -257,6 +257,17 @@ impl Client {
         self.inner.pool.get(&addr, lane).await
     }
 
+    /// A connection to the broker at `addr` (`host:port`), e.g. a group
+    /// coordinator named by FindCoordinator.
+    pub(crate) async fn addr_connection(&self, addr: &str, lane: Lane) -> Result<Arc<Connection>> {
+        self.inner.pool.get(addr, lane).await
+    }
+
+    /// Closes the connections of one lane (a group member finished).
+    pub(crate) fn close_lane(&self, lane: Lane) {
+        self.inner.pool.close_lane(lane);
+    }
+
     /// Sends `request` to broker `node_id`.
     pub(crate) async fn send_to<R: Request>(
         &self,

@@ -21,8 +21,8 @@ pub mod admin;
 mod client;
 pub mod config;
 pub mod consumer;
-pub mod group;
 mod error;
+pub mod group;
 pub mod metadata;
 mod net;
 pub mod partitioner;
@@ -35,6 +35,8 @@ pub use client::Client;
 pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
 pub use error::{Error, Recovery, Result};
+pub use group::assignor::TopicPartition;
+pub use group::{GroupConfig, GroupConsumer, RebalanceEvent};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };

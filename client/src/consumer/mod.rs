@@ -67,6 +67,13 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets `isolation.level`: `true` for read_committed (records of aborted
+    /// transactions are skipped, and reading stops at the last stable offset).
+    pub fn read_committed(mut self, read_committed: bool) -> Self {
+        self.read_committed = read_committed;
+        self
+    }
+
     /// Sets `fetch.max.wait.ms`.
     pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
         self.fetch_max_wait = wait;
@@ -101,6 +108,9 @@ pub(crate) struct PartitionState {
     pub paused: bool,
     /// High watermark from the last fetch.
     pub high_watermark: Option<i64>,
+    /// A group consumer is still fetching this partition's committed
+    /// offset: neither fetch nor apply `auto_offset_reset` yet.
+    pub awaiting_committed: bool,
 }
 
 /// Reads records from assigned partitions.
@@ -243,12 +253,46 @@ impl Consumer {
         }
     }
 
+    /// Adds a partition a group assigned; it is not read until
+    /// [`Consumer::set_committed_position`] says where to start.
+    pub(crate) fn assign_awaiting_committed(&mut self, topic: &str, partition: i32) {
+        let state = self
+            .assignment
+            .entry((topic.to_owned(), partition))
+            .or_default();
+        state.awaiting_committed = true;
+        state.position = None;
+    }
+
+    /// Starts a group-assigned partition at its committed offset, or per
+    /// `auto_offset_reset` when nothing was committed.
+    pub(crate) fn set_committed_position(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: Option<i64>,
+    ) {
+        if let Some(state) = self.assignment.get_mut(&(topic.to_owned(), partition)) {
+            if state.awaiting_committed {
+                state.awaiting_committed = false;
+                state.position = offset;
+            }
+        }
+    }
+
+    /// Removes one partition (a group revoked it) and its buffered records.
+    pub(crate) fn unassign_partition(&mut self, topic: &str, partition: i32) {
+        self.assignment.remove(&(topic.to_owned(), partition));
+        self.buffered
+            .retain(|r| !(r.topic == topic && r.partition == partition));
+    }
+
     /// Applies `auto_offset_reset` to partitions without a position.
     async fn reset_missing_positions(&mut self) -> Result<()> {
         let missing: Vec<(String, i32)> = self
             .assignment
             .iter()
-            .filter(|(_, s)| s.position.is_none())
+            .filter(|(_, s)| s.position.is_none() && !s.awaiting_committed)
             .map(|(k, _)| k.clone())
             .collect();
         if missing.is_empty() {

@@ -11,13 +11,13 @@
 
 use crate::error::{Error, Result};
 use crate::group::assignor::TopicPartition;
+use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use kafkacc_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
     OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
     SyncGroupRequest, SyncGroupResponse,
 };
-use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Identifies one request; the response or error comes back with it.
@@ -63,7 +63,9 @@ pub(crate) enum Request {
     OffsetCommit(OffsetCommitRequest),
     OffsetFetch(OffsetFetchRequest),
     /// Partition counts of these topics (the leader needs them to assign).
-    Metadata { topics: Vec<String> },
+    Metadata {
+        topics: Vec<String>,
+    },
 }
 
 impl Request {
@@ -124,10 +126,14 @@ pub(crate) enum GroupEvent {
     /// Give these partitions up; the machine waits for
     /// [`super::classic::ClassicMember::revoke_done`] with the offsets to
     /// commit for them before it rejoins.
-    Revoked { partitions: BTreeSet<TopicPartition> },
+    Revoked {
+        partitions: BTreeSet<TopicPartition>,
+    },
     /// These partitions were lost (our membership ended); another member
     /// may already own them, so their offsets must not be committed.
-    Lost { partitions: BTreeSet<TopicPartition> },
+    Lost {
+        partitions: BTreeSet<TopicPartition>,
+    },
     /// A commit finished.
     CommitDone { id: CommitId, result: Result<()> },
     /// The member cannot continue (fenced, unauthorized, misconfigured).

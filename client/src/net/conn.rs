@@ -190,6 +190,29 @@ impl Connection {
         Ok(response)
     }
 
+    /// Sends `request` at `version` and waits at most `timeout` for its
+    /// response (JoinGroup may legitimately wait for a whole rebalance).
+    pub(crate) async fn send_at_timeout<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response> {
+        let (frame, correlation_id) = self.encode(request, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(Outgoing {
+            frame,
+            expected: Some(Expected {
+                correlation_id,
+                reply: tx,
+            }),
+            written: None,
+        })
+        .await?;
+        let frame = self.await_reply_within(rx, timeout).await?;
+        self.decode_response::<R>(frame, version)
+    }
+
     /// Sends a request that gets no response (Produce with acks=0); returns
     /// once the bytes are written.
     pub(crate) async fn send_no_response<R: Request>(&self, request: &R) -> Result<()> {
@@ -245,7 +268,16 @@ impl Connection {
     }
 
     async fn await_reply(&self, rx: oneshot::Receiver<Result<Bytes>>) -> Result<Bytes> {
-        match tokio::time::timeout(self.config.request_timeout, rx).await {
+        self.await_reply_within(rx, self.config.request_timeout)
+            .await
+    }
+
+    async fn await_reply_within(
+        &self,
+        rx: oneshot::Receiver<Result<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => Err(self.disconnected("connection closed")),
             Err(_) => {
@@ -255,7 +287,7 @@ impl Connection {
                 self.close();
                 Err(Error::Timeout {
                     op: "request",
-                    after: self.config.request_timeout,
+                    after: timeout,
                 })
             }
         }

@@ -22,6 +22,10 @@ pub(crate) enum Lane {
     Produce,
     /// Fetch long-polls.
     Fetch,
+    /// One group member's coordinator traffic. A JoinGroup holds its
+    /// connection until every member has rejoined, so members sharing a
+    /// client must not share this socket: each gets its own id.
+    Group(u64),
 }
 
 /// Per (address, lane): the live connection, or when the last connect
@@ -91,6 +95,23 @@ impl Pool {
                 );
                 slot.retry_at = Some(Instant::now() + backoff);
                 Err(e)
+            }
+        }
+    }
+
+    /// Closes and forgets the connections of one lane (a group member ended).
+    pub(crate) fn close_lane(&self, lane: Lane) {
+        let slots: Vec<_> = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<(String, Lane)> =
+                slots.keys().filter(|(_, l)| *l == lane).cloned().collect();
+            keys.into_iter().filter_map(|k| slots.remove(&k)).collect()
+        };
+        for slot in slots {
+            if let Ok(slot) = slot.try_lock() {
+                if let Some(conn) = &slot.conn {
+                    conn.close();
+                }
             }
         }
     }

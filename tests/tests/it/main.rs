@@ -6,6 +6,7 @@
 
 mod admin;
 mod bootstrap;
+mod group;
 mod hostile_broker;
 mod interop;
 mod produce_consume;

@@ -170,7 +170,10 @@ pub(super) fn withhold_transfers(
     let mut claimants: BTreeMap<&TopicPartition, BTreeSet<&str>> = BTreeMap::new();
     for m in members {
         for tp in &m.subscription.owned_partitions {
-            claimants.entry(tp).or_default().insert(m.member_id.as_str());
+            claimants
+                .entry(tp)
+                .or_default()
+                .insert(m.member_id.as_str());
         }
     }
     for (member_id, parts) in target.iter_mut() {
@@ -189,7 +192,12 @@ mod tests {
     use crate::group::assignor::tests::{check_valid, member, tps};
     use proptest::prelude::*;
 
-    fn owning(id: &str, topics: &[&str], owned: &[(&str, i32)], generation: i32) -> MemberSubscription {
+    fn owning(
+        id: &str,
+        topics: &[&str],
+        owned: &[(&str, i32)],
+        generation: i32,
+    ) -> MemberSubscription {
         let mut m = member(id, topics);
         m.subscription.owned_partitions = tps(owned).into_iter().collect();
         m.subscription.generation_id = generation;
@@ -206,11 +214,32 @@ mod tests {
         let first = CooperativeStickyAssignor.assign(&[a.clone(), b.clone(), c.clone()], &counts);
         check_valid(&[a.clone(), b.clone(), c.clone()], &counts, &first, false);
         assert!(first["c"].is_empty());
-        assert_eq!(first["a"].len() + first["b"].len(), 3, "exactly one revoked");
+        assert_eq!(
+            first["a"].len() + first["b"].len(),
+            3,
+            "exactly one revoked"
+        );
         // Phase 2: the revoker rejoins without it; now c gets it.
-        let a2 = owning("a", &["t"], &first["a"].iter().map(|tp| (tp.topic.as_str(), tp.partition)).collect::<Vec<_>>(), 2);
-        let b2 = owning("b", &["t"], &first["b"].iter().map(|tp| (tp.topic.as_str(), tp.partition)).collect::<Vec<_>>(), 2);
-        let second = CooperativeStickyAssignor.assign(&[a2.clone(), b2.clone(), c.clone()], &counts);
+        let a2 = owning(
+            "a",
+            &["t"],
+            &first["a"]
+                .iter()
+                .map(|tp| (tp.topic.as_str(), tp.partition))
+                .collect::<Vec<_>>(),
+            2,
+        );
+        let b2 = owning(
+            "b",
+            &["t"],
+            &first["b"]
+                .iter()
+                .map(|tp| (tp.topic.as_str(), tp.partition))
+                .collect::<Vec<_>>(),
+            2,
+        );
+        let second =
+            CooperativeStickyAssignor.assign(&[a2.clone(), b2.clone(), c.clone()], &counts);
         check_valid(&[a2, b2, c], &counts, &second, true);
         assert_eq!(second["c"].len(), 1);
         assert_eq!(second["a"], first["a"]);
@@ -244,10 +273,12 @@ mod tests {
         )
             .prop_map(|(topic_sizes, old_members, new_members, owners, leaving)| {
                 let names: Vec<String> = (0..topic_sizes.len()).map(|i| format!("t{i}")).collect();
-                let counts: BTreeMap<String, i32> = names.iter().cloned().zip(topic_sizes).collect();
+                let counts: BTreeMap<String, i32> =
+                    names.iter().cloned().zip(topic_sizes).collect();
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                let mut members: Vec<MemberSubscription> =
-                    (0..old_members).map(|i| member(&format!("old{i}"), &refs)).collect();
+                let mut members: Vec<MemberSubscription> = (0..old_members)
+                    .map(|i| member(&format!("old{i}"), &refs))
+                    .collect();
                 let all: Vec<TopicPartition> = counts
                     .iter()
                     .flat_map(|(t, n)| (0..*n).map(move |p| TopicPartition::new(t.clone(), p)))
@@ -270,7 +301,10 @@ mod tests {
 
     /// The fewest owned partitions any balanced assignment must move.
     fn min_moves(members: &[MemberSubscription], total: usize) -> usize {
-        let mut owned: Vec<usize> = members.iter().map(|m| m.subscription.owned_partitions.len()).collect();
+        let mut owned: Vec<usize> = members
+            .iter()
+            .map(|m| m.subscription.owned_partitions.len())
+            .collect();
         owned.sort_unstable_by(|a, b| b.cmp(a));
         let n = members.len();
         let (floor, extra) = (total / n, total % n);

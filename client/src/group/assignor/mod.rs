@@ -165,7 +165,10 @@ fn split_version(bytes: &mut Bytes, newest: i16) -> Result<i16, DecodeError> {
 pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, EncodeError> {
     let mut owned: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in &subscription.owned_partitions {
-        owned.entry(tp.topic.as_str()).or_default().push(tp.partition);
+        owned
+            .entry(tp.topic.as_str())
+            .or_default()
+            .push(tp.partition);
     }
     let mut topics: Vec<&str> = subscription.topics.iter().map(String::as_str).collect();
     topics.sort_unstable();
@@ -175,10 +178,12 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, EncodeE
         user_data: subscription.user_data.clone(),
         owned_partitions: owned
             .into_iter()
-            .map(|(topic, partitions)| consumer_protocol_subscription::TopicPartition {
-                topic: topic.into(),
-                partitions,
-            })
+            .map(
+                |(topic, partitions)| consumer_protocol_subscription::TopicPartition {
+                    topic: topic.into(),
+                    partitions,
+                },
+            )
             .collect(),
         generation_id: subscription.generation_id,
         rack_id: subscription.rack_id.as_deref().map(StrBytes::from),
@@ -215,15 +220,20 @@ pub fn decode_subscription(mut bytes: Bytes) -> Result<Subscription, DecodeError
 pub fn encode_assignment(assignment: &Assignment) -> Result<Bytes, EncodeError> {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in &assignment.partitions {
-        by_topic.entry(tp.topic.as_str()).or_default().push(tp.partition);
+        by_topic
+            .entry(tp.topic.as_str())
+            .or_default()
+            .push(tp.partition);
     }
     let body = ConsumerProtocolAssignment {
         assigned_partitions: by_topic
             .into_iter()
-            .map(|(topic, partitions)| consumer_protocol_assignment::TopicPartition {
-                topic: topic.into(),
-                partitions,
-            })
+            .map(
+                |(topic, partitions)| consumer_protocol_assignment::TopicPartition {
+                    topic: topic.into(),
+                    partitions,
+                },
+            )
             .collect(),
         user_data: assignment.user_data.clone(),
     };
@@ -305,7 +315,9 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
-        list.iter().map(|(t, p)| TopicPartition::new(*t, *p)).collect()
+        list.iter()
+            .map(|(t, p)| TopicPartition::new(*t, *p))
+            .collect()
     }
 
     #[test]
@@ -364,7 +376,10 @@ pub(crate) mod tests {
         };
         let back = decode_assignment(encode_assignment(&a).unwrap()).unwrap();
         assert_eq!(back, a);
-        assert_eq!(decode_assignment(Bytes::new()).unwrap(), Assignment::default());
+        assert_eq!(
+            decode_assignment(Bytes::new()).unwrap(),
+            Assignment::default()
+        );
     }
 
     #[test]
@@ -402,7 +417,10 @@ pub(crate) mod tests {
         for (member_id, parts) in result {
             let m = members.iter().find(|m| &m.member_id == member_id).unwrap();
             for tp in parts {
-                assert!(m.subscribes_to(&tp.topic), "{member_id} got {tp} unsubscribed");
+                assert!(
+                    m.subscribes_to(&tp.topic),
+                    "{member_id} got {tp} unsubscribed"
+                );
                 assert!(tp.partition < counts[&tp.topic]);
                 assert!(seen.insert(tp.clone()), "{tp} assigned twice");
             }
@@ -411,7 +429,10 @@ pub(crate) mod tests {
             for (topic, n) in counts {
                 if members.iter().any(|m| m.subscribes_to(topic)) {
                     for p in 0..*n {
-                        assert!(seen.contains(&TopicPartition::new(topic.clone(), p)), "{topic}/{p} unassigned");
+                        assert!(
+                            seen.contains(&TopicPartition::new(topic.clone(), p)),
+                            "{topic}/{p} unassigned"
+                        );
                     }
                 }
             }

@@ -41,7 +41,9 @@ impl Assignor for RangeAssignor {
                 let start = per * i + i.min(extra);
                 let len = per + i32::from(i < extra);
                 if let Some(parts) = out.get_mut(&m.member_id) {
-                    parts.extend((start..start + len).map(|p| TopicPartition::new(topic.clone(), p)));
+                    parts.extend(
+                        (start..start + len).map(|p| TopicPartition::new(topic.clone(), p)),
+                    );
                 }
             }
         }
@@ -67,7 +69,11 @@ mod tests {
 
     #[test]
     fn unsubscribed_topics_and_members_without_partitions() {
-        let members = [member("a", &["t"]), member("b", &["u"]), member("c", &["t"])];
+        let members = [
+            member("a", &["t"]),
+            member("b", &["u"]),
+            member("c", &["t"]),
+        ];
         let counts = BTreeMap::from([("t".to_owned(), 1), ("u".to_owned(), 2)]);
         let a = RangeAssignor.assign(&members, &counts);
         assert_eq!(a["a"], tps(&[("t", 0)]));

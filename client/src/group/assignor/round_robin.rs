@@ -69,7 +69,11 @@ mod tests {
             member("C1", &["t0", "t1"]),
             member("C2", &["t0", "t1", "t2"]),
         ];
-        let counts = BTreeMap::from([("t0".to_owned(), 1), ("t1".to_owned(), 2), ("t2".to_owned(), 3)]);
+        let counts = BTreeMap::from([
+            ("t0".to_owned(), 1),
+            ("t1".to_owned(), 2),
+            ("t2".to_owned(), 3),
+        ]);
         let a = RoundRobinAssignor.assign(&members, &counts);
         assert_eq!(a["C0"], tps(&[("t0", 0)]));
         assert_eq!(a["C1"], tps(&[("t1", 0)]));
