@@ -1,0 +1,45 @@
+//! Record sets: every batch's CRC, control record and records, decompressed
+//! under a small cap; and the input as a compressed stream of each codec.
+#![no_main]
+
+use bytes::Bytes;
+use kafkacc_protocol::DecodeError;
+use kafkacc_protocol::compression::{Compression, decompress};
+use kafkacc_protocol::records::batches;
+use libfuzzer_sys::fuzz_target;
+
+const CAP: usize = 256 * 1024;
+
+fuzz_target!(|data: &[u8]| {
+    let bytes = Bytes::copy_from_slice(data);
+    let mut iter = batches(bytes);
+    for batch in iter.by_ref() {
+        let Ok(batch) = batch else { break };
+        assert!(batch.raw().len() <= data.len());
+        let _ = batch.verify_crc();
+        let _ = batch.control_record();
+        let _ = batch.header.compression();
+        match batch.records(CAP) {
+            Ok(records) => {
+                for record in records {
+                    match record {
+                        Ok(r) => {
+                            let len = r.key.as_ref().map_or(0, Bytes::len)
+                                + r.value.as_ref().map_or(0, Bytes::len);
+                            assert!(len <= CAP.max(data.len()));
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            Err(DecodeError::DecompressedTooLarge { max }) => assert_eq!(max, CAP),
+            Err(_) => {}
+        }
+    }
+    assert!(iter.remaining() <= data.len());
+    for codec in Compression::ALL {
+        if let Ok(out) = decompress(codec, data, CAP) {
+            assert!(out.len() <= CAP);
+        }
+    }
+});
