@@ -188,7 +188,8 @@ pub fn read_nullable_array<T>(
     // The count is bounded by the bytes left, but an element may decode to
     // far more memory than the one byte it must take on the wire; reserve a
     // bounded amount up front and let the vector grow as elements arrive.
-    let mut items = Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
+    let mut items =
+        Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
     for _ in 0..len {
         items.push(element(buf)?);
     }
