@@ -1,0 +1,108 @@
+//! kafkacc: `Producer::send` per record, delivery futures awaited in order.
+
+use crate::common::{BoxError, ProduceCase, Settings, payloads};
+use crate::measure::{Outcome, Stopwatch};
+use kafkacc::{
+    Acks, Admin, Client, ClientConfig, Compression, Consumer, ConsumerConfig, NewTopic,
+    OffsetReset, Producer, ProducerConfig, ProducerRecord,
+};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+pub async fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> Result<(), BoxError> {
+    let client = Client::connect(ClientConfig::new(bootstrap)).await?;
+    Admin::new(client.clone())
+        .create_topic(NewTopic::new(name, partitions))
+        .await?;
+    client.close();
+    Ok(())
+}
+
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    settings: &Settings,
+    case: ProduceCase,
+) -> Result<Outcome, BoxError> {
+    let client = Client::connect(ClientConfig::new(bootstrap)).await?;
+    let config = ProducerConfig::default()
+        .acks(if case.acks_all {
+            Acks::All
+        } else {
+            Acks::Leader
+        })
+        .linger(settings.linger)
+        .batch_size(settings.batch_size)
+        .compression(if case.lz4 {
+            Compression::Lz4
+        } else {
+            Compression::None
+        })
+        .idempotence(false);
+    let producer = Producer::new(client.clone(), config)?;
+    // Learn the topic's leaders before the clock starts, as the others do.
+    client.refresh_metadata(&[topic]).await?;
+    let values = payloads(settings.size);
+    let (mut records, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+    let mut pending = VecDeque::with_capacity(settings.window);
+    let watch = Stopwatch::start();
+    let mut settle = |r: kafkacc::Result<kafkacc::RecordMetadata>, records: &mut u64| match r {
+        Ok(_) => *records += 1,
+        Err(_) => errors += 1,
+    };
+    for i in 0..settings.records {
+        let value = values[i as usize % values.len()].clone();
+        bytes += value.len() as u64;
+        let delivery = producer
+            .send(ProducerRecord::new(topic).value(value))
+            .await?;
+        pending.push_back(delivery);
+        if pending.len() >= settings.window
+            && let Some(oldest) = pending.pop_front()
+        {
+            settle(oldest.await, &mut records);
+        }
+    }
+    while let Some(d) = pending.pop_front() {
+        settle(d.await, &mut records);
+    }
+    let (wall, cpu) = watch.stop();
+    producer.close(Duration::from_secs(10)).await?;
+    client.close();
+    Ok(Outcome {
+        bytes: bytes * records / settings.records.max(1),
+        records,
+        errors,
+        wall,
+        cpu,
+    })
+}
+
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    settings: &Settings,
+) -> Result<Outcome, BoxError> {
+    let client = Client::connect(ClientConfig::new(bootstrap)).await?;
+    let config = ConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest);
+    let mut consumer = Consumer::new(client.clone(), config);
+    consumer.assign(topic, &[]).await?;
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let watch = Stopwatch::start();
+    while records < settings.records && tokio::time::Instant::now() < deadline {
+        for record in consumer.poll(Duration::from_secs(1)).await? {
+            records += 1;
+            bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+        }
+    }
+    let (wall, cpu) = watch.stop();
+    client.close();
+    Ok(Outcome {
+        records,
+        bytes,
+        errors: settings.records.saturating_sub(records),
+        wall,
+        cpu,
+    })
+}

@@ -1,0 +1,330 @@
+//! peer-bench: kafkacc side by side with rdkafka (librdkafka) and rskafka,
+//! against the same broker in one run. See README.md.
+//!
+//! ```text
+//! peer-bench [--records N] [--size B] [--linger-ms N] [--batch-size B]
+//!            [--window N] [--clients kafkacc,rdkafka,rskafka]
+//!            [--no-broker] [--no-fake] [--no-consume] [--only TEXT]
+//!
+//! `--only TEXT` runs only the scenarios whose name contains TEXT, e.g.
+//! `--only "fake broker produce acks=1 none"`.
+//! peer-bench fake-broker        (internal: the fake broker's child process)
+//! ```
+
+mod common;
+mod fake_broker;
+mod kafkacc_run;
+mod measure;
+mod rdkafka_run;
+mod rskafka_run;
+
+use common::{BoxError, ProduceCase, Settings};
+use measure::{CLIENTS, Outcome, Row};
+use std::time::Duration;
+
+struct Args {
+    settings: Settings,
+    clients: Vec<&'static str>,
+    broker: bool,
+    fake: bool,
+    consume: bool,
+    /// Run only scenarios whose name contains this.
+    only: Option<String>,
+}
+
+impl Args {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| scenario.contains(o))
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("peer-bench: {problem}");
+    eprintln!(
+        "usage: peer-bench [--records N] [--size B] [--linger-ms N] [--batch-size B] \
+         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--only TEXT]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        settings: Settings {
+            records: 1_000_000,
+            size: 100,
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            window: 100_000,
+            partitions: 6,
+        },
+        clients: CLIENTS.to_vec(),
+        broker: true,
+        fake: true,
+        consume: true,
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut number = |name: &str| -> u64 {
+            it.next()
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| usage(&format!("{name} needs a number")))
+        };
+        match arg.as_str() {
+            "--records" => args.settings.records = number("--records"),
+            "--size" => args.settings.size = number("--size") as usize,
+            "--linger-ms" => args.settings.linger = Duration::from_millis(number("--linger-ms")),
+            "--batch-size" => args.settings.batch_size = number("--batch-size") as usize,
+            "--window" => args.settings.window = number("--window").max(1) as usize,
+            "--clients" => {
+                let list = it.next().unwrap_or_else(|| usage("--clients needs a list"));
+                args.clients = list
+                    .split(',')
+                    .map(|c| {
+                        CLIENTS
+                            .iter()
+                            .copied()
+                            .find(|k| *k == c.trim())
+                            .unwrap_or_else(|| usage(&format!("unknown client {c}")))
+                    })
+                    .collect();
+            }
+            "--no-broker" => args.broker = false,
+            "--no-fake" => args.fake = false,
+            "--no-consume" => args.consume = false,
+            "--only" => args.only = Some(it.next().unwrap_or_else(|| usage("--only needs text"))),
+            "-h" | "--help" => usage("help"),
+            other => usage(&format!("unknown argument {other}")),
+        }
+    }
+    args
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("fake-broker") {
+        fake_broker::serve_forever();
+    }
+    let args = parse_args();
+    // The broker harness blocks while it starts Kafka: before the runtime.
+    let bootstrap = args.broker.then(|| {
+        let broker = kafkacc_tests::broker();
+        eprintln!("broker: {} ({})", broker.bootstrap, broker.kind);
+        broker.bootstrap.clone()
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let rows = runtime.block_on(run(&args, bootstrap.as_deref()));
+    println!();
+    println!("Settings: {}", args.settings.describe());
+    println!(
+        "Clients: kafkacc (this repo), rdkafka 0.39 (bundled librdkafka {}), rskafka 0.6 \
+         (BatchProducer + RecordAggregator per partition).",
+        rdkafka::util::get_rdkafka_version().1
+    );
+    println!("CPU = getrusage user+sys of this process (all its threads) ÷ records.");
+    println!();
+    print!("{}", measure::render(&rows));
+}
+
+const PRODUCE_CASES: [ProduceCase; 4] = [
+    ProduceCase {
+        acks_all: true,
+        lz4: false,
+    },
+    ProduceCase {
+        acks_all: true,
+        lz4: true,
+    },
+    ProduceCase {
+        acks_all: false,
+        lz4: false,
+    },
+    ProduceCase {
+        acks_all: false,
+        lz4: true,
+    },
+];
+
+const FAKE_CASES: [ProduceCase; 3] = [
+    ProduceCase {
+        acks_all: false,
+        lz4: false,
+    },
+    ProduceCase {
+        acks_all: false,
+        lz4: true,
+    },
+    ProduceCase {
+        acks_all: true,
+        lz4: false,
+    },
+];
+
+async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
+    let settings = &args.settings;
+    let mut rows = Vec::new();
+    if let Some(bootstrap) = bootstrap {
+        // Warm the broker up (JIT, page cache) so the first client measured
+        // is not the one that pays for it.
+        let producing = PRODUCE_CASES
+            .iter()
+            .any(|c| args.wants(&format!("produce {}", c.name())));
+        let warm = Settings {
+            records: settings.records.min(300_000),
+            ..settings.clone()
+        };
+        let topic = kafkacc_tests::unique_name("bench-warmup");
+        let warmed = async {
+            if !producing {
+                return Err("skipped: no produce scenario".into());
+            }
+            kafkacc_run::create_topic(bootstrap, &topic, settings.partitions).await?;
+            kafkacc_run::produce(bootstrap, &topic, &warm, PRODUCE_CASES[0]).await
+        }
+        .await;
+        eprintln!("warm-up: {:?}", warmed.map(|o| o.records_per_sec() as u64));
+
+        for (i, case) in PRODUCE_CASES.iter().enumerate() {
+            let scenario = format!("produce {}", case.name());
+            if !args.wants(&scenario) {
+                continue;
+            }
+            for client in rotated(&args.clients, i) {
+                let scenario = scenario.clone();
+                let result = produce(client, bootstrap, settings, *case, true).await;
+                rows.push(report(scenario, client, result));
+            }
+        }
+        if args.consume && args.wants("consume (none)") {
+            rows.extend(consume_all(args, bootstrap).await);
+        }
+    }
+    if args.fake {
+        match fake_broker::FakeBroker::spawn() {
+            Ok(fake) => {
+                eprintln!("fake broker: {} (pid {})", fake.addr, fake.pid());
+                for (i, case) in FAKE_CASES.iter().enumerate() {
+                    let scenario = format!("fake broker produce {}", case.name());
+                    if !args.wants(&scenario) {
+                        continue;
+                    }
+                    for client in rotated(&args.clients, i) {
+                        let scenario = scenario.clone();
+                        let result = produce(client, &fake.addr, settings, *case, false).await;
+                        rows.push(report(scenario, client, result));
+                    }
+                }
+            }
+            Err(e) => eprintln!("fake broker did not start: {e}"),
+        }
+    }
+    rows
+}
+
+/// The clients in turn order `shift`, so no client is always first.
+fn rotated(clients: &[&'static str], shift: usize) -> Vec<&'static str> {
+    let mut v = clients.to_vec();
+    if !v.is_empty() {
+        let n = v.len();
+        v.rotate_left(shift % n);
+    }
+    v
+}
+
+fn report(scenario: String, client: &'static str, result: Result<Outcome, String>) -> Row {
+    match &result {
+        Ok(o) => eprintln!(
+            "{scenario:<36} {client:<8} {:>10.0} rec/s {:>7.1} MB/s {:>6.2} µs CPU/rec  errors {}",
+            o.records_per_sec(),
+            o.mb_per_sec(),
+            o.cpu_us_per_record(),
+            o.errors
+        ),
+        Err(e) => eprintln!("{scenario:<36} {client:<8} n/a: {e}"),
+    }
+    Row {
+        scenario,
+        client,
+        result,
+    }
+}
+
+async fn produce(
+    client: &'static str,
+    bootstrap: &str,
+    settings: &Settings,
+    case: ProduceCase,
+    real_broker: bool,
+) -> Result<Outcome, String> {
+    if client == "rskafka" && !case.acks_all {
+        return Err("rskafka always sends acks=all".into());
+    }
+    let topic = kafkacc_tests::unique_name(&format!("bench-{client}"));
+    if real_broker {
+        kafkacc_run::create_topic(bootstrap, &topic, settings.partitions)
+            .await
+            .map_err(|e| format!("create topic: {e}"))?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let result: Result<Outcome, BoxError> = match client {
+        "kafkacc" => kafkacc_run::produce(bootstrap, &topic, settings, case).await,
+        "rdkafka" => {
+            let (b, s) = (bootstrap.to_owned(), settings.clone());
+            tokio::task::spawn_blocking(move || rdkafka_run::produce(&b, &topic, &s, case))
+                .await
+                .map_err(|e| e.to_string().into())
+                .and_then(|r| r)
+        }
+        _ => {
+            let run = rskafka_run::produce(bootstrap, &topic, settings, case);
+            match tokio::time::timeout(Duration::from_secs(300), run).await {
+                Ok(r) => r,
+                Err(_) => Err("timed out after 300 s".into()),
+            }
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
+    let settings = &args.settings;
+    let topic = kafkacc_tests::unique_name("bench-consume");
+    let filled = async {
+        kafkacc_run::create_topic(bootstrap, &topic, settings.partitions).await?;
+        let case = ProduceCase {
+            acks_all: false,
+            lz4: false,
+        };
+        kafkacc_run::produce(bootstrap, &topic, settings, case).await
+    }
+    .await;
+    match filled {
+        Ok(o) if o.records == settings.records => {}
+        other => {
+            eprintln!("could not fill the consume topic: {other:?}");
+            return Vec::new();
+        }
+    }
+    let mut rows = Vec::new();
+    for client in args.clients.iter().copied() {
+        let result: Result<Outcome, BoxError> = match client {
+            "kafkacc" => kafkacc_run::consume(bootstrap, &topic, settings).await,
+            "rdkafka" => {
+                let (b, t, s) = (bootstrap.to_owned(), topic.clone(), settings.clone());
+                tokio::task::spawn_blocking(move || rdkafka_run::consume(&b, &t, &s))
+                    .await
+                    .map_err(|e| e.to_string().into())
+                    .and_then(|r| r)
+            }
+            _ => rskafka_run::consume(bootstrap, &topic, settings).await,
+        };
+        rows.push(report(
+            "consume (none)".to_owned(),
+            client,
+            result.map_err(|e| e.to_string()),
+        ));
+    }
+    rows
+}
