@@ -90,6 +90,26 @@ impl Client {
         }
     }
 
+    /// The partition count of `topic` from fresh-enough cached metadata,
+    /// without waiting (the producer's per-record fast path).
+    pub(crate) fn cached_partition_count(&self, topic: &str) -> Option<i32> {
+        let cached = self
+            .inner
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if !cached
+            .fetched_at
+            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age)
+        {
+            return None;
+        }
+        cached
+            .topic(topic)
+            .map(|t| t.partitions.len() as i32)
+            .filter(|n| *n > 0)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config

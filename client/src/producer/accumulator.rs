@@ -159,7 +159,8 @@ impl Accumulator {
     }
 
     /// Adds a record to its partition's open batch, opening or closing
-    /// batches at `batch_size`. Returns whether a batch became ready to send.
+    /// batches at `batch_size`. Returns whether the sender should look again:
+    /// a batch became ready, or a new one opened (an earlier linger deadline).
     pub(crate) fn append(
         &mut self,
         tp: TopicPartition,
@@ -171,7 +172,13 @@ impl Accumulator {
     ) -> Result<bool> {
         let batch_size = self.config.batch_size;
         let compression = self.config.compression;
-        let queue = self.queues.entry(tp.clone()).or_default();
+        // Look up before inserting so the common case clones no topic name.
+        if !self.queues.contains_key(&tp) {
+            self.queues.insert(tp.clone(), PartitionQueue::default());
+        }
+        let Some(queue) = self.queues.get_mut(&tp) else {
+            return Err(Error::Closed);
+        };
         let mut closed_one = false;
         let record_size = record.buffered_size();
         if queue.open.as_ref().is_some_and(|b| {
@@ -180,6 +187,7 @@ impl Accumulator {
             Self::close_open(queue);
             closed_one = true;
         }
+        let opened = queue.open.is_none();
         let open = queue.open.get_or_insert_with(|| Batch {
             tp: tp.clone(),
             builder: Some(BatchBuilder::new(compression, timestamp)),
@@ -209,7 +217,7 @@ impl Accumulator {
             // Java moves keyless records on once their batch is complete.
             self.sticky.remove(&tp.topic);
         }
-        Ok(closed_one)
+        Ok(closed_one || opened)
     }
 
     fn close_open(queue: &mut PartitionQueue) {
@@ -358,13 +366,21 @@ mod tests {
         let t0 = Instant::now();
         let mut a = acc(16_384, 5);
         let (d, _rx) = delivery();
-        assert!(!a.append(tp(0), &record("x"), 0, d, 10, t0).unwrap());
+        assert!(
+            a.append(tp(0), &record("x"), 0, d, 10, t0).unwrap(),
+            "a new batch wakes the sender"
+        );
+        let (d, _rx2) = delivery();
+        assert!(
+            !a.append(tp(0), &record("y"), 0, d, 10, t0).unwrap(),
+            "joining an open batch does not"
+        );
         assert!(a.drain(t0, false).is_empty());
         assert_eq!(a.next_deadline(), Some(t0 + Duration::from_millis(5)));
         assert!(a.drain(t0 + Duration::from_millis(4), false).is_empty());
         let drained = a.drain(t0 + Duration::from_millis(5), false);
         assert_eq!(drained.len(), 1);
-        assert_eq!(drained[0].deliveries.len(), 1);
+        assert_eq!(drained[0].deliveries.len(), 2);
     }
 
     #[test]
@@ -372,22 +388,36 @@ mod tests {
         let t0 = Instant::now();
         let mut a = acc(200, 1_000);
         let mut rxs = Vec::new();
-        let mut closed = 0;
         for _ in 0..10 {
             let (d, rx) = delivery();
             rxs.push(rx);
-            if a.append(tp(0), &record(&"v".repeat(40)), 0, d, 60, t0)
-                .unwrap()
-            {
-                closed += 1;
-            }
+            a.append(tp(0), &record(&"v".repeat(40)), 0, d, 60, t0)
+                .unwrap();
         }
-        assert!(closed >= 2, "batches close at batch_size");
-        let first = a.drain(t0, false);
-        assert_eq!(first.len(), 1, "only one batch per partition in flight");
-        assert!(a.drain(t0, false).is_empty());
-        a.complete(&tp(0));
-        assert_eq!(a.drain(t0, false).len(), 1);
+        // Linger is far away, so only closed (full) batches drain; one at a
+        // time, since a partition has at most one batch in flight.
+        let mut full_batches = Vec::new();
+        loop {
+            let drained = a.drain(t0, false);
+            assert!(drained.len() <= 1, "only one batch per partition in flight");
+            assert!(
+                a.drain(t0, false).is_empty(),
+                "nothing more until it completes"
+            );
+            let Some(batch) = drained.into_iter().next() else {
+                break;
+            };
+            full_batches.push(batch.deliveries.len());
+            a.complete(&tp(0));
+        }
+        assert!(
+            full_batches.len() >= 2,
+            "batches close at batch_size: {full_batches:?}"
+        );
+        assert!(
+            full_batches.iter().sum::<usize>() < 10,
+            "the last batch is still open, lingering"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Producer {
 
     /// Queues `record` and returns a future for its delivery. Waits (up to
     /// `max_block`) for topic metadata and for buffer memory.
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+    pub async fn send(&self, mut record: ProducerRecord) -> Result<DeliveryFuture> {
         let shared = &self.shared;
         if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(Error::Closed);
@@ -126,29 +126,42 @@ impl Producer {
             });
         }
         let deadline = Instant::now() + shared.config.max_block;
-        let metadata = tokio::time::timeout_at(
-            deadline.into(),
-            shared.client.topic_metadata(&record.topic, true),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            op: "topic metadata",
-            after: shared.config.max_block,
-        })??;
-        let partitions = metadata
-            .topic(&record.topic)
-            .map_or(0, |t| t.partitions.len() as i32);
-        let permit = tokio::time::timeout_at(
-            deadline.into(),
-            shared.memory.clone().acquire_many_owned(size as u32),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            op: "waiting for buffer memory",
-            after: shared.config.max_block,
-        })?
-        .map_err(|_| Error::Closed)?;
-        permit.forget(); // given back when the batch completes
+        // Fast paths first: cached metadata and free buffer memory need no
+        // timer; only a miss waits (up to `max_block`).
+        let partitions = match shared.client.cached_partition_count(&record.topic) {
+            Some(n) => n,
+            None => {
+                let metadata = tokio::time::timeout_at(
+                    deadline.into(),
+                    shared.client.topic_metadata(&record.topic, true),
+                )
+                .await
+                .map_err(|_| Error::Timeout {
+                    op: "topic metadata",
+                    after: shared.config.max_block,
+                })??;
+                metadata
+                    .topic(&record.topic)
+                    .map_or(0, |t| t.partitions.len() as i32)
+            }
+        };
+        match shared.memory.try_acquire_many(size as u32) {
+            Ok(permit) => permit.forget(), // given back when the batch completes
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                let permit = tokio::time::timeout_at(
+                    deadline.into(),
+                    shared.memory.clone().acquire_many_owned(size as u32),
+                )
+                .await
+                .map_err(|_| Error::Timeout {
+                    op: "waiting for buffer memory",
+                    after: shared.config.max_block,
+                })?
+                .map_err(|_| Error::Closed)?;
+                permit.forget();
+            }
+        }
 
         let timestamp = record.timestamp.unwrap_or_else(now_millis);
         let (tx, rx) = oneshot::channel();
@@ -167,18 +180,23 @@ impl Producer {
                 }
             };
             let tp = TopicPartition {
-                topic: record.topic.clone(),
+                topic: std::mem::take(&mut record.topic),
                 partition,
             };
             acc.append(tp, &record, timestamp, delivery, size, Instant::now())
         };
-        if let Err(e) = ready {
-            shared.memory.add_permits(size);
-            return Err(e);
+        match ready {
+            // The sender sleeps until the earliest linger deadline: wake it
+            // when a batch filled up or a new one (with an earlier deadline)
+            // opened; records joining an open batch need no wake-up, which
+            // keeps the cost per record down to a lock and an append.
+            Ok(true) => shared.wake_sender.notify_one(),
+            Ok(false) => {}
+            Err(e) => {
+                shared.memory.add_permits(size);
+                return Err(e);
+            }
         }
-        // The sender sleeps until the earliest linger deadline; a new batch
-        // may be earlier, and a full batch should go now.
-        shared.wake_sender.notify_one();
         Ok(DeliveryFuture { rx })
     }
 
