@@ -98,10 +98,10 @@ impl Client {
             .metadata
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        if !cached
+        let fresh = cached
             .fetched_at
-            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age)
-        {
+            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age);
+        if !fresh {
             return None;
         }
         cached

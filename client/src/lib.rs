@@ -36,7 +36,7 @@ pub use config::ClientConfig;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
 pub use error::{Error, Recovery, Result};
 pub use group::assignor::TopicPartition;
-pub use group::{GroupConfig, GroupConsumer, RebalanceEvent};
+pub use group::{GroupConfig, GroupConsumer, GroupProtocol, RebalanceEvent};
 pub use producer::{
     Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
 };

@@ -6,12 +6,22 @@
 //                                         record: partition \t offset \t key \t value \t headers
 //   transactions BOOTSTRAP TOPIC COUNT    COUNT records "committed-i" in a committed transaction,
 //                                         COUNT "aborted-i" in an aborted one, COUNT "after-i" committed
+//   group BOOTSTRAP TOPIC GROUP SECONDS   a member of GROUP (classic protocol, range assignor) subscribed
+//                                         to TOPIC; one line per record: partition \t offset \t value;
+//                                         "assigned\tP,P,..." / "revoked\tP,P,..." on rebalances; commits
+//                                         after each poll (and on revoke); leaves after SECONDS or when
+//                                         stdin closes
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Future;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -28,6 +38,7 @@ public class Interop {
             case "produce" -> produce(args[1], args[2], Integer.parseInt(args[3]), args[4]);
             case "consume" -> System.exit(consume(args[1], args[2], Integer.parseInt(args[3])) ? 0 : 1);
             case "transactions" -> transactions(args[1], args[2], Integer.parseInt(args[3]));
+            case "group" -> group(args[1], args[2], args[3], Integer.parseInt(args[4]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
     }
@@ -103,5 +114,89 @@ public class Interop {
             }
             return seen >= count;
         }
+    }
+
+    static String partitionList(Collection<TopicPartition> parts) {
+        StringBuilder b = new StringBuilder();
+        for (TopicPartition tp : parts) {
+            if (b.length() > 0) {
+                b.append(',');
+            }
+            b.append(tp.partition());
+        }
+        return b.toString();
+    }
+
+    static volatile boolean stop = false;
+
+    static void group(String bootstrap, String topic, String group, int seconds) {
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                    // wait for EOF
+                }
+            } catch (Exception e) {
+                // treat as EOF
+            }
+            stop = true;
+        });
+        stdin.setDaemon(true);
+        stdin.start();
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("group.id", group);
+        p.put("group.protocol", "classic");
+        p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor");
+        p.put("session.timeout.ms", "6000");
+        p.put("heartbeat.interval.ms", "1000");
+        p.put("max.poll.interval.ms", "20000");
+        p.put("enable.auto.commit", "false");
+        p.put("auto.offset.reset", "earliest");
+        p.put("fetch.max.wait.ms", "100");
+        p.put("key.deserializer", StringDeserializer.class.getName());
+        p.put("value.deserializer", StringDeserializer.class.getName());
+        Map<TopicPartition, OffsetAndMetadata> pending = new HashMap<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(Collection<TopicPartition> parts) {
+                    // Whatever a failed commit left behind goes now, while
+                    // the generation is still valid.
+                    if (!pending.isEmpty()) {
+                        try {
+                            consumer.commitSync(pending);
+                            pending.clear();
+                        } catch (Exception e) {
+                            System.err.println("commit on revoke failed: " + e);
+                        }
+                    }
+                    System.out.println("revoked\t" + partitionList(parts));
+                    System.out.flush();
+                }
+
+                @Override
+                public void onPartitionsAssigned(Collection<TopicPartition> parts) {
+                    System.out.println("assigned\t" + partitionList(parts));
+                    System.out.flush();
+                }
+            });
+            long deadline = System.currentTimeMillis() + seconds * 1000L;
+            while (!stop && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    System.out.println(r.partition() + "\t" + r.offset() + "\t" + r.value());
+                    pending.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+                }
+                System.out.flush();
+                if (!pending.isEmpty()) {
+                    try {
+                        consumer.commitSync(pending);
+                        pending.clear();
+                    } catch (Exception e) {
+                        System.err.println("commit failed (retried on revoke): " + e);
+                    }
+                }
+            }
+        }
+        System.out.flush();
     }
 }

@@ -5,8 +5,15 @@ interop tests. Run by tests/src/rdkafka.rs.
                                         partitioner murmur2_random (the Java-compatible one)
   consume BOOTSTRAP TOPIC COUNT         every partition from the start; one line per record:
                                         partition \t offset \t key \t value \t headers
+  group BOOTSTRAP TOPIC GROUP SECONDS   a member of GROUP (classic protocol, range assignor) subscribed
+                                        to TOPIC; one line per record: partition \t offset \t value;
+                                        "assigned\tP,P,..." / "revoked\tP,P,..." on rebalances; commits
+                                        each record synchronously (and what is left on revoke); leaves
+                                        after SECONDS or when stdin closes
 """
+import os
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition, OFFSET_BEGINNING
@@ -57,8 +64,74 @@ def consume(bootstrap, topic, count):
     sys.exit(0 if seen >= count else 1)
 
 
+def group(bootstrap, topic, group_id, seconds):
+    stop = threading.Event()
+
+    def watch_stdin():
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "group.protocol": "classic",
+        "partition.assignment.strategy": "range",
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 1000,
+        "max.poll.interval.ms": 20000,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 100,
+    })
+    pending = {}
+
+    def commit_pending():
+        if not pending:
+            return
+        offsets = [TopicPartition(topic, p, o) for p, o in pending.items()]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            pending.clear()
+        except Exception as e:  # noqa: BLE001 - reported, retried on revoke
+            print(f"commit failed: {e}", file=sys.stderr, flush=True)
+
+    def partition_list(parts):
+        return ",".join(str(p.partition) for p in parts)
+
+    def on_assign(c, parts):
+        print(f"assigned\t{partition_list(parts)}", flush=True)
+
+    def on_revoke(c, parts):
+        commit_pending()
+        print(f"revoked\t{partition_list(parts)}", flush=True)
+
+    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    deadline = time.time() + seconds
+    while not stop.is_set() and time.time() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            print(f"consume error: {msg.error()}", file=sys.stderr, flush=True)
+            continue
+        value = msg.value().decode() if msg.value() is not None else ""
+        print(f"{msg.partition()}\t{msg.offset()}\t{value}", flush=True)
+        pending[msg.partition()] = msg.offset() + 1
+        commit_pending()
+    consumer.close()
+
+
 if __name__ == "__main__":
-    mode, bootstrap, topic, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    mode, bootstrap, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    if mode == "group":
+        group(bootstrap, topic, sys.argv[4], int(sys.argv[5]))
+        sys.exit(0)
+    count = int(sys.argv[4])
     if mode == "produce":
         produce(bootstrap, topic, count, sys.argv[5])
     elif mode == "consume":

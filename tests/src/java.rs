@@ -68,3 +68,19 @@ pub fn run_interop(args: &[&str]) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Starts `Interop` with `args` in the background (killed when the
+/// returned guard drops).
+pub fn spawn_interop(args: &[&str]) -> crate::peer::PeerProcess {
+    let mut command = Command::new("java");
+    command
+        .args([
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-cp",
+            classpath(),
+            "Interop",
+        ])
+        .args(args);
+    crate::peer::PeerProcess::spawn("java Interop", command)
+}

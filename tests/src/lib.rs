@@ -21,6 +21,7 @@
 
 mod broker;
 pub mod java;
+pub mod peer;
 pub mod rdkafka;
 pub mod script;
 

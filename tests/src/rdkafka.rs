@@ -48,3 +48,13 @@ pub fn run_rdkafka(args: &[&str]) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// Starts the librdkafka peer with `args` in the background (killed when
+/// the returned guard drops).
+pub fn spawn_rdkafka(args: &[&str]) -> crate::peer::PeerProcess {
+    let mut command = Command::new(python());
+    command
+        .arg(workspace_root().join("tests/python/rdkafka_peer.py"))
+        .args(args);
+    crate::peer::PeerProcess::spawn("rdkafka peer", command)
+}

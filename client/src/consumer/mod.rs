@@ -6,6 +6,7 @@
 //! Leader changes are followed through metadata refreshes.
 
 mod fetch;
+pub(crate) mod stream;
 
 use crate::admin::{OffsetSpec, list_offsets};
 use crate::client::Client;
@@ -156,6 +157,11 @@ impl Consumer {
             self.assignment.entry((topic.to_owned(), p)).or_default();
         }
         Ok(())
+    }
+
+    /// The client this consumer reads through.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Removes every partition from the assignment.

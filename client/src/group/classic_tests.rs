@@ -873,6 +873,9 @@ fn answer(
             Response::JoinGroup(r)
         }
         Request::JoinGroup(_) => join_err(code, "m1"),
+        Request::ConsumerGroupHeartbeat(_) | Request::TopicIds { .. } => {
+            unreachable!("the classic machine never sends {}", request.name())
+        }
         Request::SyncGroup(_) if code.is_ok() => sync_ok(partitions),
         Request::SyncGroup(_) => sync_err(code),
         Request::Heartbeat(_) => hb(code),

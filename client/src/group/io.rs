@@ -11,14 +11,17 @@
 
 use crate::error::{Error, Result};
 use crate::group::assignor::TopicPartition;
+use kafkacc_protocol::Uuid;
 use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use kafkacc_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
-    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-    SyncGroupRequest, SyncGroupResponse,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
+    SyncGroupResponse,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 /// Identifies one request; the response or error comes back with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +69,12 @@ pub(crate) enum Request {
     Metadata {
         topics: Vec<String>,
     },
+    /// KIP-848 membership (join, heartbeat, acknowledge, leave).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
+    /// Topic ids of these topics (KIP-848 assignments name topics by id).
+    TopicIds {
+        topics: Vec<String>,
+    },
 }
 
 impl Request {
@@ -80,6 +89,8 @@ impl Request {
             Request::OffsetCommit(_) => "OffsetCommit",
             Request::OffsetFetch(_) => "OffsetFetch",
             Request::Metadata { .. } => "Metadata",
+            Request::ConsumerGroupHeartbeat(_) => "ConsumerGroupHeartbeat",
+            Request::TopicIds { .. } => "TopicIds",
         }
     }
 }
@@ -103,6 +114,9 @@ pub(crate) enum Response {
     OffsetFetch(OffsetFetchResponse),
     /// Topic → partition count, for the topics that exist.
     Metadata(BTreeMap<String, i32>),
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
+    /// Topic → id, for the topics that exist and have one.
+    TopicIds(BTreeMap<String, Uuid>),
 }
 
 /// Identifies one commit so its outcome can be routed back.
@@ -222,7 +236,9 @@ pub(crate) fn fit_to_version(request: &mut Request, version: i16) -> Result<()> 
                 r.require_stable = false;
             }
         }
-        Request::Metadata { .. } => {}
+        Request::Metadata { .. }
+        | Request::TopicIds { .. }
+        | Request::ConsumerGroupHeartbeat(_) => {}
     }
     Ok(())
 }
@@ -233,5 +249,74 @@ pub(crate) fn max_version(request: &Request) -> Option<i16> {
     match request {
         Request::OffsetCommit(_) | Request::OffsetFetch(_) => Some(9),
         _ => None,
+    }
+}
+
+/// A sans-io membership machine as the driver task sees it: the classic
+/// protocol ([`super::classic::ClassicMember`]) or KIP-848
+/// ([`super::consumer848::Consumer848Member`]).
+pub(crate) trait Membership: Send + 'static {
+    /// The next request to send.
+    fn poll_request(&mut self) -> Option<(Token, Outgoing)>;
+    /// The next event to report.
+    fn poll_event(&mut self) -> Option<GroupEvent>;
+    /// When to call [`Membership::handle_timeout`] next.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Whether the machine has finished (left or failed).
+    fn is_dead(&self) -> bool;
+    /// Sets the subscription and joins.
+    fn subscribe(&mut self, now: Instant, topics: Vec<String>);
+    /// The application polled.
+    fn poll_activity(&mut self, now: Instant);
+    /// Commits `offsets`; the outcome comes as `CommitDone` with the id.
+    fn commit(&mut self, now: Instant, offsets: BTreeMap<TopicPartition, i64>) -> CommitId;
+    /// The application released the last `Revoked` partitions.
+    fn revoke_done(&mut self, now: Instant, offsets: BTreeMap<TopicPartition, i64>);
+    /// Leaves the group.
+    fn leave(&mut self, now: Instant);
+    /// A timer fired.
+    fn handle_timeout(&mut self, now: Instant);
+    /// A request failed without a response.
+    fn handle_error(&mut self, now: Instant, token: Token, error: Error);
+    /// A response arrived.
+    fn handle_response(&mut self, now: Instant, token: Token, response: Response);
+}
+
+impl Membership for super::classic::ClassicMember {
+    fn poll_request(&mut self) -> Option<(Token, Outgoing)> {
+        super::classic::ClassicMember::poll_request(self)
+    }
+    fn poll_event(&mut self) -> Option<GroupEvent> {
+        super::classic::ClassicMember::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        super::classic::ClassicMember::poll_timeout(self)
+    }
+    fn is_dead(&self) -> bool {
+        super::classic::ClassicMember::is_dead(self)
+    }
+    fn subscribe(&mut self, now: Instant, topics: Vec<String>) {
+        super::classic::ClassicMember::subscribe(self, now, topics)
+    }
+    fn poll_activity(&mut self, now: Instant) {
+        super::classic::ClassicMember::poll_activity(self, now)
+    }
+    fn commit(&mut self, now: Instant, offsets: BTreeMap<TopicPartition, i64>) -> CommitId {
+        super::classic::ClassicMember::commit(self, now, offsets)
+    }
+    fn revoke_done(&mut self, now: Instant, offsets: BTreeMap<TopicPartition, i64>) {
+        super::classic::ClassicMember::revoke_done(self, now, offsets)
+    }
+    fn leave(&mut self, _now: Instant) {
+        super::classic::ClassicMember::leave(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        super::classic::ClassicMember::handle_timeout(self, now)
+    }
+    fn handle_error(&mut self, now: Instant, token: Token, error: Error) {
+        super::classic::ClassicMember::handle_error(self, now, token, error)
+    }
+    fn handle_response(&mut self, now: Instant, token: Token, response: Response) {
+        super::classic::ClassicMember::handle_response(self, now, token, response)
     }
 }

@@ -1,5 +1,8 @@
-//! Consumer groups with the classic protocol: many consumers, one group
-//! id, and the group's partitions shared among them.
+//! Consumer groups: many consumers, one group id, and the group's
+//! partitions shared among them. Two membership protocols behind one API
+//! ([`GroupProtocol`]): classic (`classic.rs`, the default) and KIP-848
+//! (`consumer848.rs`, the broker assigns); the driver runs either through
+//! the `io::Membership` trait.
 //!
 //! ```text
 //!  GroupConsumer (user's task)                    driver task (this file)             sans-io machine
@@ -21,10 +24,17 @@
 
 pub mod assignor;
 pub(crate) mod classic;
+pub(crate) mod consumer848;
 pub(crate) mod io;
+mod pattern;
+mod stream;
 
 #[cfg(test)]
 mod classic_tests;
+#[cfg(test)]
+mod consumer848_tests;
+
+pub use consumer848::GroupProtocol;
 
 use crate::client::Client;
 use crate::consumer::{Consumer, ConsumerConfig, ConsumerRecord};
@@ -32,11 +42,14 @@ use crate::error::{Error, Result};
 use crate::net::pool::Lane;
 use assignor::{Assignor, TopicPartition};
 use classic::{ClassicMember, MemberConfig};
-use io::{CommitId, Dest, GroupEvent, Outgoing, Request, Response, Token, fit_to_version};
+use consumer848::{Consumer848Member, Member848Config};
+use io::{
+    CommitId, Dest, GroupEvent, Membership, Outgoing, Request, Response, Token, fit_to_version,
+};
 use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequestTopic;
 use kafkacc_protocol::messages::{
-    FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    ConsumerGroupHeartbeatRequest, FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use kafkacc_protocol::{ErrorCode, StrBytes};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -66,6 +79,11 @@ pub struct GroupConfig {
     pub auto_commit_interval: Duration,
     /// `client.rack`.
     pub rack_id: Option<String>,
+    /// `group.protocol` (classic).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the broker-side assignor with
+    /// [`GroupProtocol::Consumer`] (None: the broker's default).
+    pub remote_assignor: Option<String>,
 }
 
 impl GroupConfig {
@@ -81,7 +99,21 @@ impl GroupConfig {
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
             rack_id: None,
+            group_protocol: GroupProtocol::Classic,
+            remote_assignor: None,
         }
+    }
+
+    /// Sets `group.protocol`.
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group_protocol = protocol;
+        self
+    }
+
+    /// Sets `group.remote.assignor` (KIP-848 only), e.g. `uniform` or `range`.
+    pub fn remote_assignor(mut self, name: impl Into<String>) -> Self {
+        self.remote_assignor = Some(name.into());
+        self
     }
 
     /// Sets `session.timeout.ms`.
@@ -209,6 +241,8 @@ pub struct GroupConsumer {
     next_auto_commit: Instant,
     fatal: Option<Error>,
     closed: bool,
+    /// A regex subscription (`subscribe_pattern`), re-evaluated in `poll`.
+    pattern: Option<pattern::PatternSubscription>,
 }
 
 impl std::fmt::Debug for GroupConsumer {
@@ -228,7 +262,7 @@ impl GroupConsumer {
     pub fn new(client: Client, consumer: ConsumerConfig, group: GroupConfig) -> Result<Self> {
         group.validate()?;
         let client_config = client.config().clone();
-        let machine = ClassicMember::new(MemberConfig {
+        let classic = ClassicMember::new(MemberConfig {
             group_id: group.group_id.clone(),
             group_instance_id: group.group_instance_id.clone(),
             session_timeout: group.session_timeout,
@@ -248,13 +282,37 @@ impl GroupConsumer {
             .max(group.max_poll_interval + Duration::from_secs(5));
         static NEXT_MEMBER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let lane = Lane::Group(NEXT_MEMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        tokio::spawn(drive(
-            client.clone(),
-            machine,
-            command_rx,
-            event_tx,
-            Driving { join_timeout, lane },
-        ));
+        let driving = Driving { join_timeout, lane };
+        match group.group_protocol {
+            GroupProtocol::Classic => {
+                tokio::spawn(drive(
+                    client.clone(),
+                    classic,
+                    command_rx,
+                    event_tx,
+                    driving,
+                ));
+            }
+            GroupProtocol::Consumer => {
+                let machine = Consumer848Member::new(Member848Config {
+                    group_id: group.group_id.clone(),
+                    member_id: consumer848::random_member_id(),
+                    group_instance_id: group.group_instance_id.clone(),
+                    rack_id: group.rack_id.clone(),
+                    server_assignor: group.remote_assignor.clone(),
+                    max_poll_interval: group.max_poll_interval,
+                    retry_backoff: client_config.retry_backoff,
+                    retry_backoff_max: client_config.retry_backoff_max,
+                });
+                tokio::spawn(drive(
+                    client.clone(),
+                    machine,
+                    command_rx,
+                    event_tx,
+                    driving,
+                ));
+            }
+        }
         Ok(GroupConsumer {
             consumer: Consumer::new(client, consumer),
             request_timeout: client_config.request_timeout,
@@ -271,6 +329,7 @@ impl GroupConsumer {
             rebalance_events: VecDeque::new(),
             fatal: None,
             closed: false,
+            pattern: None,
         })
     }
 
@@ -278,6 +337,7 @@ impl GroupConsumer {
     /// joins the group.
     pub fn subscribe(&mut self, topics: &[&str]) -> Result<()> {
         self.check_open()?;
+        self.pattern = None;
         self.command(Command::Subscribe(
             topics.iter().map(|t| (*t).to_owned()).collect(),
         ))
@@ -318,6 +378,7 @@ impl GroupConsumer {
         loop {
             self.process_events()?;
             self.maybe_auto_commit();
+            self.refresh_pattern().await?;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             // Short slices so rebalances are noticed while nothing arrives.
             let slice = remaining.min(Duration::from_millis(200));
@@ -521,9 +582,9 @@ struct Driving {
 }
 
 /// The driver task: feeds the machine and carries out what it asks.
-async fn drive(
+async fn drive<M: Membership>(
     client: Client,
-    mut machine: ClassicMember,
+    mut machine: M,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<GroupEvent>,
     driving: Driving,
@@ -591,12 +652,12 @@ async fn drive(
                     Some(Command::RevokeDone(offsets)) => machine.revoke_done(now, offsets),
                     Some(Command::Leave(reply)) => {
                         leave_replies.push(reply);
-                        machine.leave();
+                        machine.leave(now);
                     }
                     None => {
                         // The handle was dropped without close: leave anyway.
                         handle_gone = true;
-                        machine.leave();
+                        machine.leave(now);
                     }
                 }
             }
@@ -629,6 +690,15 @@ async fn send(client: &Client, outgoing: Outgoing, driving: Driving) -> Result<R
             .collect();
         return Ok(Response::Metadata(counts));
     }
+    if let Request::TopicIds { topics } = &request {
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let metadata = client.refresh_metadata(&refs).await?;
+        let ids = topics
+            .iter()
+            .filter_map(|t| Some((t.clone(), metadata.topic(t)?.id)))
+            .collect();
+        return Ok(Response::TopicIds(ids));
+    }
     let conn = match &dest {
         Dest::AnyBroker => client.any_connection(Lane::Default).await?,
         Dest::Coordinator(c) => client.addr_connection(&c.addr(), driving.lane).await?,
@@ -654,7 +724,14 @@ async fn send(client: &Client, outgoing: Outgoing, driving: Driving) -> Result<R
         Request::LeaveGroup(_) => call!(LeaveGroupRequest, LeaveGroup, timeout),
         Request::OffsetCommit(_) => call!(OffsetCommitRequest, OffsetCommit, timeout),
         Request::OffsetFetch(_) => call!(OffsetFetchRequest, OffsetFetch, timeout),
-        Request::Metadata { .. } => unreachable!("answered above"),
+        Request::ConsumerGroupHeartbeat(_) => {
+            call!(
+                ConsumerGroupHeartbeatRequest,
+                ConsumerGroupHeartbeat,
+                timeout
+            )
+        }
+        Request::Metadata { .. } | Request::TopicIds { .. } => unreachable!("answered above"),
     };
     Ok(response)
 }

@@ -5,8 +5,9 @@
 use crate::client;
 use kafkacc::group::committed_offsets;
 use kafkacc::{
-    Admin, Client, ConsumerConfig, ConsumerRecord, GroupConfig, GroupConsumer, NewTopic,
-    OffsetReset, Producer, ProducerConfig, ProducerRecord, RebalanceEvent, TopicPartition,
+    Admin, Client, ConsumerConfig, ConsumerRecord, GroupConfig, GroupConsumer, GroupProtocol,
+    NewTopic, OffsetReset, Producer, ProducerConfig, ProducerRecord, RebalanceEvent,
+    TopicPartition,
 };
 use kafkacc_tests::{broker, log_on_failure, skip, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
@@ -364,4 +365,98 @@ async fn a_static_member_restarts_without_a_rebalance() {
     }
     a2.close().await.expect("close a2");
     b.close().await.expect("close b");
+}
+
+/// A member speaking KIP-848 (`group.protocol=consumer`): the broker
+/// assigns, and timing is the broker's (heartbeat interval, session).
+fn member_848(client: &Client, group: &str) -> GroupConsumer {
+    let consumer = ConsumerConfig::default()
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100));
+    let config = GroupConfig::new(group)
+        .group_protocol(GroupProtocol::Consumer)
+        .max_poll_interval(Duration::from_secs(30))
+        .enable_auto_commit(false);
+    GroupConsumer::new(client.clone(), consumer, config).expect("group consumer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kip848_members_split_partitions_and_one_takes_over_on_close() {
+    const TEST: &str = "kip848_members_split_partitions_and_one_takes_over_on_close";
+    let _log = log_on_failure();
+    let client = client().await;
+    const FIRST: usize = 3_000;
+    const SECOND: usize = 600;
+    let topic = topic_with_records(&client, "kip848", FIRST).await;
+    let group = unique_name("kip848");
+    if broker().is_tansu() {
+        // Tansu's ApiVersions lacks ConsumerGroupHeartbeat (68): the
+        // member must fail typed, not hang.
+        let mut probe = member_848(&client, &group);
+        probe.subscribe(&[&topic]).expect("subscribe");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let outcome = loop {
+            match probe.poll(Duration::from_millis(200)).await {
+                Err(e) => break Some(e),
+                Ok(_) if Instant::now() >= deadline => break None,
+                Ok(_) => {}
+            }
+        };
+        assert!(
+            matches!(outcome, Some(kafkacc::Error::UnsupportedVersion { .. })),
+            "expected UnsupportedVersion, got {outcome:?}"
+        );
+        return skip(
+            TEST,
+            "Tansu does not offer ConsumerGroupHeartbeat (KIP-848); checked that polling fails with UnsupportedVersion",
+        );
+    }
+    let shared = Arc::new(Shared::default());
+    let phase2 = Arc::new(Shared::default());
+    let parked = Arc::new(AtomicUsize::new(0));
+    let (produced_tx, produced) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for index in 0..2 {
+        let (client, group, topic) = (client.clone(), group.clone(), topic.clone());
+        let (shared, phase2, parked) = (shared.clone(), phase2.clone(), parked.clone());
+        let mut produced = produced.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut consumer = member_848(&client, &group);
+            consumer.subscribe(&[&topic]).expect("subscribe");
+            let (split, _) =
+                consume_until_settled(&mut consumer, index, &shared, FIRST, 3, 2).await;
+            if index == 0 {
+                consumer.close().await.expect("close");
+                return (split, None);
+            }
+            parked.fetch_add(1, Ordering::SeqCst);
+            produced.wait_for(|p| *p).await.expect("test alive");
+            // Phase 2: the one left reads the rest from all six partitions.
+            let (all, _) = consume_until_settled(&mut consumer, index, &phase2, SECOND, 6, 1).await;
+            let events = consumer.rebalance_events();
+            consumer.close().await.expect("close");
+            assert!(
+                events
+                    .iter()
+                    .any(|e| matches!(e, RebalanceEvent::Assigned { .. })),
+                "{events:?}"
+            );
+            (split, Some(all))
+        }));
+    }
+    let (split0, none) = tasks.remove(0).await.expect("member 0");
+    assert!(none.is_none());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while parked.load(Ordering::SeqCst) < 1 {
+        assert!(Instant::now() < deadline, "member 1 did not finish phase 1");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    produce(&client, &topic, FIRST, SECOND).await;
+    produced_tx.send(true).expect("member waiting");
+    let (split1, all) = tasks.remove(0).await.expect("member 1");
+    assert_partitions_split(&[split0, split1]);
+    assert_partitions_split(&[all.expect("member 1 settled")]);
+    assert_exactly_once(&shared, FIRST);
+    assert_exactly_once(&phase2, SECOND);
+    assert_committed_to_end(&client, &group, &topic, FIRST + SECOND).await;
 }

@@ -9,8 +9,11 @@ mod bootstrap;
 mod group;
 mod hostile_broker;
 mod interop;
+mod mixed_group;
+mod pattern;
 mod produce_consume;
 mod producer_faults;
+mod stream;
 
 use kafkacc::{Client, ClientConfig};
 use std::time::Duration;
