@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         kafkacc produce users --fake users -n 10000\n  \
         kafkacc consume users --from beginning -e\n  \
         kafkacc consume users -f json -c 10\n  \
+        kafkacc consume users -G my-group\n  \
+        kafkacc groups describe my-group\n  \
         kafkacc topics create users -p 6\n  \
         kafkacc topics describe users\n  \
         kafkacc metadata"
@@ -39,8 +41,27 @@ pub(crate) enum Command {
     Consume(ConsumeArgs),
     /// List, create, delete or describe topics.
     Topics(TopicsArgs),
+    /// List consumer groups or describe one (members, assignments, lag).
+    Groups(GroupsArgs),
     /// Show brokers and topics.
     Metadata,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GroupsArgs {
+    #[command(subcommand)]
+    pub command: GroupsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupsCommand {
+    /// List groups.
+    List,
+    /// Members, assignments, committed offsets and lag of a group.
+    Describe {
+        /// Group id.
+        group: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -106,9 +127,14 @@ pub(crate) struct ConsumeArgs {
     /// Stop after this many records.
     #[arg(short, long)]
     pub count: Option<u64>,
-    /// Exit once the end of every partition is reached.
+    /// Exit once the end of every partition is reached (with -G: once no
+    /// record arrived for two seconds after joining).
     #[arg(short = 'e', long)]
     pub exit_at_end: bool,
+    /// Consume as a member of this group (committing as it goes) instead of
+    /// by assignment.
+    #[arg(short = 'G', long = "group")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

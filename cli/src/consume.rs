@@ -2,6 +2,7 @@
 
 use crate::args::{ConsumeArgs, Format};
 use crate::{CliError, CliResult, connect};
+use kafkacc::group::{GroupConfig, GroupConsumer};
 use kafkacc::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec};
 use std::io::Write;
 use std::time::Duration;
@@ -36,6 +37,9 @@ fn bad_start(from: &str) -> CliError {
 }
 
 pub(crate) async fn run(bootstrap: &str, args: ConsumeArgs) -> CliResult {
+    if let Some(group) = args.group.clone() {
+        return run_in_group(bootstrap, &group, args).await;
+    }
     let start = parse_start(&args.from)?;
     let client = connect(bootstrap).await?;
     let config = ConsumerConfig::default()
@@ -80,6 +84,61 @@ pub(crate) async fn run(bootstrap: &str, args: ConsumeArgs) -> CliResult {
             return Ok(());
         }
     }
+}
+
+/// Consumes as a group member: partitions come from the group, reading
+/// resumes at the group's committed offsets (else `--from beginning|end`),
+/// and offsets are committed after each batch printed.
+async fn run_in_group(bootstrap: &str, group: &str, args: ConsumeArgs) -> CliResult {
+    let reset = match args.from.as_str() {
+        "beginning" => OffsetReset::Earliest,
+        "end" => OffsetReset::Latest,
+        _ => {
+            return Err(CliError::Usage(
+                "with -G, --from takes beginning or end".into(),
+            ));
+        }
+    };
+    let config = ConsumerConfig::default()
+        .auto_offset_reset(reset)
+        .fetch_max_wait(Duration::from_millis(250));
+    let mut consumer =
+        GroupConsumer::new(connect(bootstrap).await?, config, GroupConfig::new(group))?;
+    consumer.subscribe(&[&args.topic])?;
+    let stdout = std::io::stdout();
+    let mut seen = 0u64;
+    let mut idle_since: Option<std::time::Instant> = None;
+    let result = loop {
+        let records = match consumer.poll(Duration::from_millis(500)).await {
+            Ok(r) => r,
+            Err(e) => break Err(e.into()),
+        };
+        {
+            let mut out = stdout.lock();
+            for record in &records {
+                print_record(&mut out, record, args.format)?;
+                seen += 1;
+            }
+            out.flush()?;
+        }
+        if let Err(e) = consumer.commit().await {
+            break Err(e.into());
+        }
+        if args.count.is_some_and(|c| seen >= c) {
+            break Ok(());
+        }
+        let joined = !consumer.assignment().is_empty();
+        if records.is_empty() && joined {
+            let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+            if args.exit_at_end && since.elapsed() >= Duration::from_secs(2) {
+                break Ok(());
+            }
+        } else {
+            idle_since = None;
+        }
+    };
+    consumer.close().await?;
+    result
 }
 
 /// Whether every assigned partition has been read up to its high watermark.

@@ -3,6 +3,7 @@
 mod args;
 mod consume;
 mod fake_data;
+mod groups;
 mod produce;
 mod topics;
 
@@ -16,6 +17,7 @@ async fn main() -> ExitCode {
         args::Command::Produce(a) => produce::run(&cli.bootstrap, a).await,
         args::Command::Consume(a) => consume::run(&cli.bootstrap, a).await,
         args::Command::Topics(a) => topics::run(&cli.bootstrap, a).await,
+        args::Command::Groups(a) => groups::run(&cli.bootstrap, a).await,
         args::Command::Metadata => topics::metadata(&cli.bootstrap).await,
     };
     match result {

@@ -145,3 +145,41 @@ fn failures_are_clear_and_exit_non_zero() {
         .expect("run");
     assert!(String::from_utf8_lossy(&help.stdout).contains("Examples:"));
 }
+
+#[test]
+fn group_consume_commits_and_groups_describe_shows_no_lag() {
+    let topic = kafkacc_tests::unique_name("cli-group");
+    let group = kafkacc_tests::unique_name("cli-g");
+    kafkacc(&["topics", "create", &topic, "-p", "2"], None);
+    let lines: String = (0..100).map(|i| format!("k{i}:v{i}\n")).collect();
+    kafkacc(&["produce", &topic, "-K", ":"], Some(&lines));
+
+    let consumed = stdout(&kafkacc(
+        &["consume", &topic, "-G", &group, "--from", "beginning", "-e"],
+        None,
+    ));
+    assert_eq!(consumed.lines().count(), 100, "{consumed}");
+
+    assert!(
+        stdout(&kafkacc(&["groups", "list"], None))
+            .lines()
+            .any(|l| l.starts_with(&group))
+    );
+    let described = stdout(&kafkacc(&["groups", "describe", &group], None));
+    let rows: Vec<&str> = described
+        .lines()
+        .filter(|l| l.trim_start().starts_with(&format!("{topic}/")))
+        .collect();
+    assert_eq!(rows.len(), 2, "{described}");
+    assert!(rows.iter().all(|r| r.ends_with("lag 0")), "{described}");
+    let committed: i64 = rows
+        .iter()
+        .map(|r| {
+            r.split_whitespace()
+                .nth(2)
+                .and_then(|c| c.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(committed, 100, "{described}");
+}

@@ -743,32 +743,7 @@ pub async fn committed_offsets(
     group_id: &str,
     topic: &str,
 ) -> Result<BTreeMap<i32, i64>> {
-    let conn = client.any_connection(Lane::Default).await?;
-    let version = conn.version_of::<FindCoordinatorRequest>()?;
-    let mut request = Request::FindCoordinator(FindCoordinatorRequest {
-        coordinator_keys: vec![StrBytes::from(group_id)],
-        ..Default::default()
-    });
-    fit_to_version(&mut request, version)?;
-    let Request::FindCoordinator(find) = &request else {
-        unreachable!("built above")
-    };
-    let response = conn.send_at(find, version).await?;
-    let (code, host, port) = match response.coordinators.first() {
-        Some(c) => (c.error_code, c.host.clone(), c.port),
-        None => (response.error_code, response.host.clone(), response.port),
-    };
-    ErrorCode(code)
-        .into_result()
-        .map_err(|c| Error::broker(c, format!("FindCoordinator {group_id}"), None))?;
-    let coordinator = io::Coordinator {
-        node_id: -1,
-        host: host.as_str().to_owned(),
-        port,
-    };
-    let conn = client
-        .addr_connection(&coordinator.addr(), Lane::Default)
-        .await?;
+    let conn = coordinator_connection(client, group_id).await?;
     let version = conn.version_of::<OffsetFetchRequest>()?.min(7);
     let metadata = client.topic_metadata(topic, false).await?;
     let partitions: Vec<i32> = metadata
@@ -797,4 +772,37 @@ pub async fn committed_offsets(
         }
     }
     Ok(out)
+}
+
+/// A connection to `group_id`'s coordinator (FindCoordinator first).
+pub(crate) async fn coordinator_connection(
+    client: &Client,
+    group_id: &str,
+) -> Result<Arc<crate::net::conn::Connection>> {
+    let conn = client.any_connection(Lane::Default).await?;
+    let version = conn.version_of::<FindCoordinatorRequest>()?;
+    let mut request = Request::FindCoordinator(FindCoordinatorRequest {
+        coordinator_keys: vec![StrBytes::from(group_id)],
+        ..Default::default()
+    });
+    fit_to_version(&mut request, version)?;
+    let Request::FindCoordinator(find) = &request else {
+        unreachable!("built above")
+    };
+    let response = conn.send_at(find, version).await?;
+    let (code, host, port) = match response.coordinators.first() {
+        Some(c) => (c.error_code, c.host.clone(), c.port),
+        None => (response.error_code, response.host.clone(), response.port),
+    };
+    ErrorCode(code)
+        .into_result()
+        .map_err(|c| Error::broker(c, format!("FindCoordinator {group_id}"), None))?;
+    let coordinator = io::Coordinator {
+        node_id: -1,
+        host: host.as_str().to_owned(),
+        port,
+    };
+    client
+        .addr_connection(&coordinator.addr(), Lane::Default)
+        .await
 }

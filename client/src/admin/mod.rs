@@ -1,4 +1,8 @@
-//! Cluster administration: topics, partitions, offsets.
+//! Cluster administration: topics, partitions, offsets, groups.
+
+mod groups;
+
+pub use groups::{GroupDescription, GroupListing, GroupMember};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
