@@ -1,5 +1,7 @@
-//! One fetch round: a Fetch request to each leader of the fetchable
-//! partitions, concurrently, and the records they return.
+//! One fetch round: a Fetch request to each leader of the planned
+//! partitions, concurrently; then the outcome applied to the assignment.
+//! The network half ([`fetch_round`]) owns its inputs so it can run in a
+//! spawned task (the consumer's prefetch) while the application works.
 
 use super::{ConsumerConfig, ConsumerRecord, OffsetReset, PartitionState};
 use crate::client::Client;
@@ -9,39 +11,51 @@ use kafkacc_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
 use kafkacc_protocol::messages::{FetchRequest, FetchResponse};
 use kafkacc_protocol::records::batches;
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 type Assignment = BTreeMap<(String, i32), PartitionState>;
 
-/// Fetches once from every leader and returns the records, advancing
-/// positions. Partition-level errors are handled here (metadata refresh,
-/// offset reset); a connection error to one broker does not fail the round.
+/// A partition to fetch and the offset to fetch it from.
+pub(super) type Planned = ((String, i32), i64);
+
+/// What one round brought back: per leader, the partitions' updates or the
+/// request's error.
+pub(super) type RoundOutcome = Vec<Result<Vec<((String, i32), PartitionUpdate)>>>;
+
+/// The partitions a round fetches: those with a position, not paused.
+pub(super) fn plan(assignment: &Assignment) -> Vec<Planned> {
+    assignment
+        .iter()
+        .filter(|(_, s)| !s.paused)
+        .filter_map(|(key, s)| Some((key.clone(), s.position?)))
+        .collect()
+}
+
+/// Fetches `plan` once from every leader. A connection error to one
+/// broker does not fail the round (it is in the outcome).
 pub(super) async fn fetch_round(
-    client: &Client,
-    config: &ConsumerConfig,
-    assignment: &mut Assignment,
+    client: Client,
+    config: ConsumerConfig,
+    plan: Vec<Planned>,
     wait: Duration,
-) -> Result<Vec<ConsumerRecord>> {
+) -> Result<RoundOutcome> {
     let metadata = client.current_metadata().await;
     let mut by_leader: BTreeMap<i32, Vec<(String, i32, i64, i32)>> = BTreeMap::new();
     let mut leaderless = false;
-    for ((topic, partition), state) in assignment.iter() {
-        let (Some(position), false) = (state.position, state.paused) else {
-            continue;
-        };
+    for ((topic, partition), position) in &plan {
         match metadata.topic(topic).and_then(|t| t.partition(*partition)) {
             Some(p) if p.leader >= 0 => by_leader.entry(p.leader).or_default().push((
                 topic.clone(),
                 *partition,
-                position,
+                *position,
                 p.leader_epoch,
             )),
             _ => leaderless = true,
         }
     }
     if leaderless {
-        let topics: Vec<&str> = assignment.keys().map(|(t, _)| t.as_str()).collect();
+        let topics: Vec<&str> = plan.iter().map(|((t, _), _)| t.as_str()).collect();
         client.refresh_metadata(&topics).await?;
     }
     if by_leader.is_empty() {
@@ -50,26 +64,46 @@ pub(super) async fn fetch_round(
     }
     let fetches = by_leader
         .into_iter()
-        .map(|(leader, parts)| fetch_from(client, config, leader, parts, wait));
-    let results = futures::future::join_all(fetches).await;
+        .map(|(leader, parts)| fetch_from(&client, &config, leader, parts, wait));
+    Ok(futures::future::join_all(fetches).await)
+}
+
+/// Applies a round's outcome: advances positions and returns the records.
+/// Data for a partition in `discard`, no longer assigned, paused, or
+/// sought elsewhere during the fetch is dropped. Partition-level errors are
+/// handled here (metadata refresh, offset reset).
+pub(super) async fn apply_round(
+    client: &Client,
+    config: &ConsumerConfig,
+    assignment: &mut Assignment,
+    outcome: RoundOutcome,
+    discard: &HashSet<(String, i32)>,
+) -> Result<Vec<ConsumerRecord>> {
     let mut records = Vec::new();
     let mut refresh = false;
-    for result in results {
+    for result in outcome {
         match result {
-            Ok(outcome) => {
-                for (key, update) in outcome {
+            Ok(updates) => {
+                for (key, update) in updates {
+                    if discard.contains(&key) {
+                        continue;
+                    }
                     let Some(state) = assignment.get_mut(&key) else {
                         continue;
                     };
-                    // A seek during the fetch wins over the fetched data.
-                    if state.position != Some(update.fetched_from) {
+                    // A seek or pause during the fetch wins over the fetched data.
+                    if state.paused || state.position != Some(update.fetched_from) {
                         continue;
                     }
                     match update.result {
                         Ok(fetched) => {
                             state.high_watermark = Some(fetched.high_watermark);
                             state.position = Some(fetched.next_offset);
-                            records.extend(fetched.records);
+                            if records.is_empty() {
+                                records = fetched.records;
+                            } else {
+                                records.extend(fetched.records);
+                            }
                         }
                         Err(e) if e.code() == Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
                             match config.auto_offset_reset {
@@ -102,13 +136,15 @@ pub(super) async fn fetch_round(
     Ok(records)
 }
 
+#[derive(Debug)]
 struct Fetched {
     records: Vec<ConsumerRecord>,
     next_offset: i64,
     high_watermark: i64,
 }
 
-struct PartitionUpdate {
+#[derive(Debug)]
+pub(super) struct PartitionUpdate {
     fetched_from: i64,
     result: Result<Fetched>,
 }
@@ -281,6 +317,9 @@ fn read_partition(
         let control = batch.control_record().map_err(decode_error)?;
         let skip = aborted.skips(&batch.header, control);
         if !batch.header.is_control() && !skip {
+            // The count is from the wire: a record takes at least 7 bytes.
+            let count = usize::try_from(batch.header.records_count).unwrap_or(0);
+            records.reserve(count.min(batch.header.size() / 7));
             for record in batch.records(max_decompressed).map_err(decode_error)? {
                 let record = record.map_err(decode_error)?;
                 if record.offset < next_offset {

@@ -1,6 +1,13 @@
 //! The consumer: reads assigned partitions in offset order from their
 //! leaders, one Fetch per broker per round, pipelined across brokers.
 //!
+//! Prefetch: when a poll returns records, the next round starts at once in
+//! a spawned task, so the brokers' answers arrive while the application
+//! works; the next poll applies them. At most one round is in flight, so no
+//! partition is fetched twice at once. Positions move only when a round is
+//! applied, and a partition sought, paused or unassigned meanwhile has its
+//! prefetched data dropped.
+//!
 //! Positions start from an explicit [`Consumer::seek`], or from the
 //! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
 //! Leader changes are followed through metadata refreshes.
@@ -13,7 +20,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use kafkacc_protocol::records::Header;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// Where to start when a partition has no valid position.
@@ -120,7 +127,25 @@ pub struct Consumer {
     client: Client,
     config: ConsumerConfig,
     assignment: BTreeMap<(String, i32), PartitionState>,
+    /// Records given back by a dropped stream, returned first.
     buffered: VecDeque<ConsumerRecord>,
+    /// The round started when the last poll returned records.
+    prefetch: Option<Prefetch>,
+}
+
+/// A fetch round running in its own task; dropping it aborts the task.
+#[derive(Debug)]
+struct Prefetch {
+    task: tokio::task::JoinHandle<Result<fetch::RoundOutcome>>,
+    /// Partitions sought, paused or unassigned since the round started:
+    /// their fetched data is dropped.
+    discard: HashSet<(String, i32)>,
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Consumer {
@@ -131,6 +156,7 @@ impl Consumer {
             config,
             assignment: BTreeMap::new(),
             buffered: VecDeque::new(),
+            prefetch: None,
         }
     }
 
@@ -168,6 +194,7 @@ impl Consumer {
     pub fn unassign(&mut self) {
         self.assignment.clear();
         self.buffered.clear();
+        self.prefetch = None;
     }
 
     /// The assigned partitions.
@@ -185,8 +212,7 @@ impl Consumer {
                 partition,
             })?;
         state.position = Some(offset);
-        self.buffered
-            .retain(|r| !(r.topic == topic && r.partition == partition));
+        self.forget_fetched(topic, partition);
         Ok(())
     }
 
@@ -224,8 +250,7 @@ impl Consumer {
         if let Some(s) = self.assignment.get_mut(&(topic.to_owned(), partition)) {
             s.paused = true;
         }
-        self.buffered
-            .retain(|r| !(r.topic == topic && r.partition == partition));
+        self.forget_fetched(topic, partition);
     }
 
     /// Resumes a paused partition.
@@ -241,22 +266,72 @@ impl Consumer {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if !self.buffered.is_empty() {
-                return Ok(self.buffered.drain(..).collect());
+                return Ok(Vec::from(std::mem::take(&mut self.buffered)));
             }
-            if self.assignment.values().all(|s| s.paused) {
-                tokio::time::sleep_until(deadline).await;
-                return Ok(Vec::new());
+            let (outcome, discard) = if let Some(mut prefetch) = self.prefetch.take() {
+                let joined = match tokio::time::timeout_at(deadline, &mut prefetch.task).await {
+                    Ok(joined) => joined,
+                    Err(_elapsed) => {
+                        self.prefetch = Some(prefetch);
+                        return Ok(Vec::new());
+                    }
+                };
+                let outcome = match joined {
+                    Ok(outcome) => outcome,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_cancelled) => Ok(Vec::new()),
+                };
+                (outcome, std::mem::take(&mut prefetch.discard))
+            } else {
+                if self.assignment.values().all(|s| s.paused) {
+                    tokio::time::sleep_until(deadline).await;
+                    return Ok(Vec::new());
+                }
+                self.reset_missing_positions().await?;
+                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let wait = self.config.fetch_max_wait.min(remaining);
+                let plan = fetch::plan(&self.assignment);
+                let round =
+                    fetch::fetch_round(self.client.clone(), self.config.clone(), plan, wait);
+                (round.await, HashSet::new())
+            };
+            let records = fetch::apply_round(
+                &self.client,
+                &self.config,
+                &mut self.assignment,
+                outcome?,
+                &discard,
+            )
+            .await?;
+            if !records.is_empty() {
+                self.start_prefetch();
+                return Ok(records);
             }
-            self.reset_missing_positions().await?;
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let wait = self.config.fetch_max_wait.min(remaining);
-            let records =
-                fetch::fetch_round(&self.client, &self.config, &mut self.assignment, wait).await?;
-            self.buffered.extend(records);
-            if self.buffered.is_empty() && tokio::time::Instant::now() >= deadline {
+            if tokio::time::Instant::now() >= deadline {
                 return Ok(Vec::new());
             }
         }
+    }
+
+    /// Starts the next round for the partitions whose position is known,
+    /// to be applied by the next poll. Not while a partition waits for
+    /// `auto_offset_reset`: the next poll resets it and fetches it with the
+    /// others (a prefetch would keep it waiting).
+    fn start_prefetch(&mut self) {
+        let plan = fetch::plan(&self.assignment);
+        if plan.is_empty() || self.assignment.values().any(needs_reset) {
+            return;
+        }
+        let round = fetch::fetch_round(
+            self.client.clone(),
+            self.config.clone(),
+            plan,
+            self.config.fetch_max_wait,
+        );
+        self.prefetch = Some(Prefetch {
+            task: tokio::spawn(round),
+            discard: HashSet::new(),
+        });
     }
 
     /// Adds a partition a group assigned; it is not read until
@@ -268,6 +343,7 @@ impl Consumer {
             .or_default();
         state.awaiting_committed = true;
         state.position = None;
+        self.forget_fetched(topic, partition);
     }
 
     /// Starts a group-assigned partition at its committed offset, or per
@@ -289,8 +365,16 @@ impl Consumer {
     /// Removes one partition (a group revoked it) and its buffered records.
     pub(crate) fn unassign_partition(&mut self, topic: &str, partition: i32) {
         self.assignment.remove(&(topic.to_owned(), partition));
+        self.forget_fetched(topic, partition);
+    }
+
+    /// Drops a partition's buffered and prefetched records.
+    fn forget_fetched(&mut self, topic: &str, partition: i32) {
         self.buffered
             .retain(|r| !(r.topic == topic && r.partition == partition));
+        if let Some(prefetch) = &mut self.prefetch {
+            prefetch.discard.insert((topic.to_owned(), partition));
+        }
     }
 
     /// Applies `auto_offset_reset` to partitions without a position.
@@ -298,7 +382,7 @@ impl Consumer {
         let missing: Vec<(String, i32)> = self
             .assignment
             .iter()
-            .filter(|(_, s)| s.position.is_none() && !s.awaiting_committed)
+            .filter(|(_, s)| needs_reset(s))
             .map(|(k, _)| k.clone())
             .collect();
         if missing.is_empty() {
@@ -328,4 +412,9 @@ impl Consumer {
         }
         Ok(())
     }
+}
+
+/// Whether `auto_offset_reset` must give a partition its position.
+fn needs_reset(state: &PartitionState) -> bool {
+    state.position.is_none() && !state.awaiting_committed
 }

@@ -29,6 +29,9 @@ pub(crate) mod io;
 mod pattern;
 mod stream;
 
+#[cfg(fuzzing)]
+pub mod fuzz_bridge;
+
 #[cfg(test)]
 mod classic_tests;
 #[cfg(test)]

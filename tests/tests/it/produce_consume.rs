@@ -409,3 +409,81 @@ async fn new_partitions_get_records_after_a_metadata_refresh() {
     }
     assert!(grown.contains(&2) && grown.contains(&3));
 }
+
+/// A seek (or pause) while the next round is already prefetched: the
+/// prefetched records of the old position never come back.
+#[tokio::test]
+async fn seek_and_pause_during_a_prefetch_drop_its_records() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = topic_with(&client, "prefetch-seek", 1).await;
+    let producer = Producer::new(
+        client.clone(),
+        ProducerConfig::default().linger(Duration::ZERO),
+    )
+    .expect("producer");
+    // One batch per record, so a fetch of one batch returns one record.
+    for i in 0..60 {
+        producer
+            .send(ProducerRecord::new(&topic).value(i.to_string()))
+            .await
+            .expect("send")
+            .await
+            .expect("delivered");
+    }
+    let mut config = ConsumerConfig::default()
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100));
+    config.max_partition_fetch_bytes = 1; // one batch per fetch
+    let mut consumer = Consumer::new(client.clone(), config);
+    consumer.assign(&topic, &[0]).await.expect("assign");
+    let first = consumer.poll(Duration::from_secs(10)).await.expect("poll");
+    assert_eq!(first.first().map(|r| r.offset), Some(0));
+    let next = consumer.position(&topic, 0).expect("position");
+    // Let the prefetch of `next` complete, then move away from it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    consumer.seek(&topic, 0, 40).expect("seek");
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.len() < 5 && Instant::now() < deadline {
+        got.extend(
+            consumer
+                .poll(Duration::from_millis(500))
+                .await
+                .expect("poll"),
+        );
+    }
+    let offsets: Vec<i64> = got.iter().map(|r| r.offset).collect();
+    assert_eq!(
+        offsets.first(),
+        Some(&40),
+        "prefetched {next} dropped: {offsets:?}"
+    );
+    assert!(
+        offsets.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order, no gaps or repeats: {offsets:?}"
+    );
+    // Pause with a prefetch outstanding: nothing of the partition comes back.
+    let position = consumer.position(&topic, 0).expect("position");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    consumer.pause(&topic, 0);
+    let paused = consumer
+        .poll(Duration::from_millis(300))
+        .await
+        .expect("poll");
+    assert!(paused.is_empty(), "paused partition returned {paused:?}");
+    assert_eq!(consumer.position(&topic, 0), Some(position));
+    consumer.resume(&topic, 0);
+    let mut rest = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rest.last().map(|r: &ConsumerRecord| r.offset) != Some(59) && Instant::now() < deadline {
+        rest.extend(
+            consumer
+                .poll(Duration::from_millis(500))
+                .await
+                .expect("poll"),
+        );
+    }
+    let offsets: Vec<i64> = rest.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (position..60).collect::<Vec<_>>());
+}
