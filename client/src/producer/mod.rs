@@ -130,20 +130,7 @@ impl Producer {
         // timer; only a miss waits (up to `max_block`).
         let partitions = match shared.client.cached_partition_count(&record.topic) {
             Some(n) => n,
-            None => {
-                let metadata = tokio::time::timeout_at(
-                    deadline.into(),
-                    shared.client.topic_metadata(&record.topic, true),
-                )
-                .await
-                .map_err(|_| Error::Timeout {
-                    op: "topic metadata",
-                    after: shared.config.max_block,
-                })??;
-                metadata
-                    .topic(&record.topic)
-                    .map_or(0, |t| t.partitions.len() as i32)
-            }
+            None => self.wait_for_partitions(&record.topic, deadline).await?,
         };
         match shared.memory.try_acquire_many(size as u32) {
             Ok(permit) => permit.forget(), // given back when the batch completes
@@ -198,6 +185,44 @@ impl Producer {
             }
         }
         Ok(DeliveryFuture { rx })
+    }
+
+    /// The partition count of `topic`, refreshing metadata until the topic
+    /// has partitions or `deadline` passes. A topic the broker auto-creates
+    /// on first use answers LEADER_NOT_AVAILABLE / unknown for a moment,
+    /// so "unknown" is retried here, as the Java producer does within
+    /// `max.block.ms`.
+    async fn wait_for_partitions(&self, topic: &str, deadline: Instant) -> Result<i32> {
+        let shared = &self.shared;
+        let config = shared.client.config();
+        let mut attempt = 0;
+        loop {
+            let lookup =
+                tokio::time::timeout_at(deadline.into(), shared.client.topic_metadata(topic, true));
+            let error = match lookup.await {
+                Ok(Ok(metadata)) => {
+                    return Ok(metadata
+                        .topic(topic)
+                        .map_or(0, |t| t.partitions.len() as i32));
+                }
+                Ok(Err(e)) if e.is_retriable() => e,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(Error::Timeout {
+                        op: "topic metadata",
+                        after: shared.config.max_block,
+                    });
+                }
+            };
+            let pause =
+                crate::retry::backoff(config.retry_backoff, config.retry_backoff_max, attempt);
+            if Instant::now() + pause >= deadline {
+                return Err(error);
+            }
+            tracing::debug!(topic, %error, "waiting for topic metadata");
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
     }
 
     fn choose_partition(

@@ -487,3 +487,24 @@ async fn seek_and_pause_during_a_prefetch_drop_its_records() {
     let offsets: Vec<i64> = rest.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, (position..60).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn producing_to_a_new_topic_waits_for_its_auto_creation() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = unique_name("auto-created");
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
+    let written = producer
+        .send(
+            ProducerRecord::new(&topic)
+                .key("k")
+                .value("first record creates the topic"),
+        )
+        .await
+        .expect("send waits for the broker to create the topic")
+        .await
+        .expect("delivered");
+    assert_eq!(written.offset, 0);
+    let records = consume_all(&client, &topic, 1).await;
+    assert_eq!(records.len(), 1);
+}
