@@ -24,10 +24,7 @@ async fn main() -> kafkacc::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             polled = consumer.poll(Duration::from_millis(500)) => {
-                for record in polled? {
-                    let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
-                    println!("p{}@{}: {value}", record.partition, record.offset);
-                }
+                let records = polled?;
                 for event in consumer.rebalance_events() {
                     match event {
                         RebalanceEvent::Assigned { generation, partitions } => {
@@ -36,6 +33,10 @@ async fn main() -> kafkacc::Result<()> {
                         RebalanceEvent::Revoked(parts) => println!("revoked {parts:?}"),
                         RebalanceEvent::Lost(parts) => println!("lost {parts:?}"),
                     }
+                }
+                for record in records {
+                    let value = String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into_owned();
+                    println!("p{}@{}: {value}", record.partition, record.offset);
                 }
                 consumer.commit_async()?;
             }
