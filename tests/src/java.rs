@@ -2,22 +2,14 @@
 //! install fills) as a peer for interop tests: `tests/java/Interop.java` is
 //! compiled once per process into `target/kafkacc-java/`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
-}
 
 /// The classpath (Kafka's jars + the compiled Interop class).
 fn classpath() -> &'static str {
     static CLASSPATH: OnceLock<String> = OnceLock::new();
     CLASSPATH.get_or_init(|| {
-        let root = workspace_root();
+        let root = crate::workspace_root();
         let out = Command::new("bash")
             .arg(root.join("scripts/install-kafka.sh"))
             .output()

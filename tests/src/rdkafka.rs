@@ -2,22 +2,14 @@
 //! `scripts/install-librdkafka.sh`) as a peer for interop tests:
 //! `tests/python/rdkafka_peer.py`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
-}
 
 fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let out = Command::new("bash")
-            .arg(workspace_root().join("scripts/install-librdkafka.sh"))
+            .arg(crate::workspace_root().join("scripts/install-librdkafka.sh"))
             .output()
             .expect("run install-librdkafka.sh");
         assert!(
@@ -33,7 +25,7 @@ fn python() -> &'static str {
 /// panicking with its stderr when it fails.
 pub fn run_rdkafka(args: &[&str]) -> Vec<String> {
     let out = Command::new(python())
-        .arg(workspace_root().join("tests/python/rdkafka_peer.py"))
+        .arg(crate::workspace_root().join("tests/python/rdkafka_peer.py"))
         .args(args)
         .output()
         .expect("run python");
@@ -54,7 +46,7 @@ pub fn run_rdkafka(args: &[&str]) -> Vec<String> {
 pub fn spawn_rdkafka(args: &[&str]) -> crate::peer::PeerProcess {
     let mut command = Command::new(python());
     command
-        .arg(workspace_root().join("tests/python/rdkafka_peer.py"))
+        .arg(crate::workspace_root().join("tests/python/rdkafka_peer.py"))
         .args(args);
     crate::peer::PeerProcess::spawn("rdkafka peer", command)
 }

@@ -57,17 +57,14 @@ use kafkacc_protocol::ErrorCode;
 use kafkacc_protocol::StrBytes;
 use kafkacc_protocol::generated::join_group_request::JoinGroupRequestProtocol;
 use kafkacc_protocol::generated::leave_group_request::MemberIdentity;
-use kafkacc_protocol::generated::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use kafkacc_protocol::generated::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
 use kafkacc_protocol::generated::sync_group_request::SyncGroupRequestAssignment;
 use kafkacc_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse,
-    OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
+    JoinGroupResponse, LeaveGroupRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -1483,35 +1480,13 @@ impl ClassicMember {
     }
 
     fn offset_commit_request(&self, offsets: &BTreeMap<TopicPartition, i64>) -> Request {
-        let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (tp, offset) in offsets {
-            topics
-                .entry(tp.topic.as_str())
-                .or_default()
-                .push(OffsetCommitRequestPartition {
-                    partition_index: tp.partition,
-                    committed_offset: *offset,
-                    committed_leader_epoch: -1,
-                    committed_metadata: Some(StrBytes::default()),
-                    ..Default::default()
-                });
-        }
-        Request::OffsetCommit(OffsetCommitRequest {
-            group_id: self.config.group_id.as_str().into(),
-            generation_id_or_member_epoch: self.generation,
-            member_id: self.member_id.as_str().into(),
-            group_instance_id: self.config.group_instance_id.as_deref().map(StrBytes::from),
-            retention_time_ms: -1,
-            topics: topics
-                .into_iter()
-                .map(|(name, partitions)| OffsetCommitRequestTopic {
-                    name: name.into(),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        })
+        super::io::offset_commit_request(
+            &self.config.group_id,
+            self.config.group_instance_id.as_deref(),
+            self.generation,
+            &self.member_id,
+            offsets,
+        )
     }
 
     fn offset_fetch_request(&self, partitions: &BTreeSet<TopicPartition>) -> Request {

@@ -50,16 +50,12 @@ use crate::group::io::{
 };
 use crate::{Recovery, retry};
 use kafkacc_protocol::generated::consumer_group_heartbeat_request::TopicPartitions;
-use kafkacc_protocol::generated::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use kafkacc_protocol::generated::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
 use kafkacc_protocol::messages::{
     ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse,
+    FindCoordinatorResponse, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -1234,35 +1230,13 @@ impl Consumer848Member {
     /// OffsetCommit v9+ carries the member epoch where the classic
     /// protocol puts the generation id.
     fn offset_commit_request(&self, offsets: &BTreeMap<TopicPartition, i64>) -> Request {
-        let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for (tp, offset) in offsets {
-            topics
-                .entry(tp.topic.as_str())
-                .or_default()
-                .push(OffsetCommitRequestPartition {
-                    partition_index: tp.partition,
-                    committed_offset: *offset,
-                    committed_leader_epoch: -1,
-                    committed_metadata: Some(StrBytes::default()),
-                    ..Default::default()
-                });
-        }
-        Request::OffsetCommit(OffsetCommitRequest {
-            group_id: self.config.group_id.as_str().into(),
-            generation_id_or_member_epoch: self.epoch,
-            member_id: self.member_id.as_str().into(),
-            group_instance_id: self.config.group_instance_id.as_deref().map(StrBytes::from),
-            retention_time_ms: -1,
-            topics: topics
-                .into_iter()
-                .map(|(name, partitions)| OffsetCommitRequestTopic {
-                    name: name.into(),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        })
+        super::io::offset_commit_request(
+            &self.config.group_id,
+            self.config.group_instance_id.as_deref(),
+            self.epoch,
+            &self.member_id,
+            offsets,
+        )
     }
 
     fn offset_fetch_request(&self, partitions: &BTreeSet<TopicPartition>) -> Request {

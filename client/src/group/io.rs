@@ -320,3 +320,47 @@ impl Membership for super::classic::ClassicMember {
         super::classic::ClassicMember::handle_response(self, now, token, response)
     }
 }
+
+/// An OffsetCommit for `offsets`, from a member of `generation` (classic) or
+/// at member epoch `generation` (KIP-848: the same wire field).
+pub(crate) fn offset_commit_request(
+    group_id: &str,
+    group_instance_id: Option<&str>,
+    generation: i32,
+    member_id: &str,
+    offsets: &BTreeMap<TopicPartition, i64>,
+) -> Request {
+    use kafkacc_protocol::StrBytes;
+    use kafkacc_protocol::generated::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (tp, offset) in offsets {
+        topics
+            .entry(tp.topic.as_str())
+            .or_default()
+            .push(OffsetCommitRequestPartition {
+                partition_index: tp.partition,
+                committed_offset: *offset,
+                committed_leader_epoch: -1,
+                committed_metadata: Some(StrBytes::default()),
+                ..Default::default()
+            });
+    }
+    Request::OffsetCommit(kafkacc_protocol::messages::OffsetCommitRequest {
+        group_id: group_id.into(),
+        generation_id_or_member_epoch: generation,
+        member_id: member_id.into(),
+        group_instance_id: group_instance_id.map(StrBytes::from),
+        retention_time_ms: -1,
+        topics: topics
+            .into_iter()
+            .map(|(name, partitions)| OffsetCommitRequestTopic {
+                name: name.into(),
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
