@@ -884,43 +884,7 @@ impl ClassicMember {
             return;
         };
         job.in_flight = None;
-        // v8+ answers per group; older versions at the top level.
-        let (group_code, partitions): (ErrorCode, Vec<(String, i32, i64, i16)>) =
-            match r.groups.first() {
-                Some(g) => (
-                    ErrorCode(g.error_code),
-                    g.topics
-                        .iter()
-                        .flat_map(|t| {
-                            t.partitions.iter().map(move |p| {
-                                (
-                                    t.name.as_str().to_owned(),
-                                    p.partition_index,
-                                    p.committed_offset,
-                                    p.error_code,
-                                )
-                            })
-                        })
-                        .collect(),
-                ),
-                None => (
-                    ErrorCode(r.error_code),
-                    r.topics
-                        .iter()
-                        .flat_map(|t| {
-                            t.partitions.iter().map(move |p| {
-                                (
-                                    t.name.as_str().to_owned(),
-                                    p.partition_index,
-                                    p.committed_offset,
-                                    p.error_code,
-                                )
-                            })
-                        })
-                        .collect(),
-                ),
-            };
-        let mut retry = !group_code.is_ok();
+        let (group_code, partitions) = super::io::offset_fetch_rows(&r);
         if !group_code.is_ok() {
             match code_recovery(group_code) {
                 Recovery::FindCoordinator
@@ -936,23 +900,11 @@ impl ClassicMember {
             }
         }
         // Still wanted (a coordinator change above may not drop it).
-        let mut offsets = BTreeMap::new();
-        if !retry {
-            for (topic, partition, offset, code) in partitions {
-                let tp = TopicPartition::new(topic, partition);
-                if !job.partitions.contains(&tp) {
-                    continue;
-                }
-                let code = ErrorCode(code);
-                if code == ErrorCode::UNSTABLE_OFFSET_COMMIT
-                    || (code.is_retriable() && code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
-                {
-                    retry = true;
-                    continue;
-                }
-                offsets.insert(tp, (offset >= 0 && code.is_ok()).then_some(offset));
-            }
-        }
+        let (offsets, retry) = if group_code.is_ok() {
+            super::io::settle_committed_rows(partitions, &job.partitions)
+        } else {
+            (BTreeMap::new(), true)
+        };
         for tp in offsets.keys() {
             job.partitions.remove(tp);
         }

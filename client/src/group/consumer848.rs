@@ -816,37 +816,7 @@ impl Consumer848Member {
             return;
         };
         job.in_flight = None;
-        // v8+ answers per group; older versions at the top level.
-        let mut rows: Vec<(String, i32, i64, i16)> = Vec::new();
-        let group_code = match r.groups.first() {
-            Some(g) => {
-                for t in &g.topics {
-                    for p in &t.partitions {
-                        rows.push((
-                            t.name.as_str().to_owned(),
-                            p.partition_index,
-                            p.committed_offset,
-                            p.error_code,
-                        ));
-                    }
-                }
-                ErrorCode(g.error_code)
-            }
-            None => {
-                for t in &r.topics {
-                    for p in &t.partitions {
-                        rows.push((
-                            t.name.as_str().to_owned(),
-                            p.partition_index,
-                            p.committed_offset,
-                            p.error_code,
-                        ));
-                    }
-                }
-                ErrorCode(r.error_code)
-            }
-        };
-        let mut retry = !group_code.is_ok();
+        let (group_code, rows) = super::io::offset_fetch_rows(&r);
         if !group_code.is_ok() {
             match code_recovery(group_code) {
                 Recovery::FindCoordinator
@@ -861,23 +831,11 @@ impl Consumer848Member {
                 _ => {}
             }
         }
-        let mut offsets = BTreeMap::new();
-        if !retry {
-            for (topic, partition, offset, code) in rows {
-                let tp = TopicPartition::new(topic, partition);
-                if !job.partitions.contains(&tp) {
-                    continue;
-                }
-                let code = ErrorCode(code);
-                if code == ErrorCode::UNSTABLE_OFFSET_COMMIT
-                    || (code.is_retriable() && code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
-                {
-                    retry = true;
-                    continue;
-                }
-                offsets.insert(tp, (offset >= 0 && code.is_ok()).then_some(offset));
-            }
-        }
+        let (offsets, retry) = if group_code.is_ok() {
+            super::io::settle_committed_rows(rows, &job.partitions)
+        } else {
+            (BTreeMap::new(), true)
+        };
         for tp in offsets.keys() {
             job.partitions.remove(tp);
         }

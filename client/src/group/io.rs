@@ -364,3 +364,68 @@ pub(crate) fn offset_commit_request(
         ..Default::default()
     })
 }
+
+/// An OffsetFetch answer flattened to its group error code and
+/// (topic, partition, committed offset, error code) rows: v8+ answers per
+/// group, older versions at the top level.
+pub(crate) fn offset_fetch_rows(
+    r: &kafkacc_protocol::messages::OffsetFetchResponse,
+) -> (kafkacc_protocol::ErrorCode, Vec<(String, i32, i64, i16)>) {
+    let mut rows = Vec::new();
+    let code = match r.groups.first() {
+        Some(g) => {
+            for t in &g.topics {
+                for p in &t.partitions {
+                    rows.push((
+                        t.name.to_string(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.error_code,
+                    ));
+                }
+            }
+            g.error_code
+        }
+        None => {
+            for t in &r.topics {
+                for p in &t.partitions {
+                    rows.push((
+                        t.name.to_string(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.error_code,
+                    ));
+                }
+            }
+            r.error_code
+        }
+    };
+    (kafkacc_protocol::ErrorCode(code), rows)
+}
+
+/// Sorts OffsetFetch rows for the `wanted` partitions into settled ones
+/// (the committed offset, or None when nothing was committed) and whether
+/// some must be asked again (unstable offsets, retriable errors).
+pub(crate) fn settle_committed_rows(
+    rows: Vec<(String, i32, i64, i16)>,
+    wanted: &BTreeSet<TopicPartition>,
+) -> (BTreeMap<TopicPartition, Option<i64>>, bool) {
+    use kafkacc_protocol::ErrorCode;
+    let mut offsets = BTreeMap::new();
+    let mut retry = false;
+    for (topic, partition, offset, code) in rows {
+        let tp = TopicPartition::new(topic, partition);
+        if !wanted.contains(&tp) {
+            continue;
+        }
+        let code = ErrorCode(code);
+        if code == ErrorCode::UNSTABLE_OFFSET_COMMIT
+            || (code.is_retriable() && code != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+        {
+            retry = true;
+            continue;
+        }
+        offsets.insert(tp, (offset >= 0 && code.is_ok()).then_some(offset));
+    }
+    (offsets, retry)
+}
