@@ -8,20 +8,13 @@ use super::assignor::{
 };
 use super::classic::{ClassicMember, MemberConfig};
 use super::io::{Dest, GroupEvent, Outgoing, Request, Response, Token, fit_to_version};
+use super::scripted::{commit_resp, fetch_ok, find_err, find_ok, set, tp};
 use crate::error::Error;
 use bytes::Bytes;
 use kafkacc_protocol::ErrorCode;
-use kafkacc_protocol::generated::find_coordinator_response::Coordinator as WireCoordinator;
 use kafkacc_protocol::generated::join_group_response::JoinGroupResponseMember;
-use kafkacc_protocol::generated::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafkacc_protocol::generated::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
-};
 use kafkacc_protocol::messages::{
-    FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, SyncGroupResponse,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,14 +43,6 @@ fn config(cooperative: bool, instance: Option<&str>) -> MemberConfig {
         assignors,
         rack_id: None,
     }
-}
-
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition::new("t", p)
-}
-
-fn set(ps: &[i32]) -> BTreeSet<TopicPartition> {
-    ps.iter().map(|p| tp(*p)).collect()
 }
 
 /// A member and a fake clock.
@@ -143,27 +128,6 @@ impl H {
     }
 }
 
-fn find_ok() -> Response {
-    Response::FindCoordinator(FindCoordinatorResponse {
-        coordinators: vec![WireCoordinator {
-            key: "g".into(),
-            node_id: 1,
-            host: "127.0.0.1".into(),
-            port: 9092,
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
-fn find_err(code: ErrorCode) -> Response {
-    Response::FindCoordinator(FindCoordinatorResponse {
-        error_code: code.0,
-        node_id: -1,
-        ..Default::default()
-    })
-}
-
 fn join_ok(
     generation: i32,
     member: &str,
@@ -217,46 +181,6 @@ fn sync_err(code: ErrorCode) -> Response {
 fn hb(code: ErrorCode) -> Response {
     Response::Heartbeat(HeartbeatResponse {
         error_code: code.0,
-        ..Default::default()
-    })
-}
-
-fn commit_resp(partitions: &[i32], code: ErrorCode) -> Response {
-    Response::OffsetCommit(OffsetCommitResponse {
-        topics: vec![OffsetCommitResponseTopic {
-            name: "t".into(),
-            partitions: partitions
-                .iter()
-                .map(|p| OffsetCommitResponsePartition {
-                    partition_index: *p,
-                    error_code: code.0,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
-fn fetch_ok(offsets: &[(i32, i64)]) -> Response {
-    Response::OffsetFetch(OffsetFetchResponse {
-        groups: vec![OffsetFetchResponseGroup {
-            group_id: "g".into(),
-            topics: vec![OffsetFetchResponseTopics {
-                name: "t".into(),
-                partitions: offsets
-                    .iter()
-                    .map(|(p, o)| OffsetFetchResponsePartitions {
-                        partition_index: *p,
-                        committed_offset: *o,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
         ..Default::default()
     })
 }

@@ -6,19 +6,10 @@
 use super::assignor::TopicPartition;
 use super::consumer848::{Consumer848Member, Member848Config, random_member_id};
 use super::io::{Dest, GroupEvent, Membership, Outgoing, Request, Response, Token};
+use super::scripted::{commit_resp, fetch_ok, find_ok, set, tp};
 use crate::error::Error;
 use kafkacc_protocol::generated::consumer_group_heartbeat_response::{Assignment, TopicPartitions};
-use kafkacc_protocol::generated::find_coordinator_response::Coordinator as WireCoordinator;
-use kafkacc_protocol::generated::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafkacc_protocol::generated::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
-};
-use kafkacc_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
-    OffsetCommitResponse, OffsetFetchResponse,
-};
+use kafkacc_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 use kafkacc_protocol::{ApiKey, ErrorCode, Uuid};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,14 +34,6 @@ fn config(instance: Option<&str>) -> Member848Config {
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_millis(1000),
     }
-}
-
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition::new("t", p)
-}
-
-fn set(ps: &[i32]) -> BTreeSet<TopicPartition> {
-    ps.iter().map(|p| tp(*p)).collect()
 }
 
 /// A member and a fake clock.
@@ -171,19 +154,6 @@ impl H {
     }
 }
 
-fn find_ok() -> Response {
-    Response::FindCoordinator(FindCoordinatorResponse {
-        coordinators: vec![WireCoordinator {
-            key: "g".into(),
-            node_id: 1,
-            host: "127.0.0.1".into(),
-            port: 9092,
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
 fn ids() -> Response {
     Response::TopicIds(BTreeMap::from([("t".to_owned(), topic_id())]))
 }
@@ -209,46 +179,6 @@ fn hb_err(code: ErrorCode) -> Response {
     Response::ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse {
         error_code: code.0,
         member_epoch: -1,
-        ..Default::default()
-    })
-}
-
-fn commit_response(partitions: &[i32], code: ErrorCode) -> Response {
-    Response::OffsetCommit(OffsetCommitResponse {
-        topics: vec![OffsetCommitResponseTopic {
-            name: "t".into(),
-            partitions: partitions
-                .iter()
-                .map(|p| OffsetCommitResponsePartition {
-                    partition_index: *p,
-                    error_code: code.0,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
-fn fetch_ok(offsets: &[(i32, i64)]) -> Response {
-    Response::OffsetFetch(OffsetFetchResponse {
-        groups: vec![OffsetFetchResponseGroup {
-            group_id: "g".into(),
-            topics: vec![OffsetFetchResponseTopics {
-                name: "t".into(),
-                partitions: offsets
-                    .iter()
-                    .map(|(p, o)| OffsetFetchResponsePartitions {
-                        partition_index: *p,
-                        committed_offset: *o,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
         ..Default::default()
     })
 }
@@ -358,7 +288,7 @@ fn revocation_commits_then_acknowledges_then_assigns() {
     assert_eq!(c.generation_id_or_member_epoch, 1);
     assert_eq!(c.member_id.as_str(), MEMBER);
     assert_eq!(c.topics[0].partitions[0].committed_offset, 42);
-    h.respond(t, commit_response(&[0], ErrorCode::NONE));
+    h.respond(t, commit_resp(&[0], ErrorCode::NONE));
     // Revocation done: 2 is taken and everything acknowledged at once.
     let events = h.events();
     assert!(
@@ -543,7 +473,7 @@ fn commits_carry_the_member_epoch_and_retry_a_stale_epoch() {
         unreachable!()
     };
     assert_eq!(c.generation_id_or_member_epoch, 3);
-    h.respond(t, commit_response(&[0], ErrorCode::STALE_MEMBER_EPOCH));
+    h.respond(t, commit_resp(&[0], ErrorCode::STALE_MEMBER_EPOCH));
     assert!(h.events().is_empty(), "not reported yet");
     // A heartbeat goes at once; its answer brings epoch 4.
     let (t, _) = h.heartbeat();
@@ -555,7 +485,7 @@ fn commits_carry_the_member_epoch_and_retry_a_stale_epoch() {
         unreachable!()
     };
     assert_eq!(c.generation_id_or_member_epoch, 4);
-    h.respond(t, commit_response(&[0], ErrorCode::NONE));
+    h.respond(t, commit_resp(&[0], ErrorCode::NONE));
     let events = h.events();
     assert!(
         events
@@ -705,7 +635,7 @@ fn answer(request: &Request, code: ErrorCode, parts: &[i32], epoch: &mut i32) ->
             hb_ok(*epoch, Some(parts))
         }
         Request::ConsumerGroupHeartbeat(_) => hb_err(code),
-        Request::OffsetCommit(_) => commit_response(&[0], code),
+        Request::OffsetCommit(_) => commit_resp(&[0], code),
         Request::OffsetFetch(_) => fetch_ok(&[(0, 1), (1, 2)]),
         other => panic!("unexpected request {}", other.name()),
     }

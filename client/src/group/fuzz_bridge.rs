@@ -14,21 +14,15 @@ use super::assignor::{
 use super::classic::{ClassicMember, MemberConfig};
 use super::consumer848::{Consumer848Member, Member848Config};
 use super::io::{GroupEvent, Membership, Outgoing, Request, Response, Token};
+use super::scripted::{commit_resp, fetch_resp, find_err, find_ok, tp};
 use crate::error::Error;
 use kafkacc_protocol::generated::consumer_group_heartbeat_response::{
     Assignment as HbAssignment, TopicPartitions,
 };
-use kafkacc_protocol::generated::find_coordinator_response::Coordinator as WireCoordinator;
 use kafkacc_protocol::generated::join_group_response::JoinGroupResponseMember;
-use kafkacc_protocol::generated::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafkacc_protocol::generated::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
-};
 use kafkacc_protocol::messages::{
-    ConsumerGroupHeartbeatResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
-    LeaveGroupResponse, OffsetCommitResponse, OffsetFetchResponse, SyncGroupResponse,
+    ConsumerGroupHeartbeatResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
+    SyncGroupResponse,
 };
 use kafkacc_protocol::{ErrorCode, Uuid};
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,10 +86,6 @@ fn next_op(b: &mut Bytes<'_>, max_advance_ms: u16) -> Op {
     }
 }
 
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition::new("t", p)
-}
-
 fn disconnected() -> Error {
     Error::Disconnected {
         addr: "x".into(),
@@ -151,68 +141,6 @@ impl Model {
 }
 
 // ----- responses -------------------------------------------------------------
-
-fn find_ok() -> Response {
-    Response::FindCoordinator(FindCoordinatorResponse {
-        coordinators: vec![WireCoordinator {
-            key: "g".into(),
-            node_id: 1,
-            host: "127.0.0.1".into(),
-            port: 9092,
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
-fn find_err(code: ErrorCode) -> Response {
-    Response::FindCoordinator(FindCoordinatorResponse {
-        error_code: code.0,
-        node_id: -1,
-        ..Default::default()
-    })
-}
-
-fn commit_resp(partitions: &[i32], code: ErrorCode) -> Response {
-    Response::OffsetCommit(OffsetCommitResponse {
-        topics: vec![OffsetCommitResponseTopic {
-            name: "t".into(),
-            partitions: partitions
-                .iter()
-                .map(|p| OffsetCommitResponsePartition {
-                    partition_index: *p,
-                    error_code: code.0,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
-
-fn fetch_resp(offsets: &[(i32, i64)], code: ErrorCode) -> Response {
-    Response::OffsetFetch(OffsetFetchResponse {
-        groups: vec![OffsetFetchResponseGroup {
-            group_id: "g".into(),
-            error_code: code.0,
-            topics: vec![OffsetFetchResponseTopics {
-                name: "t".into(),
-                partitions: offsets
-                    .iter()
-                    .map(|(p, o)| OffsetFetchResponsePartitions {
-                        partition_index: *p,
-                        committed_offset: *o,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-}
 
 // ----- classic -----------------------------------------------------------------
 

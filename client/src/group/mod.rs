@@ -31,6 +31,8 @@ mod stream;
 
 #[cfg(fuzzing)]
 pub mod fuzz_bridge;
+#[cfg(any(test, fuzzing))]
+mod scripted;
 
 #[cfg(test)]
 mod classic_tests;
