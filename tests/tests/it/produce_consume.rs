@@ -17,6 +17,21 @@ async fn topic_with(client: &Client, prefix: &str, partitions: i32) -> String {
     topic
 }
 
+/// Writes values "0".."n-1" to partition 0, awaiting each record, so every
+/// record is a batch of its own.
+async fn produce_one_per_batch(client: &Client, topic: &str, n: usize) {
+    let config = ProducerConfig::default().linger(Duration::ZERO);
+    let producer = Producer::new(client.clone(), config).expect("producer");
+    for i in 0..n {
+        producer
+            .send(ProducerRecord::new(topic).partition(0).value(i.to_string()))
+            .await
+            .expect("send")
+            .await
+            .expect("delivered");
+    }
+}
+
 /// Reads from the start of every partition until `expected` records arrived
 /// (or fails after a bounded time).
 async fn consume_all(client: &Client, topic: &str, expected: usize) -> Vec<ConsumerRecord> {
@@ -257,19 +272,7 @@ async fn seek_and_list_offsets() {
     let _log = log_on_failure();
     let client = client().await;
     let topic = topic_with(&client, "seek", 1).await;
-    let producer = Producer::new(
-        client.clone(),
-        ProducerConfig::default().linger(Duration::ZERO),
-    )
-    .expect("producer");
-    for i in 0..50 {
-        producer
-            .send(ProducerRecord::new(&topic).value(i.to_string()))
-            .await
-            .expect("send")
-            .await
-            .expect("delivered");
-    }
+    produce_one_per_batch(&client, &topic, 50).await;
     let admin = Admin::new(client.clone());
     let earliest = admin
         .list_offsets(&topic, &[0], OffsetSpec::Earliest)
@@ -417,20 +420,8 @@ async fn seek_and_pause_during_a_prefetch_drop_its_records() {
     let _log = log_on_failure();
     let client = client().await;
     let topic = topic_with(&client, "prefetch-seek", 1).await;
-    let producer = Producer::new(
-        client.clone(),
-        ProducerConfig::default().linger(Duration::ZERO),
-    )
-    .expect("producer");
     // One batch per record, so a fetch of one batch returns one record.
-    for i in 0..60 {
-        producer
-            .send(ProducerRecord::new(&topic).value(i.to_string()))
-            .await
-            .expect("send")
-            .await
-            .expect("delivered");
-    }
+    produce_one_per_batch(&client, &topic, 60).await;
     let mut config = ConsumerConfig::default()
         .auto_offset_reset(OffsetReset::Earliest)
         .fetch_max_wait(Duration::from_millis(100));
