@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops a single local test broker on 127.0.0.1.
 #
-#   scripts/broker.sh start kafka|tansu --dir DIR [--watch-pid PID]
+#   scripts/broker.sh start kafka|tansu|fake --dir DIR [--watch-pid PID]
 #       Installs the broker if needed, starts it in the background with its
 #       state and log (DIR/broker.log) under DIR, waits (at most 60 s) until it
 #       answers ApiVersions and lists itself in Metadata, then prints
@@ -23,7 +23,7 @@ READY_TIMEOUT_S=${KAFKACC_BROKER_READY_TIMEOUT_S:-60}
 STOP_GRACE_S=10
 
 usage() {
-    echo "usage: $0 start kafka|tansu --dir DIR [--watch-pid PID]" >&2
+    echo "usage: $0 start kafka|tansu|fake --dir DIR [--watch-pid PID]" >&2
     echo "       $0 stop DIR" >&2
     exit 2
 }
@@ -196,6 +196,26 @@ start_tansu() {
     bootstrap="127.0.0.1:$port"
 }
 
+# The in-process fake cluster (fake/, crate kafkacc-fake) as a process of
+# its own, for manual runs and other clients (the Rust test harness runs it
+# inside the test process instead). KAFKACC_FAKE_BROKERS=N brokers (default
+# 1); BOOTSTRAP names the first, the others are in Metadata. Building takes
+# cargo's lock on target/, so do not call this from inside `cargo test`.
+start_fake() {
+    local dir=$1 root bin port
+    root="$(cd "$here/.." && pwd)"
+    bin="$root/target/debug/kafkacc-fake"
+    if ! (cd "$root" && cargo build -q -p kafkacc-fake) >>"$dir/broker.log" 2>&1; then
+        fail "$dir" "cargo build -p kafkacc-fake failed"
+    fi
+    port=$(free_port)
+    launch_ms=$(now_ms)
+    (cd "$dir" && exec setsid "$bin" --port "$port" --brokers "${KAFKACC_FAKE_BROKERS:-1}" \
+        --log "$dir/broker.log" </dev/null >>"$dir/broker.log" 2>&1) &
+    broker_pid=$!
+    bootstrap="127.0.0.1:$port"
+}
+
 # Reports a failed start with the log tail, stops a half-started broker, exits 1.
 fail() {
     local dir=$1 msg=$2
@@ -211,7 +231,7 @@ fail() {
 
 cmd_start() {
     local kind="${1:-}" dir="" watch=""
-    [[ "$kind" == kafka || "$kind" == tansu ]] || usage
+    [[ "$kind" == kafka || "$kind" == tansu || "$kind" == fake ]] || usage
     shift
     while (($#)); do
         case "$1" in

@@ -22,6 +22,8 @@ fi
 have java || { echo "installing Java 17" >&2; apt_install openjdk-17-jre-headless; }
 have mvn || { echo "installing Maven" >&2; apt_install maven; }
 have python3 || { echo "installing python3" >&2; apt_install python3 python3-pip; }
+# The secured test broker (TLS, SASL) gets its certificates from openssl.
+have openssl || { echo "installing openssl" >&2; apt_install openssl; }
 
 # Report versions (a closed pipe must not fail the script under pipefail).
 cargo --version

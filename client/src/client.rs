@@ -9,8 +9,15 @@ use crate::net::pool::{Lane, Pool};
 use kafkacc_protocol::generated::metadata_request::MetadataRequestTopic;
 use kafkacc_protocol::messages::MetadataRequest;
 use kafkacc_protocol::{ErrorCode, Request, StrBytes};
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A broker that failed a connect or a request within this window is
+/// tried after the others when any broker will do (Java's least-loaded-node
+/// choice skips nodes in reconnect backoff the same way).
+const AVOID_FAILED_FOR: Duration = Duration::from_secs(10);
 
 /// A connection to a Kafka cluster. Cheap to clone: clones share
 /// connections and metadata.
@@ -33,6 +40,11 @@ struct Inner {
     metadata: RwLock<Arc<ClusterMetadata>>,
     /// One metadata refresh at a time; others wait and reuse its result.
     refreshing: tokio::sync::Mutex<()>,
+    /// When the last refresh failed and why: callers that queued behind it
+    /// get its error rather than each waiting out another timeout.
+    last_refresh_failure: Mutex<Option<(Instant, Error)>>,
+    /// Brokers (by address) that failed recently, tried last.
+    failed_at: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -53,6 +65,10 @@ impl Client {
             connect_timeout: config.connect_timeout,
             request_timeout: config.request_timeout,
             max_response_size: config.max_response_size,
+            address_map: config.broker_address_map.clone(),
+            tls: crate::net::tls::connector(config.tls.as_ref())?,
+            sasl: config.sasl.clone(),
+            dialer: config.dialer.clone(),
         };
         let pool = Pool::new(
             conn_config,
@@ -65,6 +81,8 @@ impl Client {
                 pool,
                 metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
                 refreshing: tokio::sync::Mutex::new(()),
+                last_refresh_failure: Mutex::new(None),
+                failed_at: Mutex::new(BTreeMap::new()),
             }),
         };
         client.refresh_metadata(&[]).await?;
@@ -172,6 +190,24 @@ impl Client {
         {
             return Ok(current);
         }
+        if let Some((at, error)) = lock(&self.inner.last_refresh_failure).clone()
+            && at >= requested_at
+        {
+            return Err(error);
+        }
+        let fetched = self.fetch_metadata(topics, auto_create).await;
+        if let Err(e) = &fetched {
+            *lock(&self.inner.last_refresh_failure) = Some((Instant::now(), e.clone()));
+        }
+        fetched
+    }
+
+    /// One Metadata request to any broker, stored in the cache.
+    async fn fetch_metadata(
+        &self,
+        topics: Option<&[&str]>,
+        auto_create: bool,
+    ) -> Result<Arc<ClusterMetadata>> {
         let request = MetadataRequest {
             topics: topics.map(|ts| {
                 ts.iter()
@@ -184,7 +220,7 @@ impl Client {
             allow_auto_topic_creation: auto_create,
             ..Default::default()
         };
-        let response = self.send_any(&request).await?;
+        let response = self.send_any_idempotent(&request).await?;
         if response.error_code != 0 {
             return Err(Error::broker(
                 ErrorCode(response.error_code),
@@ -215,7 +251,40 @@ impl Client {
     /// bootstrap list, until `bootstrap_timeout` has passed.
     pub(crate) async fn send_any<R: Request>(&self, request: &R) -> Result<R::Response> {
         let conn = self.any_connection(Lane::Default).await?;
-        conn.send(request).await
+        let answer = conn.send(request).await;
+        if answer.as_ref().is_err_and(broker_failed) {
+            self.note_failure(conn.addr());
+        }
+        answer
+    }
+
+    /// [`Client::send_any`] for a request that is safe to repeat (Metadata):
+    /// a connection lost mid-request moves on to the next broker until
+    /// `bootstrap_timeout`, as a lost connect does.
+    async fn send_any_idempotent<R: Request>(&self, request: &R) -> Result<R::Response> {
+        let deadline = Instant::now() + self.inner.config.bootstrap_timeout;
+        loop {
+            match self.send_any(request).await {
+                Err(e) if broker_failed(&e) && Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "request to any broker failed; trying another");
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    /// Remembers that the broker at `addr` just failed.
+    fn note_failure(&self, addr: &str) {
+        let mut failed = lock(&self.inner.failed_at);
+        failed.retain(|_, at| at.elapsed() < AVOID_FAILED_FOR);
+        failed.insert(addr.to_owned(), Instant::now());
+    }
+
+    /// Did the broker at `addr` fail within [`AVOID_FAILED_FOR`]?
+    fn failed_recently(&self, addr: &str) -> bool {
+        lock(&self.inner.failed_at)
+            .get(addr)
+            .is_some_and(|at| at.elapsed() < AVOID_FAILED_FOR)
     }
 
     /// A connection to any live broker.
@@ -232,6 +301,10 @@ impl Client {
                     candidates.push(addr.clone());
                 }
             }
+            // Brokers that just failed go last (a stable sort keeps the
+            // order otherwise), so one dead broker costs one timeout, not
+            // one per refresh.
+            candidates.sort_by_key(|addr| self.failed_recently(addr));
             for addr in candidates {
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if remaining.is_zero() {
@@ -239,8 +312,14 @@ impl Client {
                 }
                 match tokio::time::timeout(remaining, self.inner.pool.get(&addr, lane)).await {
                     Ok(Ok(conn)) => return Ok(conn),
+                    // Wrong credentials or certificates fail the same way on
+                    // every broker and every retry: say so at once.
+                    Ok(Err(e @ (Error::Authentication { .. } | Error::Tls { .. }))) => {
+                        return Err(e);
+                    }
                     Ok(Err(e)) => {
                         tracing::debug!(broker = %addr, error = %e, "bootstrap attempt failed");
+                        self.note_failure(&addr);
                         attempts.retain(|(a, _)| a != &addr);
                         attempts.push((addr, e.to_string()));
                     }
@@ -305,4 +384,19 @@ impl Client {
     pub fn close(&self) {
         self.inner.pool.close_all();
     }
+}
+
+/// Locks a mutex, ignoring poisoning (every critical section here is a
+/// plain state update).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether an error says the broker itself is unreachable or unresponsive
+/// (rather than that it answered with an error).
+fn broker_failed(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Connect { .. } | Error::Disconnected { .. } | Error::Timeout { .. }
+    )
 }

@@ -2,6 +2,9 @@
 //! unless a comment says why it differs.
 
 use crate::error::{Error, Result};
+use crate::net::dialer::Dialer;
+use crate::security::{SaslConfig, TlsConfig};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings shared by every part of the client: where the cluster is and
@@ -35,6 +38,49 @@ pub struct ClientConfig {
     pub max_response_size: usize,
     /// Cap on the bytes one compressed batch may expand to.
     pub max_decompressed_batch_size: usize,
+    /// Rewrites every broker address before the client dials it (see
+    /// [`ClientConfig::broker_address_map`]). `None` dials addresses as given.
+    pub broker_address_map: Option<BrokerAddressMap>,
+    /// TLS to every broker (`security.protocol=SSL`, or `SASL_SSL` together
+    /// with [`sasl`](Self::sasl)). Needs the crate's `tls` feature.
+    pub tls: Option<TlsConfig>,
+    /// SASL authentication on every connection
+    /// (`security.protocol=SASL_PLAINTEXT`, or `SASL_SSL` with [`tls`](Self::tls)).
+    pub sasl: Option<SaslConfig>,
+    /// Opens the byte streams to brokers instead of TCP (see
+    /// [`ClientConfig::dialer`]). `None` dials TCP.
+    pub dialer: Option<Arc<dyn Dialer>>,
+}
+
+/// A user function that maps a broker's `(host, port)` — from the bootstrap
+/// list or from Metadata — to the `(host, port)` actually dialed.
+///
+/// Useful behind SSH tunnels, NAT or port forwards, where the addresses a
+/// broker advertises are not reachable as they are, and for test proxies.
+/// The original address stays the broker's name everywhere else: in errors,
+/// logs, and as the TLS server name that the certificate must match.
+#[derive(Clone)]
+pub struct BrokerAddressMap(Arc<AddressFn>);
+
+/// The function behind a [`BrokerAddressMap`].
+type AddressFn = dyn Fn(&str, u16) -> (String, u16) + Send + Sync;
+
+impl BrokerAddressMap {
+    /// Wraps `map`.
+    pub fn new(map: impl Fn(&str, u16) -> (String, u16) + Send + Sync + 'static) -> Self {
+        BrokerAddressMap(Arc::new(map))
+    }
+
+    /// The address to dial for the broker at `host:port`.
+    pub fn map(&self, host: &str, port: u16) -> (String, u16) {
+        (self.0)(host, port)
+    }
+}
+
+impl std::fmt::Debug for BrokerAddressMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BrokerAddressMap(<fn>)")
+    }
 }
 
 impl Default for ClientConfig {
@@ -52,6 +98,10 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_millis(1_000),
             max_response_size: 104_857_600,
             max_decompressed_batch_size: 128 * 1024 * 1024,
+            broker_address_map: None,
+            tls: None,
+            sasl: None,
+            dialer: None,
         }
     }
 }
@@ -92,6 +142,43 @@ impl ClientConfig {
     /// Sets the connect timeout.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Carries every connection over `dialer` instead of TCP: for tests over
+    /// in-memory pipes and for simulated networks.
+    pub fn dialer(mut self, dialer: Arc<dyn Dialer>) -> Self {
+        self.dialer = Some(dialer);
+        self
+    }
+
+    /// Dials every broker through `map`: the client connects to
+    /// `map(host, port)` instead of `host:port`, for bootstrap addresses and
+    /// for the addresses brokers advertise in Metadata alike.
+    ///
+    /// ```
+    /// // Every broker is reached through a local tunnel at port + 10000.
+    /// let config = kafkacc::ClientConfig::new("kafka-1.internal:9092")
+    ///     .broker_address_map(|_host, port| ("127.0.0.1".to_owned(), port + 10_000));
+    /// # let _ = config;
+    /// ```
+    pub fn broker_address_map(
+        mut self,
+        map: impl Fn(&str, u16) -> (String, u16) + Send + Sync + 'static,
+    ) -> Self {
+        self.broker_address_map = Some(BrokerAddressMap::new(map));
+        self
+    }
+
+    /// Connects to brokers over TLS (see [`TlsConfig`]).
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Authenticates every connection with SASL (see [`SaslConfig`]).
+    pub fn sasl(mut self, sasl: SaslConfig) -> Self {
+        self.sasl = Some(sasl);
         self
     }
 

@@ -24,6 +24,28 @@ pub enum Recovery {
     Ambiguous,
     /// Retrying will not help.
     Fatal,
+    /// The current transaction cannot commit: abort it, then the producer
+    /// can run new transactions (the Java client's abortable errors).
+    AbortTransaction,
+}
+
+/// How bad a transactional producer's error is (see [`Error::Transaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// Another producer with the same transactional id took over
+    /// (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH): this one must be closed.
+    Fenced,
+    /// The producer cannot go on (e.g. not authorized, an unexpected error
+    /// from the coordinator): close it.
+    Fatal,
+    /// The transaction cannot commit: call `abort_transaction`, then carry on.
+    Abortable,
+    /// The record was not written because its transaction was aborted.
+    Aborted,
+    /// The call is not allowed in the producer's transaction state (a usage
+    /// error, such as `commit_transaction` without `begin_transaction`).
+    InvalidState,
 }
 
 /// Everything that can go wrong in the client.
@@ -119,9 +141,40 @@ pub enum Error {
     /// The producer or consumer was closed.
     #[error("closed")]
     Closed,
+    /// SASL authentication failed: wrong credentials, a mechanism the broker
+    /// does not enable, or (SCRAM) a broker that could not prove it knows
+    /// the credentials. Fatal: the same settings fail the same way again.
+    #[error("SASL authentication with {addr} failed: {reason}")]
+    Authentication {
+        /// Broker address.
+        addr: String,
+        /// Why (the broker's message where it sent one).
+        reason: String,
+    },
+    /// TLS failed: the broker's certificate is not trusted or not valid for
+    /// its name, the broker refused our client certificate, or the TLS
+    /// settings are unusable. Fatal.
+    #[error("TLS with {addr} failed: {reason}")]
+    Tls {
+        /// Broker address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
     /// An I/O error outside a broker connection.
     #[error("i/o error: {0}")]
     Io(Arc<std::io::Error>),
+    /// A transactional producer operation failed; `kind` says whether the
+    /// producer must be closed or the transaction only aborted.
+    #[error("transaction error ({kind:?}): {message}")]
+    Transaction {
+        /// Fatal, fenced, abortable, aborted, or a usage error.
+        kind: TransactionErrorKind,
+        /// The broker error code behind it, if any.
+        code: Option<ErrorCode>,
+        /// What happened.
+        message: String,
+    },
 }
 
 fn format_attempts(attempts: &[(String, String)]) -> String {
@@ -160,19 +213,41 @@ impl Error {
             | Error::Serialization(_)
             | Error::RecordTooLarge { .. }
             | Error::Closed
+            | Error::Authentication { .. }
+            | Error::Tls { .. }
             | Error::Io(_) => Recovery::Fatal,
+            Error::Transaction { kind, .. } => match kind {
+                TransactionErrorKind::Abortable => Recovery::AbortTransaction,
+                TransactionErrorKind::Fenced
+                | TransactionErrorKind::Fatal
+                | TransactionErrorKind::Aborted
+                | TransactionErrorKind::InvalidState => Recovery::Fatal,
+            },
         }
     }
 
     /// Whether retrying the operation may succeed.
     pub fn is_retriable(&self) -> bool {
-        self.recovery() != Recovery::Fatal
+        !matches!(
+            self.recovery(),
+            Recovery::Fatal | Recovery::AbortTransaction
+        )
     }
 
-    /// The broker error code, if this is a broker error.
+    /// The broker error code, if this is a broker error (or a transaction
+    /// error caused by one).
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::Transaction { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    /// The kind of a transaction error, if this is one.
+    pub fn transaction_kind(&self) -> Option<TransactionErrorKind> {
+        match self {
+            Error::Transaction { kind, .. } => Some(*kind),
             _ => None,
         }
     }
@@ -227,6 +302,36 @@ mod tests {
             Recovery::Fatal
         );
         assert!(!e(ErrorCode::MESSAGE_TOO_LARGE).is_retriable());
+    }
+
+    #[test]
+    fn transaction_errors_say_whether_to_abort_or_give_up() {
+        let e = |kind| Error::Transaction {
+            kind,
+            code: Some(ErrorCode::PRODUCER_FENCED),
+            message: "m".into(),
+        };
+        assert_eq!(
+            e(TransactionErrorKind::Abortable).recovery(),
+            Recovery::AbortTransaction
+        );
+        assert!(!e(TransactionErrorKind::Abortable).is_retriable());
+        for kind in [
+            TransactionErrorKind::Fenced,
+            TransactionErrorKind::Fatal,
+            TransactionErrorKind::Aborted,
+            TransactionErrorKind::InvalidState,
+        ] {
+            assert_eq!(e(kind).recovery(), Recovery::Fatal);
+        }
+        assert_eq!(
+            e(TransactionErrorKind::Fenced).code(),
+            Some(ErrorCode::PRODUCER_FENCED)
+        );
+        assert_eq!(
+            e(TransactionErrorKind::Fenced).transaction_kind(),
+            Some(TransactionErrorKind::Fenced)
+        );
     }
 
     #[test]

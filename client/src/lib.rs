@@ -21,6 +21,7 @@ pub mod admin;
 mod client;
 pub mod config;
 pub mod consumer;
+pub mod determinism;
 mod error;
 pub mod group;
 pub mod metadata;
@@ -28,17 +29,20 @@ mod net;
 pub mod partitioner;
 pub mod producer;
 mod retry;
+pub mod security;
 pub mod serde;
 
 pub use admin::{Admin, NewTopic, OffsetSpec};
 pub use client::Client;
-pub use config::ClientConfig;
+pub use config::{BrokerAddressMap, ClientConfig};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
-pub use error::{Error, Recovery, Result};
+pub use error::{Error, Recovery, Result, TransactionErrorKind};
 pub use group::assignor::TopicPartition;
 pub use group::{GroupConfig, GroupConsumer, GroupProtocol, RebalanceEvent};
+pub use net::dialer::{BrokerStream, DialFuture, Dialer};
 pub use producer::{
-    Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+    Acks, ConsumerGroupMetadata, DeliveryFuture, Producer, ProducerConfig, ProducerRecord,
+    RecordMetadata,
 };
 
 /// The protocol crate, re-exported (record headers, compression, error codes).

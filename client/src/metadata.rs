@@ -3,8 +3,8 @@
 
 use kafkacc_protocol::messages::MetadataResponse;
 use kafkacc_protocol::{ErrorCode, Uuid};
-use std::collections::HashMap;
-use std::time::Instant;
+use std::collections::BTreeMap;
+use tokio::time::Instant;
 
 /// One broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,9 +84,9 @@ pub struct ClusterMetadata {
     /// Controller node id (-1 unknown).
     pub controller_id: i32,
     /// Brokers by node id.
-    pub brokers: HashMap<i32, BrokerInfo>,
+    pub brokers: BTreeMap<i32, BrokerInfo>,
     /// Topics by name.
-    pub topics: HashMap<String, TopicInfo>,
+    pub topics: BTreeMap<String, TopicInfo>,
     /// When this snapshot was taken.
     pub(crate) fetched_at: Option<Instant>,
 }

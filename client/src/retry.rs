@@ -1,7 +1,6 @@
 //! Exponential backoff with jitter, as the Java client computes it:
 //! `initial × 2^attempt × random[0.8, 1.2)`, capped at `max`.
 
-use rand::Rng;
 use std::time::Duration;
 
 /// The backoff before retry number `attempt` (0 = first retry).
@@ -10,7 +9,7 @@ pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duratio
         return initial;
     }
     let exp = initial.as_secs_f64() * 2f64.powi(attempt.min(31) as i32);
-    let jitter = rand::rng().random_range(0.8..1.2);
+    let jitter = crate::determinism::random_f64(0.8..1.2);
     Duration::from_secs_f64((exp * jitter).min(max.as_secs_f64()))
 }
 

@@ -6,11 +6,14 @@
 //                                         record: partition \t offset \t key \t value \t headers
 //   transactions BOOTSTRAP TOPIC COUNT    COUNT records "committed-i" in a committed transaction,
 //                                         COUNT "aborted-i" in an aborted one, COUNT "after-i" committed
-//   group BOOTSTRAP TOPIC GROUP SECONDS   a member of GROUP (classic protocol, range assignor) subscribed
-//                                         to TOPIC; one line per record: partition \t offset \t value;
-//                                         "assigned\tP,P,..." / "revoked\tP,P,..." on rebalances; commits
-//                                         after each poll (and on revoke); leaves after SECONDS or when
-//                                         stdin closes
+//   group BOOTSTRAP TOPIC GROUP SECONDS [ASSIGNOR]
+//                                         a member of GROUP (classic protocol) subscribed to TOPIC, with
+//                                         ASSIGNOR "range" (the default) or "cooperative-sticky"; one line
+//                                         per record: partition \t offset \t value; on rebalances
+//                                         "assigned\tP,P,..." (partitions added) / "revoked\tP,P,..." and
+//                                         "lost\tP,P,..." (partitions removed: all of them with range,
+//                                         only the moving ones with cooperative-sticky); commits after each
+//                                         poll (and on revoke); leaves after SECONDS or when stdin closes
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -38,7 +41,8 @@ public class Interop {
             case "produce" -> produce(args[1], args[2], Integer.parseInt(args[3]), args[4]);
             case "consume" -> System.exit(consume(args[1], args[2], Integer.parseInt(args[3])) ? 0 : 1);
             case "transactions" -> transactions(args[1], args[2], Integer.parseInt(args[3]));
-            case "group" -> group(args[1], args[2], args[3], Integer.parseInt(args[4]));
+            case "group" -> group(args[1], args[2], args[3], Integer.parseInt(args[4]),
+                    args.length > 5 ? args[5] : "range");
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
     }
@@ -129,7 +133,15 @@ public class Interop {
 
     static volatile boolean stop = false;
 
-    static void group(String bootstrap, String topic, String group, int seconds) {
+    static String assignorClass(String name) {
+        return switch (name) {
+            case "range" -> "org.apache.kafka.clients.consumer.RangeAssignor";
+            case "cooperative-sticky" -> "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
+            default -> throw new IllegalArgumentException("unknown assignor " + name);
+        };
+    }
+
+    static void group(String bootstrap, String topic, String group, int seconds, String assignor) {
         Thread stdin = new Thread(() -> {
             try {
                 while (System.in.read() >= 0) {
@@ -146,7 +158,7 @@ public class Interop {
         p.put("bootstrap.servers", bootstrap);
         p.put("group.id", group);
         p.put("group.protocol", "classic");
-        p.put("partition.assignment.strategy", "org.apache.kafka.clients.consumer.RangeAssignor");
+        p.put("partition.assignment.strategy", assignorClass(assignor));
         p.put("session.timeout.ms", "6000");
         p.put("heartbeat.interval.ms", "1000");
         p.put("max.poll.interval.ms", "20000");
@@ -171,6 +183,13 @@ public class Interop {
                         }
                     }
                     System.out.println("revoked\t" + partitionList(parts));
+                    System.out.flush();
+                }
+
+                @Override
+                public void onPartitionsLost(Collection<TopicPartition> parts) {
+                    pending.keySet().removeAll(parts);
+                    System.out.println("lost\t" + partitionList(parts));
                     System.out.flush();
                 }
 

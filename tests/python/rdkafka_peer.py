@@ -5,11 +5,15 @@ interop tests. Run by tests/src/rdkafka.rs.
                                         partitioner murmur2_random (the Java-compatible one)
   consume BOOTSTRAP TOPIC COUNT         every partition from the start; one line per record:
                                         partition \t offset \t key \t value \t headers
-  group BOOTSTRAP TOPIC GROUP SECONDS   a member of GROUP (classic protocol, range assignor) subscribed
-                                        to TOPIC; one line per record: partition \t offset \t value;
-                                        "assigned\tP,P,..." / "revoked\tP,P,..." on rebalances; commits
-                                        each record synchronously (and what is left on revoke); leaves
-                                        after SECONDS or when stdin closes
+  group BOOTSTRAP TOPIC GROUP SECONDS [ASSIGNOR]
+                                        a member of GROUP (classic protocol) subscribed to TOPIC, with
+                                        ASSIGNOR "range" (the default) or "cooperative-sticky"; one line
+                                        per record: partition \t offset \t value; on rebalances
+                                        "assigned\tP,P,..." (partitions added) / "revoked\tP,P,..." and
+                                        "lost\tP,P,..." (partitions removed: all with range, only the
+                                        moving ones with cooperative-sticky); commits each record
+                                        synchronously (and what is left on revoke); leaves after SECONDS
+                                        or when stdin closes
 """
 import os
 import sys
@@ -64,7 +68,7 @@ def consume(bootstrap, topic, count):
     sys.exit(0 if seen >= count else 1)
 
 
-def group(bootstrap, topic, group_id, seconds):
+def group(bootstrap, topic, group_id, seconds, assignor):
     stop = threading.Event()
 
     def watch_stdin():
@@ -80,7 +84,7 @@ def group(bootstrap, topic, group_id, seconds):
         "bootstrap.servers": bootstrap,
         "group.id": group_id,
         "group.protocol": "classic",
-        "partition.assignment.strategy": "range",
+        "partition.assignment.strategy": assignor,
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 1000,
         "max.poll.interval.ms": 20000,
@@ -110,7 +114,12 @@ def group(bootstrap, topic, group_id, seconds):
         commit_pending()
         print(f"revoked\t{partition_list(parts)}", flush=True)
 
-    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    def on_lost(c, parts):
+        for p in parts:
+            pending.pop(p.partition, None)
+        print(f"lost\t{partition_list(parts)}", flush=True)
+
+    consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
     deadline = time.time() + seconds
     while not stop.is_set() and time.time() < deadline:
         msg = consumer.poll(0.2)
@@ -129,7 +138,8 @@ def group(bootstrap, topic, group_id, seconds):
 if __name__ == "__main__":
     mode, bootstrap, topic = sys.argv[1], sys.argv[2], sys.argv[3]
     if mode == "group":
-        group(bootstrap, topic, sys.argv[4], int(sys.argv[5]))
+        assignor = sys.argv[6] if len(sys.argv) > 6 else "range"
+        group(bootstrap, topic, sys.argv[4], int(sys.argv[5]), assignor)
         sys.exit(0)
     count = int(sys.argv[4])
     if mode == "produce":

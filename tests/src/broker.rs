@@ -24,6 +24,11 @@ pub enum BrokerKind {
     Tansu,
     /// A broker named by `KAFKA_BOOTSTRAP`; the harness started nothing.
     External,
+    /// The in-process fake cluster of `kafkacc-fake`
+    /// (`KAFKACC_TEST_BROKER=fake`; `KAFKACC_FAKE_BROKERS=N` brokers, 1 by
+    /// default). It runs on its own thread and runtime inside the test
+    /// process, so it dies with it.
+    Fake,
 }
 
 impl fmt::Display for BrokerKind {
@@ -32,6 +37,7 @@ impl fmt::Display for BrokerKind {
             BrokerKind::Kafka => "kafka",
             BrokerKind::Tansu => "tansu",
             BrokerKind::External => "external",
+            BrokerKind::Fake => "fake",
         })
     }
 }
@@ -81,6 +87,11 @@ impl TestBroker {
         self.kind == BrokerKind::Tansu
     }
 
+    /// Is this the in-process fake cluster (`kafkacc-fake`)?
+    pub fn is_fake(&self) -> bool {
+        self.kind == BrokerKind::Fake
+    }
+
     /// The broker's log file, for a broker the harness started.
     pub fn log_path(&self) -> Option<&Path> {
         self.log_path.as_deref()
@@ -96,7 +107,7 @@ static BROKER: OnceLock<Result<TestBroker, String>> = OnceLock::new();
 
 /// The broker of this process, started once on first use (later callers
 /// wait for the first). Honours `KAFKA_BOOTSTRAP` (no broker started then,
-/// kind [`BrokerKind::External`]) and `KAFKACC_TEST_BROKER=kafka|tansu`
+/// kind [`BrokerKind::External`]) and `KAFKACC_TEST_BROKER=kafka|tansu|fake`
 /// (default kafka).
 ///
 /// # Panics
@@ -135,9 +146,10 @@ fn start() -> Result<TestBroker, String> {
     {
         "" | "kafka" => BrokerKind::Kafka,
         "tansu" => BrokerKind::Tansu,
+        "fake" => BrokerKind::Fake,
         other => {
             return Err(format!(
-                "KAFKACC_TEST_BROKER={other:?}: expected `kafka` or `tansu`"
+                "KAFKACC_TEST_BROKER={other:?}: expected `kafka`, `tansu` or `fake`"
             ));
         }
     };
@@ -153,6 +165,9 @@ fn start() -> Result<TestBroker, String> {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let dir = brokers.join(format!("{kind}-{}-{millis}", std::process::id()));
+    if kind == BrokerKind::Fake {
+        return start_fake(&dir);
+    }
 
     let started = Instant::now();
     let child = Command::new("bash")
@@ -201,6 +216,74 @@ fn start() -> Result<TestBroker, String> {
         kind,
         log_path: Some(dir.join("broker.log")),
         pid,
+    })
+}
+
+/// Starts the fake cluster in this process, on a thread of its own with its
+/// own tokio runtime (tests use many runtimes; the cluster must outlive each
+/// of them). It stops when the test process exits: no child process, so
+/// nothing can be orphaned. Its request log is `DIR/broker.log`.
+fn start_fake(dir: &Path) -> Result<TestBroker, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let log = dir.join("broker.log");
+    let brokers = std::env::var("KAFKACC_FAKE_BROKERS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log_file = log.clone();
+    thread::Builder::new()
+        .name("kafkacc-fake".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("kafkacc-fake-rt")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("no runtime for the fake cluster: {e}")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let built = kafkacc_fake::FakeCluster::builder()
+                    .brokers(brokers)
+                    .log_file(log_file)
+                    .build()
+                    .await;
+                match built {
+                    Ok(cluster) => {
+                        // One address, like the other kinds (tests hand it
+                        // to proxies and raw sockets); Metadata names the rest.
+                        let first = cluster.bootstrap_addrs().first().map(ToString::to_string);
+                        let _ = tx
+                            .send(first.ok_or_else(|| "the fake cluster has no broker".to_owned()));
+                        // Serve for the rest of the process.
+                        std::future::pending::<()>().await;
+                        drop(cluster);
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("the fake cluster did not start: {e}")));
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("cannot spawn the fake cluster thread: {e}"))?;
+    let bootstrap = rx
+        .recv_timeout(START_TIMEOUT)
+        .map_err(|e| format!("the fake cluster did not report its address: {e}"))??;
+    print_uncaptured(&format!(
+        "kafkacc-tests: using fake broker ({brokers} in-process broker(s)) at {bootstrap} (started in {:.3}s)",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(TestBroker {
+        bootstrap,
+        kind: BrokerKind::Fake,
+        log_path: Some(log),
+        pid: None,
     })
 }
 

@@ -22,8 +22,11 @@
 mod broker;
 pub mod java;
 pub mod peer;
+pub mod proxy;
 pub mod rdkafka;
+pub mod restartable;
 pub mod script;
+pub mod secure_broker;
 
 pub use broker::{BrokerKind, TestBroker, broker};
 

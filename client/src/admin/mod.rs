@@ -15,7 +15,7 @@ use kafkacc_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsRequest,
 };
 use kafkacc_protocol::{ErrorCode, Request, StrBytes};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -312,12 +312,21 @@ async fn list_offsets_once(
     } else {
         partitions.to_vec()
     };
-    let mut by_leader: HashMap<i32, Vec<ListOffsetsPartition>> = HashMap::new();
+    let mut by_leader: BTreeMap<i32, Vec<ListOffsetsPartition>> = BTreeMap::new();
     for p in &wanted {
         let part = info.partition(*p).ok_or_else(|| Error::UnknownPartition {
             topic: topic.to_owned(),
             partition: *p,
         })?;
+        if part.leader < 0 {
+            // Cached while the leader was away: the retry refreshes
+            // metadata first (LEADER_NOT_AVAILABLE asks for that).
+            return Err(Error::broker(
+                ErrorCode::LEADER_NOT_AVAILABLE,
+                format!("ListOffsets {topic}/{p}"),
+                None,
+            ));
+        }
         by_leader
             .entry(part.leader)
             .or_default()

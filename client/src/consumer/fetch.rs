@@ -2,17 +2,41 @@
 //! partitions, concurrently; then the outcome applied to the assignment.
 //! The network half ([`fetch_round`]) owns its inputs so it can run in a
 //! spawned task (the consumer's prefetch) while the application works.
+//! Each request goes through that broker's KIP-227 session
+//! (`fetch_session.rs`), so after the first one it lists only what changed.
 
+use super::fetch_session::{FetchSession, FetchSessionStats, FetchState, SessionRequest};
 use super::{ConsumerConfig, ConsumerRecord, OffsetReset, PartitionState};
 use crate::client::Client;
 use crate::error::{Error, Recovery, Result};
 use crate::net::pool::Lane;
-use kafkacc_protocol::generated::fetch_request::{FetchPartition, FetchTopic};
+use kafkacc_protocol::generated::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafkacc_protocol::messages::{FetchRequest, FetchResponse};
 use kafkacc_protocol::records::batches;
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+/// The first Fetch version with sessions (KIP-227).
+const SESSIONS_FROM_VERSION: i16 = 7;
+
+/// Every broker's fetch session and the counters, shared by the rounds
+/// (one at a time) of one consumer.
+#[derive(Debug, Default)]
+pub(super) struct SessionTable {
+    by_broker: BTreeMap<i32, FetchSession>,
+    pub(super) stats: FetchSessionStats,
+}
+
+/// The consumer's sessions, shared with the round running in a task.
+pub(super) type Sessions = Arc<Mutex<SessionTable>>;
+
+/// Locks the session table (a panic elsewhere cannot leave it torn: every
+/// update is a few plain assignments).
+pub(super) fn lock(sessions: &Sessions) -> std::sync::MutexGuard<'_, SessionTable> {
+    sessions.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 type Assignment = BTreeMap<(String, i32), PartitionState>;
 
@@ -37,6 +61,7 @@ pub(super) fn plan(assignment: &Assignment) -> Vec<Planned> {
 pub(super) async fn fetch_round(
     client: Client,
     config: ConsumerConfig,
+    sessions: Sessions,
     plan: Vec<Planned>,
     wait: Duration,
 ) -> Result<RoundOutcome> {
@@ -64,7 +89,7 @@ pub(super) async fn fetch_round(
     }
     let fetches = by_leader
         .into_iter()
-        .map(|(leader, parts)| fetch_from(&client, &config, leader, parts, wait));
+        .map(|(leader, parts)| fetch_from(&client, &config, &sessions, leader, parts, wait));
     Ok(futures::future::join_all(fetches).await)
 }
 
@@ -77,7 +102,7 @@ pub(super) async fn apply_round(
     config: &ConsumerConfig,
     assignment: &mut Assignment,
     outcome: RoundOutcome,
-    discard: &HashSet<(String, i32)>,
+    discard: &BTreeSet<(String, i32)>,
 ) -> Result<Vec<ConsumerRecord>> {
     let mut records = Vec::new();
     let mut refresh = false;
@@ -97,7 +122,9 @@ pub(super) async fn apply_round(
                     }
                     match update.result {
                         Ok(fetched) => {
-                            state.high_watermark = Some(fetched.high_watermark);
+                            if let Some(high_watermark) = fetched.high_watermark {
+                                state.high_watermark = Some(high_watermark);
+                            }
                             state.position = Some(fetched.next_offset);
                             if records.is_empty() {
                                 records = fetched.records;
@@ -140,7 +167,19 @@ pub(super) async fn apply_round(
 struct Fetched {
     records: Vec<ConsumerRecord>,
     next_offset: i64,
-    high_watermark: i64,
+    /// None when an incremental answer left the partition out (no news).
+    high_watermark: Option<i64>,
+}
+
+impl Fetched {
+    /// A partition an incremental answer left out: nothing new.
+    fn nothing_new(offset: i64) -> Self {
+        Fetched {
+            records: Vec::new(),
+            next_offset: offset,
+            high_watermark: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -152,6 +191,7 @@ pub(super) struct PartitionUpdate {
 async fn fetch_from(
     client: &Client,
     config: &ConsumerConfig,
+    sessions: &Sessions,
     leader: i32,
     parts: Vec<(String, i32, i64, i32)>,
     wait: Duration,
@@ -166,55 +206,78 @@ async fn fetch_from(
     } else {
         version
     };
-    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (topic, partition, offset, epoch) in &parts {
-        topics
-            .entry(topic.as_str())
-            .or_default()
-            .push(FetchPartition {
-                partition: *partition,
-                current_leader_epoch: *epoch,
+    let by_id = version >= 13;
+    let wanted = parts
+        .iter()
+        .map(|(topic, partition, offset, epoch)| {
+            let state = FetchState {
+                topic_id: if by_id { topic_id(topic) } else { Uuid::ZERO },
                 fetch_offset: *offset,
-                partition_max_bytes: config.max_partition_fetch_bytes,
-                ..Default::default()
-            });
-    }
+                leader_epoch: *epoch,
+                max_bytes: config.max_partition_fetch_bytes,
+            };
+            ((topic.clone(), *partition), state)
+        })
+        .collect();
+    let session = {
+        let mut table = lock(sessions);
+        let request = table
+            .by_broker
+            .entry(leader)
+            .or_default()
+            .build(wanted, version >= SESSIONS_FROM_VERSION);
+        count_request(&mut table.stats, &request, parts.len());
+        request
+    };
     let request = FetchRequest {
         replica_id: -1,
         max_wait_ms: wait.as_millis().min(i32::MAX as u128) as i32,
         min_bytes: config.fetch_min_bytes,
         max_bytes: config.fetch_max_bytes,
         isolation_level: i8::from(config.read_committed),
-        session_id: 0,
-        session_epoch: -1,
-        topics: topics
-            .into_iter()
-            .map(|(name, partitions)| FetchTopic {
-                topic: if version < 13 {
-                    StrBytes::from(name)
-                } else {
-                    StrBytes::default()
-                },
-                topic_id: if version >= 13 {
-                    topic_id(name)
-                } else {
-                    Uuid::ZERO
-                },
-                partitions,
-                ..Default::default()
-            })
-            .collect(),
+        session_id: session.session_id,
+        session_epoch: session.epoch,
+        topics: request_topics(&session, by_id),
+        forgotten_topics_data: forgotten_topics(&session, by_id),
         ..Default::default()
     };
-    let response = conn.send_at(&request, version).await?;
-    if response.error_code != 0 {
+    let response = match conn.send_at(&request, version).await {
+        Ok(response) => response,
+        Err(e) => {
+            let mut table = lock(sessions);
+            if let Some(s) = table.by_broker.get_mut(&leader) {
+                s.handle_error();
+            }
+            table.stats.session_resets += u64::from(session.session_id != 0);
+            return Err(e);
+        }
+    };
+    let code = ErrorCode(response.error_code);
+    {
+        let mut table = lock(sessions);
+        if let Some(s) = table.by_broker.get_mut(&leader) {
+            s.handle_response(code, response.session_id);
+        }
+        table.stats.session_resets += u64::from(!code.is_ok() && session.session_id != 0);
+    }
+    if matches!(
+        code,
+        ErrorCode::FETCH_SESSION_ID_NOT_FOUND
+            | ErrorCode::INVALID_FETCH_SESSION_EPOCH
+            | ErrorCode::FETCH_SESSION_TOPIC_ID_ERROR
+    ) {
+        // The session starts over with the next round's full fetch.
+        tracing::debug!(node = leader, error = %code.name(), "fetch session reset");
+        return Ok(Vec::new());
+    }
+    if !code.is_ok() {
         return Err(Error::broker(
-            ErrorCode(response.error_code),
+            code,
             format!("Fetch from node {leader}"),
             None,
         ));
     }
-    let names: HashMap<Uuid, String> = parts
+    let names: BTreeMap<Uuid, String> = parts
         .iter()
         .map(|(t, ..)| (topic_id(t), t.clone()))
         .collect();
@@ -234,6 +297,8 @@ async fn fetch_from(
         });
         let result = match result {
             Some(r) => r,
+            // An incremental answer lists only partitions with news.
+            None if !session.full => Ok(Fetched::nothing_new(offset)),
             None => Err(Error::broker(
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 format!("Fetch {topic}/{partition}: missing from response"),
@@ -251,6 +316,106 @@ async fn fetch_from(
     Ok(out)
 }
 
+/// Counts one request in the stats; `wanted` partitions were to be fetched.
+fn count_request(stats: &mut FetchSessionStats, request: &SessionRequest, wanted: usize) {
+    if request.full {
+        stats.full_fetches += 1;
+    } else {
+        stats.incremental_fetches += 1;
+        stats.omitted_partitions += wanted.saturating_sub(request.send.len()) as u64;
+    }
+}
+
+/// The request's topics: the partitions the session lists, by topic.
+fn request_topics(session: &SessionRequest, by_id: bool) -> Vec<FetchTopic> {
+    let mut topics: BTreeMap<&str, (Uuid, Vec<FetchPartition>)> = BTreeMap::new();
+    for ((topic, partition), state) in &session.send {
+        topics
+            .entry(topic.as_str())
+            .or_insert_with(|| (state.topic_id, Vec::new()))
+            .1
+            .push(FetchPartition {
+                partition: *partition,
+                current_leader_epoch: state.leader_epoch,
+                fetch_offset: state.fetch_offset,
+                partition_max_bytes: state.max_bytes,
+                ..Default::default()
+            });
+    }
+    topics
+        .into_iter()
+        .map(|(name, (id, partitions))| FetchTopic {
+            topic: if by_id {
+                StrBytes::default()
+            } else {
+                StrBytes::from(name)
+            },
+            topic_id: if by_id { id } else { Uuid::ZERO },
+            partitions,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The partitions the session drops, by topic.
+fn forgotten_topics(session: &SessionRequest, by_id: bool) -> Vec<ForgottenTopic> {
+    let mut topics: BTreeMap<&str, (Uuid, Vec<i32>)> = BTreeMap::new();
+    for ((topic, partition), id) in &session.forget {
+        topics
+            .entry(topic.as_str())
+            .or_insert_with(|| (*id, Vec::new()))
+            .1
+            .push(*partition);
+    }
+    topics
+        .into_iter()
+        .map(|(name, (id, partitions))| ForgottenTopic {
+            topic: if by_id {
+                StrBytes::default()
+            } else {
+                StrBytes::from(name)
+            },
+            topic_id: if by_id { id } else { Uuid::ZERO },
+            partitions,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Closes every open fetch session (epoch -1, nothing fetched), best
+/// effort: a broker that does not answer expires the session itself.
+pub(super) async fn close_sessions(client: &Client, sessions: &Sessions) {
+    let open: Vec<(i32, i32)> = {
+        let mut table = lock(sessions);
+        table
+            .by_broker
+            .iter_mut()
+            .filter_map(|(broker, s)| Some((*broker, s.close()?)))
+            .collect()
+    };
+    let timeout = client.config().request_timeout;
+    let closes = open.into_iter().map(|(broker, session_id)| async move {
+        let conn = client.broker_connection(broker, Lane::Fetch).await?;
+        let version = conn.version_of::<FetchRequest>()?;
+        let request = FetchRequest {
+            replica_id: -1,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            session_id,
+            session_epoch: -1,
+            ..Default::default()
+        };
+        conn.send_at_timeout(&request, version, timeout).await?;
+        tracing::debug!(node = broker, session_id, "fetch session closed");
+        Result::<()>::Ok(())
+    });
+    for result in futures::future::join_all(closes).await {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "closing a fetch session failed");
+        }
+    }
+}
+
 type PartitionData = kafkacc_protocol::generated::fetch_response::PartitionData;
 
 fn partition_result<'a>(
@@ -258,7 +423,7 @@ fn partition_result<'a>(
     version: i16,
     topic: &str,
     partition: i32,
-    names: &HashMap<Uuid, String>,
+    names: &BTreeMap<Uuid, String>,
 ) -> Option<&'a PartitionData> {
     response
         .responses
@@ -341,7 +506,7 @@ fn read_partition(
     Ok(Fetched {
         records,
         next_offset,
-        high_watermark: data.high_watermark,
+        high_watermark: Some(data.high_watermark),
     })
 }
 
@@ -354,7 +519,7 @@ struct AbortedTransactions {
     /// Aborted transactions not yet started, by first offset (soonest last).
     pending: Vec<(i64, i64)>,
     /// Producers whose current transaction is aborted.
-    open: std::collections::HashSet<i64>,
+    open: std::collections::BTreeSet<i64>,
 }
 
 impl AbortedTransactions {
@@ -369,7 +534,7 @@ impl AbortedTransactions {
         pending.sort_unstable_by(|a, b| b.cmp(a));
         AbortedTransactions {
             pending,
-            open: std::collections::HashSet::new(),
+            open: std::collections::BTreeSet::new(),
         }
     }
 

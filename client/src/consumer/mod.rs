@@ -11,16 +11,23 @@
 //! Positions start from an explicit [`Consumer::seek`], or from the
 //! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
 //! Leader changes are followed through metadata refreshes.
+//!
+//! Fetch sessions (KIP-227, Fetch v7+): after the first request to a
+//! broker, a request lists only the partitions whose position changed
+//! (`fetch_session.rs`); [`Consumer::close`] closes the sessions.
 
 mod fetch;
+mod fetch_session;
 pub(crate) mod stream;
+
+pub use fetch_session::FetchSessionStats;
 
 use crate::admin::{OffsetSpec, list_offsets};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use kafkacc_protocol::records::Header;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 /// Where to start when a partition has no valid position.
@@ -131,6 +138,8 @@ pub struct Consumer {
     buffered: VecDeque<ConsumerRecord>,
     /// The round started when the last poll returned records.
     prefetch: Option<Prefetch>,
+    /// Every broker's fetch session, shared with the round in flight.
+    sessions: fetch::Sessions,
 }
 
 /// A fetch round running in its own task; dropping it aborts the task.
@@ -139,7 +148,7 @@ struct Prefetch {
     task: tokio::task::JoinHandle<Result<fetch::RoundOutcome>>,
     /// Partitions sought, paused or unassigned since the round started:
     /// their fetched data is dropped.
-    discard: HashSet<(String, i32)>,
+    discard: BTreeSet<(String, i32)>,
 }
 
 impl Drop for Prefetch {
@@ -157,7 +166,26 @@ impl Consumer {
             assignment: BTreeMap::new(),
             buffered: VecDeque::new(),
             prefetch: None,
+            sessions: fetch::Sessions::default(),
         }
+    }
+
+    /// Counters of the Fetch requests sent so far: how many were full and
+    /// how many incremental (KIP-227 fetch sessions).
+    pub fn fetch_session_stats(&self) -> FetchSessionStats {
+        fetch::lock(&self.sessions).stats
+    }
+
+    /// Stops fetching and closes the fetch sessions on the brokers (they
+    /// would otherwise hold them until they expire).
+    pub async fn close(mut self) {
+        self.close_fetch_sessions().await;
+    }
+
+    /// Drops the round in flight and closes the fetch sessions.
+    pub(crate) async fn close_fetch_sessions(&mut self) {
+        self.prefetch = None;
+        fetch::close_sessions(&self.client, &self.sessions).await;
     }
 
     /// Adds partitions of `topic` to the assignment (all of them when
@@ -291,9 +319,14 @@ impl Consumer {
                 let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
                 let wait = self.config.fetch_max_wait.min(remaining);
                 let plan = fetch::plan(&self.assignment);
-                let round =
-                    fetch::fetch_round(self.client.clone(), self.config.clone(), plan, wait);
-                (round.await, HashSet::new())
+                let round = fetch::fetch_round(
+                    self.client.clone(),
+                    self.config.clone(),
+                    self.sessions.clone(),
+                    plan,
+                    wait,
+                );
+                (round.await, BTreeSet::new())
             };
             let records = fetch::apply_round(
                 &self.client,
@@ -325,12 +358,13 @@ impl Consumer {
         let round = fetch::fetch_round(
             self.client.clone(),
             self.config.clone(),
+            self.sessions.clone(),
             plan,
             self.config.fetch_max_wait,
         );
         self.prefetch = Some(Prefetch {
             task: tokio::spawn(round),
-            discard: HashSet::new(),
+            discard: BTreeSet::new(),
         });
     }
 

@@ -30,6 +30,11 @@
 //! simply heartbeats the new coordinator. The "FindingCoordinator" state of
 //! the diagram is the `coordinator` field being `Unknown` or `Finding`.
 //!
+//! The leader of a generation also watches the group's topics while
+//! Stable: every `metadata_max_age` it asks for their partition counts and
+//! rejoins when one changed since its assignment (partitions added, a topic
+//! created or deleted), so new partitions get an owner (`LeaderWatch`).
+//!
 //! Invariants:
 //! - A partition is reported `Assigned` only when it is not already owned;
 //!   it stays owned until reported `Revoked` or `Lost`. So no partition is
@@ -66,9 +71,10 @@ use kafkacc_protocol::messages::{
     JoinGroupResponse, LeaveGroupRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What the machine needs to know about the group and this member.
 #[derive(Debug, Clone)]
@@ -86,6 +92,9 @@ pub(crate) struct MemberConfig {
     /// In preference order; the coordinator picks the first all members share.
     pub assignors: Vec<Arc<dyn Assignor>>,
     pub rack_id: Option<String>,
+    /// How often the leader checks the partition counts of the group's
+    /// topics (`metadata.max.age.ms`).
+    pub metadata_max_age: Duration,
 }
 
 impl MemberConfig {
@@ -117,6 +126,23 @@ struct LeaderPlan {
     counts: Option<BTreeMap<String, i32>>,
     metadata_in_flight: Option<Token>,
     metadata_retry_at: Option<Instant>,
+}
+
+/// The leader's watch over the group's subscribed topics while Stable:
+/// the partition counts its assignment was computed from, compared every
+/// `metadata_max_age` with fresh metadata. A change (partitions added, a
+/// subscribed topic created or deleted) rejoins, so the new partitions get
+/// assigned (Java's `ConsumerCoordinator` compares its metadata snapshot
+/// with the assignment snapshot the same way).
+#[derive(Debug, Clone)]
+struct LeaderWatch {
+    /// Every topic some member subscribes to.
+    topics: BTreeSet<String>,
+    /// Partition counts at assignment time (topics that did not exist are
+    /// absent).
+    counts: BTreeMap<String, i32>,
+    next_check: Instant,
+    in_flight: Option<Token>,
 }
 
 /// What to do once a revocation is acknowledged and committed.
@@ -185,6 +211,8 @@ impl State {
 enum Pending {
     FindCoordinator,
     Metadata,
+    /// The Stable leader's periodic partition-count check.
+    LeaderMetadata,
     JoinGroup,
     SyncGroup,
     Heartbeat,
@@ -232,9 +260,11 @@ pub(crate) struct ClassicMember {
     owned: BTreeSet<TopicPartition>,
     heartbeat: Heartbeat,
     offset_fetch: Option<OffsetFetchJob>,
+    /// Set while this member leads the current generation.
+    leader_watch: Option<LeaderWatch>,
     join_attempts: u32,
     last_poll: Option<Instant>,
-    in_flight: HashMap<Token, Pending>,
+    in_flight: BTreeMap<Token, Pending>,
     next_token: u64,
     next_commit: CommitId,
     outbox: VecDeque<(Token, Outgoing)>,
@@ -259,9 +289,10 @@ impl ClassicMember {
             owned: BTreeSet::new(),
             heartbeat: Heartbeat::default(),
             offset_fetch: None,
+            leader_watch: None,
             join_attempts: 0,
             last_poll: None,
-            in_flight: HashMap::new(),
+            in_flight: BTreeMap::new(),
             next_token: 0,
             next_commit: 0,
             outbox: VecDeque::new(),
@@ -314,6 +345,10 @@ impl ClassicMember {
 
     /// When to call [`ClassicMember::handle_timeout`] next.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        // Only deadlines `drive` or `handle_timeout` can act on count: a
+        // wake-up for work that must wait (a heartbeat while the coordinator
+        // is unknown) would be due again at once, and the driver would spin.
+        let coordinator_known = matches!(self.coordinator, CoordinatorState::Known(_));
         let mut at: Vec<Option<Instant>> = Vec::new();
         if self.needs_coordinator() {
             if let CoordinatorState::Unknown { retry_at, .. } = &self.coordinator {
@@ -324,20 +359,36 @@ impl ClassicMember {
             State::Joining {
                 in_flight: None,
                 retry_at,
-            } => at.push(*retry_at),
-            State::Syncing { plan: Some(p), .. } => at.push(p.metadata_retry_at),
+            } if coordinator_known => at.push(*retry_at),
+            State::Syncing { plan: Some(p), .. }
+                if p.counts.is_none() && p.metadata_in_flight.is_none() =>
+            {
+                at.push(p.metadata_retry_at)
+            }
             _ => {}
         }
         if self.state.in_generation() {
-            at.push(self.heartbeat.next_at);
+            if coordinator_known && self.heartbeat.in_flight.is_none() {
+                at.push(self.heartbeat.next_at);
+            }
             at.push(
                 self.heartbeat
                     .last_ok
                     .map(|t| t + self.config.session_timeout),
             );
         }
-        if let (Some(job), true) = (&self.offset_fetch, self.state.in_generation()) {
-            at.push(job.retry_at);
+        if let (Some(job), true) = (
+            &self.offset_fetch,
+            self.state.in_generation() && coordinator_known,
+        ) {
+            if job.in_flight.is_none() && !job.partitions.is_empty() {
+                at.push(job.retry_at);
+            }
+        }
+        if let Some(watch) = &self.leader_watch {
+            if watch.in_flight.is_none() && matches!(self.state, State::Stable) {
+                at.push(Some(watch.next_check));
+            }
         }
         if matches!(
             self.state,
@@ -436,6 +487,7 @@ impl ClassicMember {
         }
         self.owned.clear();
         self.offset_fetch = None;
+        self.leader_watch = None;
         let coordinator = match &self.coordinator {
             CoordinatorState::Known(c) => Some(c.clone()),
             _ => None,
@@ -527,6 +579,12 @@ impl ClassicMember {
             }
             Pending::LeaveGroup => self.finish_leaving(),
             Pending::LeaveAfterPollTimeout => {}
+            Pending::LeaderMetadata => {
+                if let Some(watch) = &mut self.leader_watch {
+                    watch.in_flight = None;
+                    watch.next_check = now + self.config.retry_backoff;
+                }
+            }
             Pending::JoinGroup
             | Pending::SyncGroup
             | Pending::Heartbeat
@@ -552,6 +610,9 @@ impl ClassicMember {
                 self.on_find_coordinator(now, r)
             }
             (Pending::Metadata, Response::Metadata(counts)) => self.on_metadata(counts),
+            (Pending::LeaderMetadata, Response::Metadata(counts)) => {
+                self.on_leader_metadata(now, counts)
+            }
             (Pending::JoinGroup, Response::JoinGroup(r)) => self.on_join_group(now, r),
             (Pending::SyncGroup, Response::SyncGroup(r)) => self.on_sync_group(now, r),
             (Pending::Heartbeat, Response::Heartbeat(r)) => {
@@ -643,6 +704,22 @@ impl ClassicMember {
         };
         plan.metadata_in_flight = None;
         plan.counts = Some(counts);
+    }
+
+    /// The Stable leader's periodic check: rejoin when a topic of the
+    /// group changed its partition count since the assignment.
+    fn on_leader_metadata(&mut self, now: Instant, counts: BTreeMap<String, i32>) {
+        let Some(watch) = &mut self.leader_watch else {
+            return;
+        };
+        watch.in_flight = None;
+        watch.next_check = now + self.config.metadata_max_age;
+        if counts == watch.counts || !matches!(self.state, State::Stable) {
+            return;
+        }
+        tracing::info!(group = %self.config.group_id, before = ?watch.counts, now = ?counts, "partition counts changed");
+        self.leader_watch = None;
+        self.start_rejoin(now, "the partition count of a subscribed topic changed");
     }
 
     fn on_join_group(&mut self, now: Instant, r: JoinGroupResponse) {
@@ -738,9 +815,24 @@ impl ClassicMember {
     }
 
     fn on_sync_group(&mut self, now: Instant, r: SyncGroupResponse) {
-        let State::Syncing { generation, .. } = self.state else {
+        let State::Syncing {
+            generation,
+            ref plan,
+            ..
+        } = self.state
+        else {
             return;
         };
+        let watch = plan.as_ref().map(|plan| LeaderWatch {
+            topics: plan
+                .members
+                .iter()
+                .flat_map(|m| m.subscription.topics.iter().cloned())
+                .collect(),
+            counts: plan.counts.clone().unwrap_or_default(),
+            next_check: now + self.config.metadata_max_age,
+            in_flight: None,
+        });
         let code = ErrorCode(r.error_code);
         if !code.is_ok() {
             if code == ErrorCode::FENCED_INSTANCE_ID {
@@ -764,6 +856,7 @@ impl ClassicMember {
         });
         let new: BTreeSet<TopicPartition> = assignment.partitions.into_iter().collect();
         self.generation = generation;
+        self.leader_watch = watch;
         self.heartbeat = Heartbeat {
             next_at: Some(now + self.config.heartbeat_interval),
             in_flight: None,
@@ -944,6 +1037,7 @@ impl ClassicMember {
 
     fn start_joining(&mut self, now: Instant) {
         let _ = now;
+        self.leader_watch = None;
         self.state = State::Joining {
             in_flight: None,
             retry_at: None,
@@ -1017,6 +1111,7 @@ impl ClassicMember {
         }
         let _ = self.drop_coordinator_requests();
         self.offset_fetch = None;
+        self.leader_watch = None;
         self.generation = -1;
         if self.config.group_instance_id.is_none() {
             self.member_id.clear();
@@ -1052,6 +1147,7 @@ impl ClassicMember {
         }
         let _ = self.drop_coordinator_requests();
         self.offset_fetch = None;
+        self.leader_watch = None;
         self.state = State::Dead;
         self.events.push_back(GroupEvent::Fatal(error));
     }
@@ -1097,7 +1193,12 @@ impl ClassicMember {
         let tokens: Vec<Token> = self
             .in_flight
             .iter()
-            .filter(|(_, p)| !matches!(p, Pending::FindCoordinator | Pending::Metadata))
+            .filter(|(_, p)| {
+                !matches!(
+                    p,
+                    Pending::FindCoordinator | Pending::Metadata | Pending::LeaderMetadata
+                )
+            })
             .map(|(t, _)| *t)
             .collect();
         let mut dropped = Vec::new();
@@ -1156,6 +1257,11 @@ impl ClassicMember {
                 } = &mut self.state
                 {
                     plan.metadata_in_flight = None;
+                }
+            }
+            Pending::LeaderMetadata => {
+                if let Some(watch) = &mut self.leader_watch {
+                    watch.in_flight = None;
                 }
             }
             Pending::FindCoordinator | Pending::Commit(_) | Pending::LeaveAfterPollTimeout => {}
@@ -1224,6 +1330,7 @@ impl ClassicMember {
                 }
             }
         }
+        self.maybe_check_partition_counts(now);
         let Some(coordinator) = coordinator else {
             return;
         };
@@ -1264,6 +1371,29 @@ impl ClassicMember {
                     }
                 }
             }
+        }
+    }
+
+    /// The Stable leader asks for the group's topics' metadata when the
+    /// watch is due (no coordinator needed).
+    fn maybe_check_partition_counts(&mut self, now: Instant) {
+        if !matches!(self.state, State::Stable) {
+            return;
+        }
+        let Some(watch) = &self.leader_watch else {
+            return;
+        };
+        if watch.in_flight.is_some() || now < watch.next_check {
+            return;
+        }
+        let topics = watch.topics.iter().cloned().collect();
+        let token = self.send(
+            Pending::LeaderMetadata,
+            Dest::AnyBroker,
+            Request::Metadata { topics },
+        );
+        if let Some(watch) = &mut self.leader_watch {
+            watch.in_flight = Some(token);
         }
     }
 

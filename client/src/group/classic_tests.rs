@@ -19,7 +19,8 @@ use kafkacc_protocol::messages::{
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const SESSION: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -42,6 +43,7 @@ fn config(cooperative: bool, instance: Option<&str>) -> MemberConfig {
         retry_backoff_max: BACKOFF_MAX,
         assignors,
         rack_id: None,
+        metadata_max_age: Duration::from_secs(300),
     }
 }
 
@@ -877,6 +879,10 @@ proptest! {
                 }
                 _ => {}
             }
+            // The driver handles a due timeout at once (as its timer would).
+            if h.m.poll_timeout().is_some_and(|at| at <= h.now) {
+                h.m.handle_timeout(h.now);
+            }
             outstanding.extend(h.requests());
             for event in h.events() {
                 match event {
@@ -902,8 +908,9 @@ proptest! {
             }
             prop_assert_eq!(&owned, h.m.owned(), "model and machine agree");
             if let Some(at) = h.m.poll_timeout() {
-                // Never asks to be woken in the past by more than the step.
-                prop_assert!(at + Duration::from_secs(13) >= h.now);
+                // A handled timeout is gone: the machine never asks to be
+                // woken for work it cannot do yet (a driver would spin).
+                prop_assert!(at > h.now, "wake-up at {:?} already due after handle_timeout", h.now - at);
             }
             // Commits never carry an unknown generation.
             for (_, o) in &outstanding {
@@ -948,4 +955,89 @@ fn a_stale_offset_fetch_answer_is_ignored_after_a_rebalance() {
     assert!(
         matches!(&h.events()[..], [GroupEvent::Committed { offsets }] if offsets[&tp(0)] == Some(7) && offsets.len() == 2)
     );
+}
+
+/// A cooperative leader of `a` and `b` on topic `t` with 2 partitions,
+/// Stable with partition 0, checking metadata every 2 s.
+fn stable_leader() -> H {
+    let mut h = H {
+        m: ClassicMember::new(MemberConfig {
+            metadata_max_age: Duration::from_secs(2),
+            ..config(true, None)
+        }),
+        now: Instant::now(),
+    };
+    h.subscribe();
+    h.find();
+    let (t, _) = h.expect("JoinGroup");
+    let sub = Subscription {
+        topics: vec!["t".into()],
+        ..Default::default()
+    };
+    let Response::JoinGroup(mut r) = join_ok(1, "a", "a", &[("a", sub.clone()), ("b", sub)]) else {
+        unreachable!()
+    };
+    r.protocol_name = Some("cooperative-sticky".into());
+    h.respond(t, Response::JoinGroup(r));
+    let (t, _) = h.expect("Metadata");
+    h.respond(t, Response::Metadata(BTreeMap::from([("t".to_owned(), 2)])));
+    let (t, _) = h.expect("SyncGroup");
+    h.respond(t, sync_ok(&[0]));
+    let (t, _) = h.expect("OffsetFetch");
+    h.respond(t, fetch_ok(&[(0, 5)]));
+    h.events();
+    assert!(h.m.is_stable());
+    h
+}
+
+#[test]
+fn leader_rejoins_when_a_topic_gains_partitions() {
+    let mut h = stable_leader();
+    assert_eq!(h.m.poll_timeout(), Some(h.now + Duration::from_secs(2)));
+    h.advance(Duration::from_secs(2));
+    let (t, o) = h.expect("Metadata");
+    assert_eq!(o.dest, Dest::AnyBroker);
+    // Unchanged: stay Stable, check again later.
+    h.respond(t, Response::Metadata(BTreeMap::from([("t".to_owned(), 2)])));
+    h.expect_none();
+    assert!(h.m.is_stable());
+    h.advance(Duration::from_secs(1));
+    let (t, _) = h.expect("Heartbeat");
+    h.respond(t, hb(ErrorCode::NONE));
+    h.advance(Duration::from_secs(1));
+    let (t, _) = h.expect("Metadata");
+    // CreatePartitions grew it to 4: rejoin, keeping what is owned
+    // (cooperative), so the next assignment covers partitions 2 and 3.
+    h.respond(t, Response::Metadata(BTreeMap::from([("t".to_owned(), 4)])));
+    let (_, o) = h.expect("JoinGroup");
+    assert_eq!(owned_in(&o.request).0, vec![tp(0)]);
+    assert!(h.events().is_empty(), "nothing revoked");
+}
+
+#[test]
+fn leader_check_that_fails_is_retried_and_followers_never_check() {
+    let mut h = stable_leader();
+    h.advance(Duration::from_secs(2));
+    let (t, _) = h.expect("Metadata");
+    h.m.handle_error(
+        h.now,
+        t,
+        Error::Timeout {
+            op: "metadata",
+            after: Duration::from_secs(1),
+        },
+    );
+    h.advance(Duration::from_millis(100));
+    let (t, _) = h.expect("Metadata");
+    h.respond(t, Response::Metadata(BTreeMap::new()));
+    // The topic vanished from metadata: rejoin too (Java does).
+    h.expect("JoinGroup");
+
+    let mut f = H::new(true, None);
+    f.join_as_follower(1, &[0]);
+    for _ in 0..4 {
+        f.advance(HEARTBEAT);
+        let (t, _) = f.expect("Heartbeat");
+        f.respond(t, hb(ErrorCode::NONE));
+    }
 }

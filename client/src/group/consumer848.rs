@@ -58,8 +58,9 @@ use kafkacc_protocol::messages::{
     FindCoordinatorResponse, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Member epoch that joins the group.
 const JOIN_EPOCH: i32 = 0;
@@ -95,7 +96,9 @@ pub(crate) struct Member848Config {
 /// command-line flag).
 pub(crate) fn random_member_id() -> String {
     loop {
-        let mut v: u128 = rand::random();
+        let mut v: u128 = crate::determinism::with_rng(|rng| {
+            (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
+        });
         v = (v & !(0xf << 76)) | (0x4 << 76);
         v = (v & !(0x3 << 62)) | (0x2 << 62);
         let id = Uuid::from(v).to_base64();
@@ -208,8 +211,8 @@ struct OffsetFetchJob {
 /// Topic id ↔ name, learned from metadata.
 #[derive(Debug, Clone, Default)]
 struct TopicNames {
-    by_id: HashMap<Uuid, String>,
-    by_name: HashMap<String, Uuid>,
+    by_id: BTreeMap<Uuid, String>,
+    by_name: BTreeMap<String, Uuid>,
     in_flight: Option<Token>,
     retry_at: Option<Instant>,
     attempts: u32,
@@ -238,7 +241,7 @@ pub(crate) struct Consumer848Member {
     /// heartbeat answer brings the current epoch.
     stale_commits: Vec<(CommitId, BTreeMap<TopicPartition, i64>, u32)>,
     last_poll: Option<Instant>,
-    in_flight: HashMap<Token, Pending>,
+    in_flight: BTreeMap<Token, Pending>,
     next_token: u64,
     next_commit: CommitId,
     outbox: VecDeque<(Token, Outgoing)>,
@@ -268,7 +271,7 @@ impl Consumer848Member {
             offset_fetch: None,
             stale_commits: Vec::new(),
             last_poll: None,
-            in_flight: HashMap::new(),
+            in_flight: BTreeMap::new(),
             next_token: 0,
             next_commit: 0,
             outbox: VecDeque::new(),
@@ -305,12 +308,21 @@ impl Consumer848Member {
                 at.push(*retry_at);
             }
         }
+        // Only deadlines `drive` can act on count (see the classic
+        // machine's `poll_timeout`): a heartbeat waits for the coordinator.
+        let coordinator_known = matches!(self.coordinator, CoordinatorState::Known(_));
         if self.state.in_group() {
-            if self.heartbeat.in_flight.is_none() {
+            if coordinator_known && self.heartbeat.in_flight.is_none() {
                 at.push(self.heartbeat.next_at);
             }
             if let Some(job) = &self.offset_fetch {
-                at.push(job.retry_at);
+                if coordinator_known
+                    && self.epoch > JOIN_EPOCH
+                    && job.in_flight.is_none()
+                    && !job.partitions.is_empty()
+                {
+                    at.push(job.retry_at);
+                }
             }
             if self.names.in_flight.is_none() {
                 at.push(self.names.retry_at);

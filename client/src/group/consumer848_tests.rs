@@ -13,7 +13,8 @@ use kafkacc_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHea
 use kafkacc_protocol::{ApiKey, ErrorCode, Uuid};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const MAX_POLL: Duration = Duration::from_secs(60);
 const INTERVAL_MS: i32 = 2_000;
@@ -676,6 +677,10 @@ proptest! {
                 }
                 _ => {}
             }
+            // The driver handles a due timeout at once (as its timer would).
+            if h.m.poll_timeout().is_some_and(|at| at <= h.now) {
+                h.m.handle_timeout(h.now);
+            }
             outstanding.extend(h.requests());
             for event in h.events() {
                 match event {
@@ -700,6 +705,10 @@ proptest! {
                 }
             }
             prop_assert_eq!(&owned, h.m.owned(), "model and machine agree");
+            if let Some(at) = h.m.poll_timeout() {
+                // A handled timeout is gone (else the driver would spin).
+                prop_assert!(at > h.now, "wake-up at {:?} already due after handle_timeout", h.now - at);
+            }
             for (_, o) in &outstanding {
                 match &o.request {
                     // Commits only with a real member epoch.

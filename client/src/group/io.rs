@@ -21,7 +21,7 @@ use kafkacc_protocol::messages::{
     SyncGroupResponse,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Identifies one request; the response or error comes back with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,12 +17,14 @@
 //! ownership changes reach the application in `poll`: revocations are
 //! acknowledged from there, after the records already returned are
 //! committed, so a partition's next owner starts exactly where this member
-//! stopped.
+//! stopped. A user callback ([`GroupConsumer::on_rebalance`]) runs in
+//! `poll` before a revocation is acknowledged, so the group waits for it.
 //!
 //! # References
 //! FACTS.md 10.1, 10.3; the Java consumer's `ConsumerCoordinator`.
 
 pub mod assignor;
+mod callback;
 pub(crate) mod classic;
 pub(crate) mod consumer848;
 pub(crate) mod io;
@@ -57,10 +59,11 @@ use kafkacc_protocol::messages::{
     LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
 };
 use kafkacc_protocol::{ErrorCode, StrBytes};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Group settings, with the Java consumer's defaults (FACTS.md 10.3).
 #[derive(Debug, Clone)]
@@ -248,6 +251,8 @@ pub struct GroupConsumer {
     closed: bool,
     /// A regex subscription (`subscribe_pattern`), re-evaluated in `poll`.
     pattern: Option<pattern::PatternSubscription>,
+    /// The user's rebalance callback ([`GroupConsumer::on_rebalance`]).
+    callback: Option<callback::RebalanceCallback>,
 }
 
 impl std::fmt::Debug for GroupConsumer {
@@ -277,6 +282,7 @@ impl GroupConsumer {
             retry_backoff_max: client_config.retry_backoff_max,
             assignors: group.assignors.clone(),
             rack_id: group.rack_id.clone(),
+            metadata_max_age: client_config.metadata_max_age,
         });
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
@@ -335,6 +341,7 @@ impl GroupConsumer {
             fatal: None,
             closed: false,
             pattern: None,
+            callback: None,
         })
     }
 
@@ -363,9 +370,55 @@ impl GroupConsumer {
         &self.member_id
     }
 
+    /// Sets a callback that runs for every assignment change, in
+    /// [`GroupConsumer::poll`], and that the group waits for: an `Assigned`
+    /// callback finishes before the new partitions are read, a `Revoked` one
+    /// before the revocation is acknowledged (so before the offsets of the
+    /// revoked partitions are committed and before any other member can
+    /// get them), a `Lost` one before the next poll goes on. Use it to
+    /// flush or commit state kept outside Kafka. The group keeps
+    /// heartbeating meanwhile; a callback must finish within
+    /// `max_poll_interval`, as a poll must.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &mut kafkacc::GroupConsumer) {
+    /// use kafkacc::RebalanceEvent;
+    /// consumer.on_rebalance(|event| async move {
+    ///     if let RebalanceEvent::Revoked(partitions) = event {
+    ///         // e.g. flush what was computed from these partitions
+    ///         println!("giving up {partitions:?}");
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn on_rebalance<F, Fut>(&mut self, callback: F)
+    where
+        F: FnMut(RebalanceEvent) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.callback = Some(callback::RebalanceCallback::new(callback));
+    }
+
+    /// The member's identity for
+    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction):
+    /// group id, generation, member id and group instance id.
+    pub fn group_metadata(&self) -> crate::ConsumerGroupMetadata {
+        crate::ConsumerGroupMetadata {
+            group_id: self.config.group_id.clone(),
+            generation_id: self.generation,
+            member_id: self.member_id.clone(),
+            group_instance_id: self.config.group_instance_id.clone(),
+        }
+    }
+
     /// Assignment changes since the last call, oldest first.
     pub fn rebalance_events(&mut self) -> Vec<RebalanceEvent> {
         self.rebalance_events.drain(..).collect()
+    }
+
+    /// Counters of the Fetch requests sent so far (KIP-227 fetch sessions).
+    pub fn fetch_session_stats(&self) -> crate::consumer::FetchSessionStats {
+        self.consumer.fetch_session_stats()
     }
 
     /// The next offset to read of an owned partition, if known.
@@ -381,7 +434,7 @@ impl GroupConsumer {
         self.command(Command::PollActivity)?;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            self.process_events()?;
+            self.process_events().await?;
             self.maybe_auto_commit();
             self.refresh_pattern().await?;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -389,7 +442,7 @@ impl GroupConsumer {
             let slice = remaining.min(Duration::from_millis(200));
             let mut records = self.consumer.poll(slice).await?;
             // A revocation that arrived meanwhile wins over these records.
-            self.process_events()?;
+            self.process_events().await?;
             records.retain(|r| {
                 self.owned
                     .contains(&TopicPartition::new(r.topic.as_str(), r.partition))
@@ -413,7 +466,7 @@ impl GroupConsumer {
         let deadline = Instant::now() + self.request_timeout;
         let mut attempt = 0;
         loop {
-            self.process_events()?;
+            self.process_events().await?;
             let offsets = self.consumed.clone();
             if offsets.is_empty() {
                 return Ok(());
@@ -461,8 +514,10 @@ impl GroupConsumer {
         })
     }
 
-    /// Commits what was returned, leaves the group (a static member stays
-    /// registered until its session times out) and stops the driver.
+    /// Commits what was returned, runs the rebalance callback for the
+    /// partitions given up (`Revoked`, as Java's close does), leaves the
+    /// group (a static member stays registered until its session times
+    /// out) and stops the driver.
     pub async fn close(mut self) -> Result<()> {
         if self.closed {
             return Ok(());
@@ -475,7 +530,12 @@ impl GroupConsumer {
         if let Err(e) = &commit {
             tracing::warn!(error = %e, "commit on close failed");
         }
+        if !self.owned.is_empty() && self.fatal.is_none() {
+            let event = RebalanceEvent::Revoked(self.owned.iter().cloned().collect());
+            self.run_callback(&event).await;
+        }
         self.closed = true;
+        self.consumer.close_fetch_sessions().await;
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Leave(tx)).is_ok() {
             let _ = tokio::time::timeout(self.request_timeout, rx).await;
@@ -505,7 +565,10 @@ impl GroupConsumer {
     }
 
     /// Applies what the driver reported.
-    fn process_events(&mut self) -> Result<()> {
+    /// Rebalance callbacks run here, each awaited before the next event:
+    /// a revocation is acknowledged (its offsets committed, the group
+    /// rebalanced onward) only after the callback for it has finished.
+    async fn process_events(&mut self) -> Result<()> {
         while let Ok(event) = self.events.try_recv() {
             match event {
                 GroupEvent::Assigned {
@@ -520,10 +583,12 @@ impl GroupConsumer {
                             .assign_awaiting_committed(&tp.topic, tp.partition);
                         self.owned.insert(tp.clone());
                     }
-                    self.rebalance_events.push_back(RebalanceEvent::Assigned {
+                    let event = RebalanceEvent::Assigned {
                         generation,
                         partitions: partitions.into_iter().collect(),
-                    });
+                    };
+                    self.run_callback(&event).await;
+                    self.rebalance_events.push_back(event);
                 }
                 GroupEvent::Committed { offsets } => {
                     for (tp, offset) in offsets {
@@ -547,18 +612,25 @@ impl GroupConsumer {
                         })
                         .collect();
                     self.drop_partitions(&partitions);
+                    let event = RebalanceEvent::Revoked(partitions.into_iter().collect());
+                    self.run_callback(&event).await;
                     self.command(Command::RevokeDone(offsets))?;
-                    self.rebalance_events
-                        .push_back(RebalanceEvent::Revoked(partitions.into_iter().collect()));
+                    self.rebalance_events.push_back(event);
                 }
                 GroupEvent::Lost { partitions } => {
                     self.drop_partitions(&partitions);
-                    self.rebalance_events
-                        .push_back(RebalanceEvent::Lost(partitions.into_iter().collect()));
+                    let event = RebalanceEvent::Lost(partitions.into_iter().collect());
+                    self.run_callback(&event).await;
+                    self.rebalance_events.push_back(event);
                 }
                 GroupEvent::Fatal(e) => {
                     let all: BTreeSet<TopicPartition> = self.owned.clone();
                     self.drop_partitions(&all);
+                    if !all.is_empty() {
+                        let event = RebalanceEvent::Lost(all.into_iter().collect());
+                        self.run_callback(&event).await;
+                        self.rebalance_events.push_back(event);
+                    }
                     self.fatal = Some(e.clone());
                     return Err(e);
                 }
@@ -566,6 +638,13 @@ impl GroupConsumer {
             }
         }
         Ok(())
+    }
+
+    /// Runs the rebalance callback, if any, to completion.
+    async fn run_callback(&mut self, event: &RebalanceEvent) {
+        if let Some(callback) = &mut self.callback {
+            callback.call(event.clone()).await;
+        }
     }
 
     fn drop_partitions(&mut self, partitions: &BTreeSet<TopicPartition>) {
@@ -595,7 +674,7 @@ async fn drive<M: Membership>(
     driving: Driving,
 ) {
     let (response_tx, mut responses) = mpsc::unbounded_channel::<(Token, Result<Response>)>();
-    let mut commit_replies: HashMap<CommitId, oneshot::Sender<Result<()>>> = HashMap::new();
+    let mut commit_replies: BTreeMap<CommitId, oneshot::Sender<Result<()>>> = BTreeMap::new();
     let mut leave_replies: Vec<oneshot::Sender<()>> = Vec::new();
     let mut handle_gone = false;
     loop {
@@ -632,7 +711,7 @@ async fn drive<M: Membership>(
             for reply in leave_replies.drain(..) {
                 let _ = reply.send(());
             }
-            for (_, reply) in commit_replies.drain() {
+            for (_, reply) in std::mem::take(&mut commit_replies) {
                 let _ = reply.send(Err(Error::Closed));
             }
             client.close_lane(driving.lane);
@@ -640,7 +719,6 @@ async fn drive<M: Membership>(
         }
         let wake = machine
             .poll_timeout()
-            .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             command = commands.recv(), if !handle_gone => {

@@ -12,7 +12,8 @@ use super::{Command, GroupConsumer};
 use crate::error::{Error, Result};
 use regex::Regex;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A pattern subscription's state.
 #[derive(Debug)]

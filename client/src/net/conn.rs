@@ -1,4 +1,4 @@
-//! One TCP connection to one broker.
+//! One connection to one broker: TCP, optionally TLS, optionally SASL.
 //!
 //! Requests are pipelined: callers encode a frame with a fresh correlation
 //! id and hand it to the writer task; the reader task matches each response
@@ -14,22 +14,34 @@
 //! Any failure (I/O error, bad frame, timeout seen by a caller) cancels both
 //! tasks and fails every outstanding request with `Disconnected`; the pool
 //! then opens a new connection on next use.
+//!
+//! Opening a connection: TCP connect (to the address the
+//! [`BrokerAddressMap`] gives, if any), the TLS handshake when configured,
+//! ApiVersions, then SASL when configured. The tasks are generic over the
+//! stream, so plain TCP and TLS share them. When the broker limits the SASL
+//! session (KIP-368), a third task re-authenticates before it expires; it
+//! holds the send gate for the whole exchange so no other request is
+//! written between its SaslHandshake and SaslAuthenticate requests.
 
+use crate::config::{BrokerAddressMap, parse_host_port};
 use crate::error::{Error, Result};
+use crate::net::sasl;
+use crate::net::tls::{self, TlsConnector};
 use crate::net::versions::BrokerVersions;
+use crate::security::SaslConfig;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use kafkacc_protocol::frame::KafkaFrameCodec;
+use kafkacc_protocol::frame::{FrameError, KafkaFrameCodec};
 use kafkacc_protocol::header::{decode_response_header, encode_request_frame};
 use kafkacc_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafkacc_protocol::{ApiKey, Decode, ErrorCode, Request, StrBytes, VersionRange};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncWriteExt, BufWriter};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{RwLock, mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +58,14 @@ pub(crate) struct ConnConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_response_size: usize,
+    /// Maps the broker address to the one actually dialed.
+    pub address_map: Option<BrokerAddressMap>,
+    /// TLS, when configured.
+    pub tls: Option<Arc<TlsConnector>>,
+    /// SASL, when configured.
+    pub sasl: Option<SaslConfig>,
+    /// Opens streams instead of TCP, when configured.
+    pub dialer: Option<Arc<dyn crate::net::dialer::Dialer>>,
 }
 
 type Reply = oneshot::Sender<Result<Bytes>>;
@@ -72,6 +92,12 @@ pub(crate) struct Connection {
     queue: mpsc::Sender<Outgoing>,
     cancel: CancellationToken,
     versions: OnceLock<BrokerVersions>,
+    /// Requests take it shared to enqueue; SASL re-authentication takes it
+    /// exclusively for its whole exchange.
+    gate: RwLock<()>,
+    /// Set by the reader when TLS ended the connection (e.g. the broker
+    /// refused our certificate), so the connect error can say so.
+    tls_failure: Arc<OnceLock<String>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -91,33 +117,109 @@ impl Connection {
             addr: addr.to_owned(),
             reason,
         };
-        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
+        let (host, port) = parse_host_port(addr).map_err(|e| connect_error(e.to_string()))?;
+        let (dial_host, dial_port) = match &config.address_map {
+            Some(map) => {
+                let mapped = map.map(&host, port);
+                tracing::debug!(broker = addr, dial = %format_args!("{}:{}", mapped.0, mapped.1), "broker address mapped");
+                mapped
+            }
+            None => (host, port),
+        };
+        if let Some(dialer) = config.dialer.clone() {
+            if config.tls.is_some() {
+                return Err(Error::Config(
+                    "TLS over a custom dialer is not supported".into(),
+                ));
+            }
+            let stream =
+                tokio::time::timeout(config.connect_timeout, dialer.dial(&dial_host, dial_port))
+                    .await
+                    .map_err(|_| {
+                        connect_error(format!("timed out after {:?}", config.connect_timeout))
+                    })?
+                    .map_err(|e| connect_error(e.to_string()))?;
+            let (read_half, write_half) = tokio::io::split(stream);
+            let conn = Connection::start(addr.to_owned(), read_half, write_half, config);
+            return Self::finish_connect(Arc::new(conn), addr, started).await;
+        }
+        let dial = TcpStream::connect((dial_host.as_str(), dial_port));
+        let stream = tokio::time::timeout(config.connect_timeout, dial)
             .await
             .map_err(|_| connect_error(format!("timed out after {:?}", config.connect_timeout)))?
             .map_err(|e| connect_error(e.to_string()))?;
         stream
             .set_nodelay(true)
             .map_err(|e| connect_error(e.to_string()))?;
-        let conn = Arc::new(Connection::start(addr.to_owned(), stream, config));
-        let versions = conn.negotiate_versions().await;
-        match versions {
-            Ok(versions) => {
-                let _ = conn.versions.set(versions);
+        let conn = match config.tls.clone() {
+            None => {
+                let (read_half, write_half) = stream.into_split();
+                Connection::start(addr.to_owned(), read_half, write_half, config)
+            }
+            Some(tls) => {
+                let host = host_of(addr);
+                let handshake = tls.connect(addr, &host, stream);
+                let stream = tokio::time::timeout(config.connect_timeout, handshake)
+                    .await
+                    .map_err(|_| connect_error("TLS handshake timed out".into()))??;
+                let (read_half, write_half) = tokio::io::split(stream);
+                Connection::start(addr.to_owned(), read_half, write_half, config)
+            }
+        };
+        Self::finish_connect(Arc::new(conn), addr, started).await
+    }
+
+    /// ApiVersions (and SASL) on a freshly opened connection.
+    async fn finish_connect(
+        conn: Arc<Connection>,
+        addr: &str,
+        started: Instant,
+    ) -> Result<Arc<Connection>> {
+        match conn.handshake().await {
+            Ok(()) => {
                 tracing::debug!(broker = addr, elapsed = ?started.elapsed(), "connected");
                 Ok(conn)
             }
             Err(e) => {
                 conn.close();
-                Err(e)
+                Err(match conn.tls_failure.get() {
+                    Some(reason) => Error::Tls {
+                        addr: addr.to_owned(),
+                        reason: reason.clone(),
+                    },
+                    None => e,
+                })
             }
         }
     }
 
-    fn start(addr: String, stream: TcpStream, config: ConnConfig) -> Connection {
-        let (read_half, write_half) = stream.into_split();
+    /// ApiVersions, then SASL if configured (and re-authentication when the
+    /// broker limits the session).
+    async fn handshake(self: &Arc<Self>) -> Result<()> {
+        let versions = self.negotiate_versions().await?;
+        let _ = self.versions.set(versions);
+        if let Some(sasl) = &self.config.sasl {
+            if let Some(lifetime) = sasl::authenticate(self, sasl, false).await? {
+                tokio::spawn(reauthenticate(
+                    Arc::downgrade(self),
+                    sasl.clone(),
+                    lifetime,
+                    self.cancel.clone(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn start<R, W>(addr: String, read_half: R, write_half: W, config: ConnConfig) -> Connection
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
+    {
         let (queue, queue_rx) = mpsc::channel(QUEUE_DEPTH);
         let (expected_tx, expected_rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
+        let tls_failure = Arc::new(OnceLock::new());
         tokio::spawn(write_loop(
             write_half,
             queue_rx,
@@ -131,6 +233,7 @@ impl Connection {
             cancel.clone(),
             addr.clone(),
             config.max_response_size,
+            tls_failure.clone(),
         ));
         Connection {
             addr,
@@ -139,7 +242,14 @@ impl Connection {
             queue,
             cancel,
             versions: OnceLock::new(),
+            gate: RwLock::new(()),
+            tls_failure,
         }
+    }
+
+    /// The broker's address, as the client names it.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// Whether the connection has failed or been closed.
@@ -258,6 +368,13 @@ impl Connection {
     }
 
     async fn enqueue(&self, outgoing: Outgoing) -> Result<()> {
+        let _shared = self.gate.read().await;
+        self.enqueue_exclusive(outgoing).await
+    }
+
+    /// Enqueues without the gate: for the SASL exchange, whose caller holds
+    /// the gate (re-authentication) or owns the connection alone (connect).
+    async fn enqueue_exclusive(&self, outgoing: Outgoing) -> Result<()> {
         if self.cancel.is_cancelled() {
             return Err(self.disconnected("connection closed"));
         }
@@ -265,6 +382,28 @@ impl Connection {
             .send(outgoing)
             .await
             .map_err(|_| self.disconnected("connection closed"))
+    }
+
+    /// Sends `request` at `version` past the gate and waits for its response
+    /// (the SASL exchange; see [`Connection::enqueue_exclusive`]).
+    pub(crate) async fn send_exclusive<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response> {
+        let (frame, correlation_id) = self.encode(request, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.enqueue_exclusive(Outgoing {
+            frame,
+            expected: Some(Expected {
+                correlation_id,
+                reply: tx,
+            }),
+            written: None,
+        })
+        .await?;
+        let frame = self.await_reply(rx).await?;
+        self.decode_response::<R>(frame, version)
     }
 
     async fn await_reply(&self, rx: oneshot::Receiver<Result<Bytes>>) -> Result<Bytes> {
@@ -387,8 +526,45 @@ fn versions_from(response: &ApiVersionsResponse) -> BrokerVersions {
     }))
 }
 
-async fn write_loop(
-    write_half: OwnedWriteHalf,
+/// Re-authenticates (KIP-368) at 85–95 % of each session lifetime, as the
+/// Java client does, until the connection closes. A failure closes the
+/// connection: the broker would close it at expiry anyway.
+async fn reauthenticate(
+    conn: std::sync::Weak<Connection>,
+    sasl: SaslConfig,
+    mut lifetime: Duration,
+    cancel: CancellationToken,
+) {
+    loop {
+        let wait = lifetime.mul_f64(crate::determinism::random_f64(0.85..0.95));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let Some(conn) = conn.upgrade() else { return };
+        let result = {
+            let _exclusive = conn.gate.write().await;
+            sasl::authenticate(&conn, &sasl, true).await
+        };
+        match result {
+            Ok(Some(next)) => lifetime = next,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(broker = %conn.addr, error = %e, "SASL re-authentication failed; closing the connection");
+                conn.close();
+                return;
+            }
+        }
+    }
+}
+
+/// The host part of `host:port` (brackets of an IPv6 host removed).
+fn host_of(addr: &str) -> String {
+    parse_host_port(addr).map_or_else(|_| addr.to_owned(), |(host, _)| host)
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    write_half: W,
     mut queue: mpsc::Receiver<Outgoing>,
     expected: mpsc::UnboundedSender<Expected>,
     cancel: CancellationToken,
@@ -452,12 +628,13 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(
-    read_half: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin>(
+    read_half: R,
     mut expected: mpsc::UnboundedReceiver<Expected>,
     cancel: CancellationToken,
     addr: String,
     max_response_size: usize,
+    tls_failure: Arc<OnceLock<String>>,
 ) {
     let mut frames = FramedRead::with_capacity(
         read_half,
@@ -471,6 +648,13 @@ async fn read_loop(
         };
         let frame = match next {
             None => break "closed by broker".into(),
+            Some(Err(FrameError::Io(e))) => match tls::tls_failure(&e) {
+                Some(reason) => {
+                    let _ = tls_failure.set(reason.clone());
+                    break format!("TLS: {reason}");
+                }
+                None => break format!("bad frame: i/o error: {e}"),
+            },
             Some(Err(e)) => break format!("bad frame: {e}"),
             Some(Ok(frame)) => frame.freeze(),
         };
@@ -504,5 +688,42 @@ async fn read_loop(
             addr: addr.clone(),
             reason: reason.clone(),
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::scripted::{api_versions, serve_one};
+    use kafkacc_protocol::RequestKind;
+    use std::sync::Mutex;
+
+    #[tokio::test]
+    async fn the_address_map_decides_where_to_dial() {
+        let real = serve_one(|_, request| match request {
+            RequestKind::ApiVersions(_) => Some(api_versions()),
+            _ => None,
+        })
+        .await;
+        let (real_host, real_port) = parse_host_port(&real).unwrap();
+        let asked: Arc<Mutex<Vec<(String, u16)>>> = Arc::default();
+        let record = asked.clone();
+        let config = ConnConfig {
+            client_id: "test".into(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            max_response_size: 1 << 20,
+            address_map: Some(BrokerAddressMap::new(move |host, port| {
+                record.lock().unwrap().push((host.to_owned(), port));
+                (real_host.clone(), real_port)
+            })),
+            tls: None,
+            sasl: None,
+            dialer: None,
+        };
+        let conn = Connection::connect("[::1]:9", config).await.unwrap();
+        // The connection keeps the broker's own name.
+        assert_eq!(conn.addr(), "[::1]:9");
+        assert_eq!(*asked.lock().unwrap(), vec![("::1".to_owned(), 9)]);
     }
 }

@@ -9,12 +9,13 @@
 
 use crate::error::{Error, Result};
 use crate::net::conn::{ConnConfig, Connection};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Which kind of traffic a connection carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Lane {
     /// Metadata, admin, offsets and everything else.
     Default,
@@ -45,7 +46,7 @@ pub(crate) struct Pool {
     config: ConnConfig,
     reconnect_backoff: Duration,
     reconnect_backoff_max: Duration,
-    slots: Mutex<HashMap<(String, Lane), SharedSlot>>,
+    slots: Mutex<BTreeMap<(String, Lane), SharedSlot>>,
 }
 
 impl Pool {
@@ -58,7 +59,7 @@ impl Pool {
             config,
             reconnect_backoff,
             reconnect_backoff_max,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -76,7 +77,7 @@ impl Pool {
             }
         }
         if let Some(at) = slot.retry_at {
-            tokio::time::sleep_until(at.into()).await;
+            tokio::time::sleep_until(at).await;
         }
         match Connection::connect(addr, self.config.clone()).await {
             Ok(conn) => {
@@ -120,7 +121,7 @@ impl Pool {
     pub(crate) fn close_all(&self) {
         let slots: Vec<_> = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.drain().map(|(_, s)| s).collect()
+            std::mem::take(&mut *slots).into_values().collect()
         };
         for slot in slots {
             if let Ok(slot) = slot.try_lock() {

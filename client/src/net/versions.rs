@@ -2,12 +2,12 @@
 //! both sides support.
 
 use kafkacc_protocol::{ApiKey, Request, VersionRange};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// What one broker supports, from its ApiVersions response.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BrokerVersions {
-    ranges: HashMap<i16, VersionRange>,
+    ranges: BTreeMap<i16, VersionRange>,
 }
 
 impl BrokerVersions {

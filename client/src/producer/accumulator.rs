@@ -12,9 +12,10 @@ use crate::error::{Error, Result};
 use bytes::Bytes;
 use kafkacc_protocol::compression::Compression;
 use kafkacc_protocol::records::{BatchBuilder, ProducerState, rewrite_producer_state};
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -134,17 +135,17 @@ pub(crate) struct AccumulatorConfig {
 #[derive(Debug)]
 pub(crate) struct Accumulator {
     config: AccumulatorConfig,
-    queues: HashMap<TopicPartition, PartitionQueue>,
+    queues: BTreeMap<TopicPartition, PartitionQueue>,
     /// The partition keyless records of each topic currently stick to.
-    sticky: HashMap<String, i32>,
+    sticky: BTreeMap<String, i32>,
 }
 
 impl Accumulator {
     pub(crate) fn new(config: AccumulatorConfig) -> Self {
         Accumulator {
             config,
-            queues: HashMap::new(),
-            sticky: HashMap::new(),
+            queues: BTreeMap::new(),
+            sticky: BTreeMap::new(),
         }
     }
 
@@ -230,11 +231,23 @@ impl Accumulator {
     /// has come, and open ones that lingered long enough (or all of them
     /// when `flushing`). Their partitions are marked in flight.
     pub(crate) fn drain(&mut self, now: Instant, flushing: bool) -> Vec<Batch> {
+        self.drain_where(now, flushing, |_| true)
+    }
+
+    /// [`Accumulator::drain`] over the partitions `allowed` accepts (a
+    /// transaction holds a partition back until the coordinator knows it is
+    /// part of the transaction).
+    pub(crate) fn drain_where(
+        &mut self,
+        now: Instant,
+        flushing: bool,
+        allowed: impl Fn(&TopicPartition) -> bool,
+    ) -> Vec<Batch> {
         let linger = self.config.linger;
         let mut out = Vec::new();
         let mut unstick = Vec::new();
         for (tp, queue) in self.queues.iter_mut() {
-            if queue.in_flight {
+            if queue.in_flight || !allowed(tp) {
                 continue;
             }
             let front_ready = queue
@@ -290,10 +303,19 @@ impl Accumulator {
 
     /// When the next batch becomes sendable by time alone.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.next_deadline_where(|_| true)
+    }
+
+    /// [`Accumulator::next_deadline`] over the partitions `allowed` accepts.
+    pub(crate) fn next_deadline_where(
+        &self,
+        allowed: impl Fn(&TopicPartition) -> bool,
+    ) -> Option<Instant> {
         let linger = self.config.linger;
         self.queues
-            .values()
-            .filter(|q| !q.in_flight)
+            .iter()
+            .filter(|(tp, q)| !q.in_flight && allowed(tp))
+            .map(|(_, q)| q)
             .filter_map(|q| match q.closed.front() {
                 Some(b) => Some(b.retry_at.unwrap_or(b.created)),
                 None => q.open.as_ref().map(|b| b.created + linger),
@@ -306,10 +328,23 @@ impl Accumulator {
         self.queues.is_empty()
     }
 
+    /// Takes every batch that is not in flight (an aborted transaction's
+    /// records): the caller fails them. In-flight batches stay accounted
+    /// for until they complete.
+    pub(crate) fn take_unsent(&mut self) -> Vec<Batch> {
+        let mut out = Vec::new();
+        self.queues.retain(|_, q| {
+            out.extend(q.closed.drain(..));
+            out.extend(q.open.take());
+            q.in_flight
+        });
+        out
+    }
+
     /// Takes every batch out (closing): the caller fails them.
     pub(crate) fn take_all(&mut self) -> Vec<Batch> {
         let mut out = Vec::new();
-        for (_, mut q) in self.queues.drain() {
+        for (_, mut q) in std::mem::take(&mut self.queues) {
             out.extend(q.closed.drain(..));
             out.extend(q.open.take());
         }
@@ -480,6 +515,36 @@ mod tests {
             .unwrap()
             .unwrap();
         batch.verify_crc().expect("rewritten batch has a valid CRC");
+    }
+
+    #[test]
+    fn held_partitions_do_not_drain_and_unsent_batches_can_be_taken() {
+        let t0 = Instant::now();
+        let mut a = acc(16_384, 0);
+        let mut rxs = Vec::new();
+        for p in 0..3 {
+            let (d, rx) = delivery();
+            rxs.push(rx);
+            a.append(tp(p), &record("x"), 0, d, 10, t0).unwrap();
+        }
+        let allowed = |t: &TopicPartition| t.partition == 1;
+        let drained = a.drain_where(t0, true, allowed);
+        assert_eq!(drained.len(), 1, "only the allowed partition");
+        assert_eq!(drained[0].tp, tp(1));
+        assert_eq!(
+            a.next_deadline_where(|t| t.partition == 1),
+            None,
+            "in flight; the held ones do not count"
+        );
+        assert!(a.next_deadline_where(|_| true).is_some());
+        // An abort takes what was not sent; the batch in flight stays.
+        let unsent = a.take_unsent();
+        let mut partitions: Vec<i32> = unsent.iter().map(|b| b.tp.partition).collect();
+        partitions.sort();
+        assert_eq!(partitions, vec![0, 2]);
+        assert!(!a.is_empty(), "the in-flight batch is still accounted for");
+        a.complete(&tp(1));
+        assert!(a.is_empty());
     }
 
     #[test]

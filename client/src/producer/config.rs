@@ -55,6 +55,18 @@ pub struct ProducerConfig {
     /// in order, even across retries. `None` follows Java: on, unless acks
     /// is not `All` (then off).
     pub idempotence: Option<bool>,
+    /// `transactional.id`: makes the producer transactional (see
+    /// [`Producer::init_transactions`](crate::Producer::init_transactions)).
+    /// Implies idempotence and acks=all.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction left
+    /// open longer than this (60 s).
+    pub transaction_timeout: Duration,
+    /// Use transaction protocol v2 (KIP-890: the broker adds partitions to
+    /// the transaction itself, the epoch is bumped by every commit or abort)
+    /// when the cluster has `transaction.version` ≥ 2 finalized (default
+    /// true). `false` keeps protocol v1 even then.
+    pub transaction_v2: bool,
 }
 
 impl Default for ProducerConfig {
@@ -71,6 +83,9 @@ impl Default for ProducerConfig {
             keyless: KeylessStrategy::Sticky,
             partitioner: None,
             idempotence: None,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
+            transaction_v2: true,
         }
     }
 }
@@ -130,9 +145,39 @@ impl ProducerConfig {
         self
     }
 
+    /// Sets `transactional.id`: the producer becomes transactional.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// Sets `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
+    /// Allows or forbids transaction protocol v2 (KIP-890).
+    pub fn transaction_v2(mut self, allowed: bool) -> Self {
+        self.transaction_v2 = allowed;
+        self
+    }
+
     /// Whether the producer runs idempotently; an explicit `true` with acks
-    /// other than `All` is a configuration error, as in Java.
+    /// other than `All` is a configuration error, as in Java. A
+    /// transactional producer is always idempotent (and needs acks=all).
     pub(crate) fn idempotence_enabled(&self) -> crate::Result<bool> {
+        if self.transactional_id.is_some() {
+            if self.idempotence == Some(false) || self.acks != Acks::All {
+                return Err(crate::Error::Config(
+                    "a transactional producer needs idempotence and acks=all".into(),
+                ));
+            }
+            if self.transactional_id.as_deref() == Some("") {
+                return Err(crate::Error::Config("transactional_id is empty".into()));
+            }
+            return Ok(true);
+        }
         match (self.idempotence, self.acks) {
             (Some(true), Acks::All) | (None, Acks::All) => Ok(true),
             (Some(true), _) => Err(crate::Error::Config("idempotence requires acks=all".into())),
@@ -172,6 +217,26 @@ mod tests {
                 .idempotence(false)
                 .idempotence_enabled()
                 .unwrap()
+        );
+    }
+
+    #[test]
+    fn transactions_imply_idempotence_and_acks_all() {
+        let txn = ProducerConfig::default().transactional_id("t");
+        assert!(txn.idempotence_enabled().unwrap());
+        assert_eq!(txn.transaction_timeout, Duration::from_secs(60));
+        assert!(
+            txn.clone()
+                .idempotence(false)
+                .idempotence_enabled()
+                .is_err()
+        );
+        assert!(txn.acks(Acks::Leader).idempotence_enabled().is_err());
+        assert!(
+            ProducerConfig::default()
+                .transactional_id("")
+                .idempotence_enabled()
+                .is_err()
         );
     }
 }

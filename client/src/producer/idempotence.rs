@@ -19,7 +19,7 @@
 use super::accumulator::TopicPartition;
 use kafkacc_protocol::ErrorCode;
 use kafkacc_protocol::records::ProducerState;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// The producer's identity and per-partition sequences.
 #[derive(Debug, Default)]
@@ -27,9 +27,12 @@ pub(crate) struct Idempotence {
     /// Producer id and epoch, once InitProducerId answered.
     identity: Option<(i64, i16)>,
     /// Next sequence per partition; absent = 0.
-    next_sequence: HashMap<TopicPartition, i32>,
+    next_sequence: BTreeMap<TopicPartition, i32>,
     /// Set when a sequence error requires a new epoch before more sends.
     bump_required: bool,
+    /// Batches are stamped transactional; the transaction manager (not a
+    /// sequence error here) decides about epoch bumps.
+    transactional: bool,
 }
 
 /// What to do with a batch that failed with a broker error.
@@ -44,6 +47,14 @@ pub(crate) enum SequenceVerdict {
 }
 
 impl Idempotence {
+    /// Bookkeeping for a transactional producer.
+    pub(crate) fn transactional() -> Self {
+        Idempotence {
+            transactional: true,
+            ..Default::default()
+        }
+    }
+
     /// Producer id and epoch, if known and no bump is pending.
     pub(crate) fn identity(&self) -> Option<(i64, i16)> {
         if self.bump_required {
@@ -80,7 +91,7 @@ impl Idempotence {
             producer_id,
             producer_epoch,
             base_sequence,
-            transactional: false,
+            transactional: self.transactional,
         })
     }
 
@@ -97,7 +108,9 @@ impl Idempotence {
         } else if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
             || code == ErrorCode::UNKNOWN_PRODUCER_ID
         {
-            self.bump_required = true;
+            // A transactional producer bumps through its transaction
+            // manager, after the abort (KIP-360).
+            self.bump_required = !self.transactional;
             SequenceVerdict::FailAndBumpEpoch
         } else {
             SequenceVerdict::NotSequenceError
@@ -135,6 +148,23 @@ mod tests {
             (s.producer_id, s.producer_epoch, s.base_sequence),
             (7, 0, 5)
         );
+    }
+
+    #[test]
+    fn transactional_batches_are_marked_and_sequence_errors_do_not_block() {
+        let mut idem = Idempotence::transactional();
+        idem.set_identity(7, 0);
+        assert!(idem.stamp(&tp(0), 2).unwrap().transactional);
+        // The transaction manager bumps the epoch (after the abort); stamping
+        // must not stop meanwhile.
+        assert_eq!(
+            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            SequenceVerdict::FailAndBumpEpoch
+        );
+        assert_eq!(idem.identity(), Some((7, 0)));
+        let mut plain = Idempotence::default();
+        plain.set_identity(7, 0);
+        assert!(!plain.stamp(&tp(0), 1).unwrap().transactional);
     }
 
     #[test]

@@ -10,14 +10,26 @@
 //!                                                                     │
 //!                    DeliveryFuture ◀── offsets / errors ◀────────────┘
 //! ```
+//!
+//! A transactional producer (`transactional_id` set) adds `txn.rs`, the
+//! sans-io transaction manager, and a task in `txn_io.rs` that sends its
+//! coordinator requests; `transactional.rs` holds the user calls
+//! (`init_transactions`, `begin_transaction`, `commit_transaction`, ...).
 
 mod accumulator;
 mod config;
+mod group_metadata;
 mod idempotence;
 mod record;
 mod sender;
+mod transactional;
+mod txn;
+mod txn_io;
+#[cfg(test)]
+mod txn_tests;
 
 pub use config::{Acks, ProducerConfig};
+pub use group_metadata::ConsumerGroupMetadata;
 pub use record::{ProducerRecord, RecordMetadata};
 
 use crate::client::Client;
@@ -28,8 +40,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::time::Instant;
 
 /// Sends records to Kafka. Cheap to clone; clones share batches.
 #[derive(Clone, Debug)]
@@ -53,7 +66,18 @@ pub(crate) struct Shared {
     spreader: KeylessSpreader,
     /// Producer id, epoch and sequences; None when idempotence is off.
     idempotence: Option<Mutex<idempotence::Idempotence>>,
+    /// The transaction manager; None unless `transactional_id` is set.
+    /// Lock order: accumulator, then this, then `idempotence`.
+    txn: Option<Mutex<txn::TxnManager>>,
+    /// Wakes the transaction task (a request may be due).
+    wake_txn: Arc<Notify>,
+    /// Wakes callers waiting for a transaction operation's outcome.
+    txn_progress: Notify,
     closed: std::sync::atomic::AtomicBool,
+    /// Cancelled when `close` gave up waiting: requests still in flight are
+    /// dropped and their records fail with [`Error::Closed`] at once, so no
+    /// delivery future outlives `close` by more than a moment.
+    abandoned: tokio_util::sync::CancellationToken,
 }
 
 /// Resolves once, with where the record was written or why it was not.
@@ -84,6 +108,20 @@ impl Producer {
             return Err(Error::Config("buffer_memory must fit in 32 bits".into()));
         }
         let idempotent = config.idempotence_enabled()?;
+        let txn = config.transactional_id.as_ref().map(|id| {
+            let client_config = client.config();
+            Mutex::new(txn::TxnManager::new(txn::TxnConfig {
+                transactional_id: id.clone(),
+                transaction_timeout: config.transaction_timeout,
+                retry_backoff: client_config.retry_backoff,
+                retry_backoff_max: client_config.retry_backoff_max,
+            }))
+        });
+        let idempotence = match (&txn, idempotent) {
+            (Some(_), _) => Some(Mutex::new(idempotence::Idempotence::transactional())),
+            (None, true) => Some(Mutex::default()),
+            (None, false) => None,
+        };
         let accumulator = Accumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
             linger: config.linger,
@@ -98,10 +136,17 @@ impl Producer {
             batch_done: Notify::new(),
             flushing: Mutex::new(0),
             spreader: KeylessSpreader::default(),
-            idempotence: idempotent.then(Default::default),
+            idempotence,
+            txn,
+            wake_txn: Arc::new(Notify::new()),
+            txn_progress: Notify::new(),
             closed: std::sync::atomic::AtomicBool::new(false),
+            abandoned: tokio_util::sync::CancellationToken::new(),
         });
         tokio::spawn(sender::run(Arc::downgrade(&shared)));
+        if shared.txn.is_some() {
+            tokio::spawn(txn_io::run(Arc::downgrade(&shared)));
+        }
         Ok(Producer { shared })
     }
 
@@ -125,6 +170,9 @@ impl Producer {
                 max: shared.config.buffer_memory,
             });
         }
+        if let Some(txn) = &shared.txn {
+            lock(txn).check_send()?;
+        }
         let deadline = Instant::now() + shared.config.max_block;
         // Fast paths first: cached metadata and free buffer memory need no
         // timer; only a miss waits (up to `max_block`).
@@ -137,7 +185,7 @@ impl Producer {
             Err(tokio::sync::TryAcquireError::Closed) => return Err(Error::Closed),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 let permit = tokio::time::timeout_at(
-                    deadline.into(),
+                    deadline,
                     shared.memory.clone().acquire_many_owned(size as u32),
                 )
                 .await
@@ -170,6 +218,17 @@ impl Producer {
                 topic: std::mem::take(&mut record.topic),
                 partition,
             };
+            if let Some(txn) = &shared.txn {
+                match lock(txn).add_partition(&tp) {
+                    Ok(true) => shared.wake_txn.notify_one(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        drop(acc);
+                        shared.memory.add_permits(size);
+                        return Err(e);
+                    }
+                }
+            }
             acc.append(tp, &record, timestamp, delivery, size, Instant::now())
         };
         match ready {
@@ -198,7 +257,7 @@ impl Producer {
         let mut attempt = 0;
         loop {
             let lookup =
-                tokio::time::timeout_at(deadline.into(), shared.client.topic_metadata(topic, true));
+                tokio::time::timeout_at(deadline, shared.client.topic_metadata(topic, true));
             let error = match lookup.await {
                 Ok(Ok(metadata)) => {
                     return Ok(metadata
@@ -306,6 +365,9 @@ impl Producer {
         for batch in leftovers {
             batch.fail(Error::Closed);
         }
+        if flushed.is_err() {
+            self.shared.abandoned.cancel();
+        }
         self.shared.wake_sender.notify_one();
         match flushed {
             Ok(r) => r,
@@ -324,6 +386,12 @@ impl Drop for FlushGuard<'_> {
         let mut n = self.0.flushing.lock().unwrap_or_else(|p| p.into_inner());
         *n = n.saturating_sub(1);
     }
+}
+
+/// Locks a mutex, ignoring poisoning (the data stays consistent: every
+/// critical section is a plain state update).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn now_millis() -> i64 {

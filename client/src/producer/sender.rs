@@ -3,7 +3,7 @@
 //! per broker, and settles each batch: success, retry, or failure.
 
 use super::Shared;
-use super::accumulator::Batch;
+use super::accumulator::{Batch, TopicPartition};
 use super::config::Acks;
 use super::idempotence::SequenceVerdict;
 use crate::error::{Error, Recovery};
@@ -14,7 +14,8 @@ use kafkacc_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Longest the task sleeps without looking again (it also wakes on notify).
 const IDLE_POLL: Duration = Duration::from_millis(250);
@@ -24,12 +25,29 @@ pub(super) async fn run(weak: Weak<Shared>) {
         let Some(shared) = weak.upgrade() else { return };
         let now = Instant::now();
         let flushing = *shared.flushing.lock().unwrap_or_else(|p| p.into_inner()) > 0;
+        if let Some(txn) = &shared.txn {
+            fail_unsent(&shared, txn);
+        }
         let (batches, deadline) = {
             let mut acc = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
-            (acc.drain(now, flushing), acc.next_deadline())
+            match &shared.txn {
+                // A transaction's partition waits for AddPartitionsToTxn.
+                Some(txn) => {
+                    let txn = super::lock(txn);
+                    let allowed = |tp: &TopicPartition| txn.is_send_allowed(tp);
+                    (
+                        acc.drain_where(now, flushing, allowed),
+                        acc.next_deadline_where(allowed),
+                    )
+                }
+                None => (acc.drain(now, flushing), acc.next_deadline()),
+            }
         };
         if !batches.is_empty() {
-            dispatch(&shared, batches, now).await;
+            tokio::select! {
+                _ = dispatch(&shared, batches, now) => {}
+                _ = shared.abandoned.cancelled() => {}
+            }
             continue;
         }
         if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
@@ -43,9 +61,41 @@ pub(super) async fn run(weak: Weak<Shared>) {
         drop(shared);
         tokio::select! {
             _ = &mut wake => {}
-            _ = tokio::time::sleep_until(sleep_until.into()) => {}
+            _ = tokio::time::sleep_until(sleep_until) => {}
         }
     }
+}
+
+/// A transaction that is aborting or broken fails the batches it has not
+/// sent yet (Java's `abortUndrainedBatches`).
+fn fail_unsent(shared: &Shared, txn: &std::sync::Mutex<super::txn::TxnManager>) {
+    let failure = super::lock(txn).unsent_failure();
+    if let Some(error) = failure {
+        fail_unsent_batches(shared, &error);
+    }
+}
+
+/// Fails every batch not in flight with `error`.
+pub(super) fn fail_unsent_batches(shared: &Shared, error: &Error) {
+    let unsent = shared
+        .accumulator
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_unsent();
+    if unsent.is_empty() {
+        return;
+    }
+    // A batch sent before (and queued for a retry) took its sequence.
+    let dropped_sequence = unsent.iter().any(|b| b.encoded.is_some());
+    if let (true, Some(txn)) = (dropped_sequence, &shared.txn) {
+        super::lock(txn).on_sequence_dropped();
+    }
+    for batch in unsent {
+        let reserved = batch.reserved;
+        batch.fail(error.clone());
+        shared.memory.add_permits(reserved);
+    }
+    shared.batch_done.notify_waiters();
 }
 
 /// Groups batches by leader and starts one request per group.
@@ -104,7 +154,14 @@ async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
     }
     for (leader, batches) in by_leader {
         for request in split_by_size(batches, shared.config.max_request_size) {
-            tokio::spawn(produce(shared.clone(), leader, request));
+            let abandoned = shared.abandoned.clone();
+            let request = produce(shared.clone(), leader, request);
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = request => {}
+                    _ = abandoned.cancelled() => {}
+                }
+            });
         }
     }
 }
@@ -117,6 +174,11 @@ async fn ensure_producer_id(shared: &Shared) -> crate::Result<()> {
     let Some(idem) = &shared.idempotence else {
         return Ok(());
     };
+    if shared.txn.is_some() {
+        // The transaction manager owns the producer id (InitProducerId
+        // with the transactional id, on the transaction coordinator).
+        return Ok(());
+    }
     let (known, bump) = {
         let idem = idem.lock().unwrap_or_else(|p| p.into_inner());
         (idem.identity().is_some(), idem.bump_request())
@@ -192,6 +254,12 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
     };
     let metadata = shared.client.metadata();
     let topic_id = |name: &str| metadata.topic(name).map_or(Uuid::ZERO, |t| t.id);
+    // Produce v12+ inside a transaction means protocol v2 (KIP-890): the
+    // broker would add the partition itself. Protocol v1 stays at v11.
+    let version = match &shared.txn {
+        Some(txn) if !super::lock(txn).is_v2() => version.min(11),
+        _ => version,
+    };
     // v13 names topics by id; fall back to v12 when an id is unknown.
     let version = if version >= 13 && ready.iter().any(|b| topic_id(&b.tp.topic).is_zero()) {
         12
@@ -258,7 +326,11 @@ fn build_request(
         })
         .collect();
     ProduceRequest {
-        transactional_id: None,
+        transactional_id: shared
+            .config
+            .transactional_id
+            .as_deref()
+            .map(StrBytes::from),
         acks: shared.config.acks.as_i16(),
         timeout_ms: shared
             .client
@@ -326,6 +398,10 @@ async fn settle_from_response(
 /// A batch failed with `error`: retry it if the error allows and time
 /// remains, after refreshing metadata when the error says it is stale.
 async fn settle_error(shared: &Arc<Shared>, batch: Batch, error: Error) {
+    if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+        settle_failed(shared, batch, Error::Closed);
+        return;
+    }
     let recovery = error.recovery();
     let expired = Instant::now() >= batch.created + shared.config.delivery_timeout;
     if recovery == Recovery::Fatal || expired {
@@ -353,11 +429,17 @@ fn retry_later(shared: &Shared, mut batch: Batch) {
             config.retry_backoff_max,
             batch.attempts - 1,
         );
-    shared
-        .accumulator
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .requeue(batch, at);
+    let mut accumulator = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
+    // After `close` gave up waiting, nothing is retried: a batch still in
+    // flight then fails rather than wait in a queue no task drains. (Checked
+    // under the lock `close` takes to empty the queue, so none slips by.)
+    if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
+        drop(accumulator);
+        settle_failed(shared, batch, Error::Closed);
+        return;
+    }
+    accumulator.requeue(batch, at);
+    drop(accumulator);
     shared.wake_sender.notify_one();
 }
 
@@ -369,6 +451,12 @@ fn settle_ok(shared: &Shared, batch: Batch, base_offset: i64, log_append_time: i
 }
 
 fn settle_failed(shared: &Shared, batch: Batch, error: Error) {
+    // In a transaction a failed batch dooms the transaction (or, fenced,
+    // the producer); the records report that typed error.
+    let error = match &shared.txn {
+        Some(txn) => super::lock(txn).on_batch_failed(&error),
+        None => error,
+    };
     let tp = batch.tp.clone();
     let reserved = batch.reserved;
     batch.fail(error);

@@ -6,14 +6,22 @@
 
 mod admin;
 mod bootstrap;
+mod faults;
+mod fetch_session;
 mod group;
+mod group_callbacks;
+mod group_partitions;
 mod hostile_broker;
 mod interop;
+mod mixed_cooperative;
 mod mixed_group;
 mod pattern;
 mod produce_consume;
 mod producer_faults;
+mod restart;
+mod security;
 mod stream;
+mod transactions;
 
 use kafkacc::{Client, ClientConfig};
 use std::time::Duration;

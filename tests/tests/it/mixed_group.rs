@@ -21,29 +21,31 @@ use kafkacc_tests::{broker, log_on_failure, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-const PARTITIONS: i32 = 6;
+pub(crate) const PARTITIONS: i32 = 6;
 /// Records per partition, produced before anyone joins and again once the
 /// group has settled.
-const PER_PARTITION: i64 = 40;
+pub(crate) const PER_PARTITION: i64 = 40;
 /// How long the peer process may live at most.
 const PEER_SECONDS: &str = "150";
 
 #[derive(Debug, Clone, Copy)]
-enum Peer {
+pub(crate) enum Peer {
     Java,
     Librdkafka,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum First {
+pub(crate) enum First {
     Kafkacc,
     Peer,
 }
 
 impl Peer {
-    fn spawn(self, topic: &str, group: &str) -> PeerProcess {
+    /// Starts the peer as a member of `group` with `assignor` (`range` or
+    /// `cooperative-sticky`).
+    pub(crate) fn spawn(self, topic: &str, group: &str, assignor: &str) -> PeerProcess {
         let bootstrap = broker().bootstrap.clone();
-        let args = ["group", &bootstrap, topic, group, PEER_SECONDS];
+        let args = ["group", &bootstrap, topic, group, PEER_SECONDS, assignor];
         match self {
             Peer::Java => spawn_interop(&args),
             Peer::Librdkafka => spawn_rdkafka(&args),
@@ -53,12 +55,13 @@ impl Peer {
 
 /// What a peer printed: its records and its current assignment.
 #[derive(Debug, Default)]
-struct PeerView {
-    records: Vec<(i32, i64, String)>,
-    /// Partitions from the last `assigned` line, or empty after a later
-    /// `revoked` (both peers use the eager protocol here).
-    assignment: BTreeSet<i32>,
-    assignments: usize,
+pub(crate) struct PeerView {
+    pub(crate) records: Vec<(i32, i64, String)>,
+    /// Partitions added by `assigned` lines and not removed by later
+    /// `revoked` or `lost` ones (eager peers revoke everything before each
+    /// assignment; cooperative ones only what moves).
+    pub(crate) assignment: BTreeSet<i32>,
+    pub(crate) assignments: usize,
 }
 
 fn parse_partitions(list: &str) -> BTreeSet<i32> {
@@ -68,20 +71,22 @@ fn parse_partitions(list: &str) -> BTreeSet<i32> {
         .collect()
 }
 
-fn peer_view(lines: &[String]) -> PeerView {
+pub(crate) fn peer_view(lines: &[String]) -> PeerView {
     let mut view = PeerView::default();
     for line in lines {
         let fields: Vec<&str> = line.splitn(3, '\t').collect();
         match fields.as_slice() {
             ["assigned", list] => {
-                view.assignment = parse_partitions(list);
+                view.assignment.extend(parse_partitions(list));
                 view.assignments += 1;
             }
-            ["assigned"] => {
-                view.assignment.clear();
-                view.assignments += 1;
+            ["assigned"] => view.assignments += 1,
+            ["revoked" | "lost", list] => {
+                for p in parse_partitions(list) {
+                    view.assignment.remove(&p);
+                }
             }
-            ["revoked", ..] => view.assignment.clear(),
+            ["revoked" | "lost"] => {}
             [p, o, v] => view.records.push((
                 p.parse().expect("partition"),
                 o.parse().expect("offset"),
@@ -96,7 +101,7 @@ fn peer_view(lines: &[String]) -> PeerView {
 /// Produces `PER_PARTITION` records to every partition: round `round`'s
 /// record `j` of partition `p` is `v{round}-{p}-{j}` at offset
 /// `round * PER_PARTITION + j`.
-async fn produce_round(client: &Client, topic: &str, round: i64) {
+pub(crate) async fn produce_round(client: &Client, topic: &str, round: i64) {
     let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
     let mut deliveries = Vec::new();
     for j in 0..PER_PARTITION {
@@ -116,7 +121,7 @@ async fn produce_round(client: &Client, topic: &str, round: i64) {
         .expect("close producer");
 }
 
-fn expected_value(partition: i32, offset: i64) -> String {
+pub(crate) fn expected_value(partition: i32, offset: i64) -> String {
     format!(
         "v{}-{partition}-{}",
         offset / PER_PARTITION,
@@ -206,10 +211,10 @@ async fn mixed_group(peer_kind: Peer, first: First) {
                 );
                 ours.step().await;
             }
-            peer = Some(peer_kind.spawn(&topic, &group));
+            peer = Some(peer_kind.spawn(&topic, &group, "range"));
         }
         First::Peer => {
-            let p = peer.insert(peer_kind.spawn(&topic, &group));
+            let p = peer.insert(peer_kind.spawn(&topic, &group, "range"));
             let deadline = Instant::now() + Duration::from_secs(90);
             while peer_view(&p.lines()).assignment.len() != PARTITIONS as usize {
                 assert!(
