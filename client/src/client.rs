@@ -259,14 +259,17 @@ impl Client {
     }
 
     /// [`Client::send_any`] for a request that is safe to repeat (Metadata):
-    /// a connection lost mid-request moves on to the next broker until
-    /// `bootstrap_timeout`, as a lost connect does.
+    /// a connection that drops mid-request (a reset, not a timeout: a broker
+    /// that stopped answering has had its chance) is retried on a fresh
+    /// connection, a few times at most.
     async fn send_any_idempotent<R: Request>(&self, request: &R) -> Result<R::Response> {
-        let deadline = Instant::now() + self.inner.config.bootstrap_timeout;
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 1;
         loop {
             match self.send_any(request).await {
-                Err(e) if broker_failed(&e) && Instant::now() < deadline => {
-                    tracing::debug!(error = %e, "request to any broker failed; trying another");
+                Err(e @ Error::Disconnected { .. }) if attempt < ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "connection lost mid-request; trying again");
+                    attempt += 1;
                 }
                 answer => return answer,
             }
