@@ -344,17 +344,25 @@ fn request_topics(session: &SessionRequest, by_id: bool) -> Vec<FetchTopic> {
     }
     topics
         .into_iter()
-        .map(|(name, (id, partitions))| FetchTopic {
-            topic: if by_id {
-                StrBytes::default()
-            } else {
-                StrBytes::from(name)
-            },
-            topic_id: if by_id { id } else { Uuid::ZERO },
-            partitions,
-            ..Default::default()
+        .map(|(name, (id, partitions))| {
+            let (topic, topic_id) = topic_key(name, id, by_id);
+            FetchTopic {
+                topic,
+                topic_id,
+                partitions,
+                ..Default::default()
+            }
         })
         .collect()
+}
+
+/// How a Fetch request names a topic: by id (v13+) or by name.
+fn topic_key(name: &str, id: Uuid, by_id: bool) -> (StrBytes, Uuid) {
+    if by_id {
+        (StrBytes::default(), id)
+    } else {
+        (StrBytes::from(name), Uuid::ZERO)
+    }
 }
 
 /// The partitions the session drops, by topic.
@@ -369,15 +377,14 @@ fn forgotten_topics(session: &SessionRequest, by_id: bool) -> Vec<ForgottenTopic
     }
     topics
         .into_iter()
-        .map(|(name, (id, partitions))| ForgottenTopic {
-            topic: if by_id {
-                StrBytes::default()
-            } else {
-                StrBytes::from(name)
-            },
-            topic_id: if by_id { id } else { Uuid::ZERO },
-            partitions,
-            ..Default::default()
+        .map(|(name, (id, partitions))| {
+            let (topic, topic_id) = topic_key(name, id, by_id);
+            ForgottenTopic {
+                topic,
+                topic_id,
+                partitions,
+                ..Default::default()
+            }
         })
         .collect()
 }
