@@ -1194,9 +1194,15 @@ impl ClassicMember {
             .in_flight
             .iter()
             .filter(|(_, p)| {
+                // A commit already on the wire may still be applied by the old
+                // coordinator: it stays in flight until its own answer or
+                // error, so a retry with newer offsets cannot overtake it.
                 !matches!(
                     p,
-                    Pending::FindCoordinator | Pending::Metadata | Pending::LeaderMetadata
+                    Pending::FindCoordinator
+                        | Pending::Metadata
+                        | Pending::LeaderMetadata
+                        | Pending::Commit(_)
                 )
             })
             .map(|(t, _)| *t)
