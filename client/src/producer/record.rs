@@ -90,7 +90,9 @@ pub struct RecordMetadata {
     pub topic: String,
     /// Partition.
     pub partition: i32,
-    /// Offset of the record; -1 with acks=0 (the broker does not say).
+    /// Offset of the record; -1 when the broker does not say: with acks=0,
+    /// or when it acknowledged a retried batch as already written without
+    /// its offsets (DUPLICATE_SEQUENCE_NUMBER; the Java client does the same).
     pub offset: i64,
     /// Timestamp the broker stored: the create time, or the log append
     /// time when the topic uses it.
