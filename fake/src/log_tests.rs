@@ -107,6 +107,21 @@ fn a_corrupted_batch_is_refused() {
 }
 
 #[test]
+fn a_producer_the_partition_does_not_know_may_start_at_any_sequence() {
+    // Kafka accepts it (the producer's state may have been removed by
+    // retention); a client must not pipeline a partition's first batches.
+    let mut log = PartitionLog::default();
+    assert_eq!(
+        log.append(idem(5, 0, 7, &["x"]), 0, MAX),
+        Ok(Appended::Written(0))
+    );
+    assert_eq!(
+        log.append(idem(5, 0, 0, &["a"]), 0, MAX),
+        Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+    );
+}
+
+#[test]
 fn idempotent_retries_return_the_original_offset_and_gaps_are_refused() {
     let mut log = PartitionLog::default();
     assert_eq!(

@@ -3,7 +3,8 @@
 //! matching `max.in.flight.requests.per.connection` <= 5).
 //!
 //! ```text
-//! no entry    --seq 0-->            entry(epoch)
+//! no entry    --any seq-->          entry(epoch)  (as Kafka: its state may
+//!                                                 have gone with retention)
 //! older epoch --------------------> INVALID_PRODUCER_EPOCH
 //! newer epoch --seq 0-->            reset to that epoch, else OUT_OF_ORDER
 //! same epoch  --seq = last + 1-->   append
@@ -67,11 +68,7 @@ impl Sequences {
         last: i32,
     ) -> Result<Verdict, ErrorCode> {
         let Some(entry) = self.producers.get(&pid) else {
-            return if first == 0 {
-                Ok(Verdict::Append)
-            } else {
-                Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
-            };
+            return Ok(Verdict::Append);
         };
         if epoch < entry.epoch {
             return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
@@ -144,13 +141,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_batch_must_start_at_zero() {
-        let s = Sequences::default();
+    fn an_unknown_producer_may_start_anywhere_then_must_follow_on() {
+        let mut s = Sequences::default();
         assert_eq!(s.check(1, 0, 0, 4), Ok(Verdict::Append));
+        assert_eq!(s.check(1, 0, 3, 4), Ok(Verdict::Append));
+        s.record(1, 0, 3, 4, 0);
         assert_eq!(
-            s.check(1, 0, 3, 4),
+            s.check(1, 0, 0, 2),
             Err(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
         );
+        assert_eq!(s.check(1, 0, 5, 5), Ok(Verdict::Append));
     }
 
     #[test]

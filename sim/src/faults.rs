@@ -3,6 +3,7 @@
 
 use crate::net::SimNet;
 use kafkacc_fake::FakeCluster;
+use kafkacc_protocol::{ApiKey, ErrorCode};
 use rand::Rng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct FaultStats {
     pub partitions: u64,
     /// New links got a different latency.
     pub latency_changes: u64,
+    /// One Produce request was answered with a retriable error.
+    pub produce_errors: u64,
 }
 
 /// Injects faults into one cluster and network.
@@ -108,6 +111,16 @@ impl FaultPlan {
             let max = Duration::from_millis(self.rng.random_range(0..50));
             self.net.set_max_latency(max);
             self.stats.latency_changes += 1;
+        } else if roll < 97 {
+            // The next Produce fails whole while the batches behind it may
+            // succeed (no extra draw, so the rest of the schedule stays).
+            let code = if self.stats.produce_errors % 2 == 0 {
+                ErrorCode::NOT_ENOUGH_REPLICAS
+            } else {
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+            };
+            self.cluster.inject_error(ApiKey::Produce, code, 1);
+            self.stats.produce_errors += 1;
         }
     }
 

@@ -11,6 +11,7 @@ use kafkacc::{
     ProducerConfig, ProducerRecord,
 };
 use kafkacc_fake::FakeCluster;
+use kafkacc_protocol::{ApiKey, ErrorCode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -87,10 +88,20 @@ pub async fn run(seed: u64, scenario: ProduceScenario) -> Result<ProduceReport, 
         Duration::from_millis(5),
     );
     let client = connect(&cluster, &net).await?;
+    // Every in-flight limit from 1 to Java's 5, taken from the seed
+    // without a draw from the seeded generator (the other draws stay put).
+    let max_in_flight = 1 + (seed % 5) as usize;
     let config = ProducerConfig::default()
         .linger(Duration::from_millis(rng.random_range(0..10)))
-        .delivery_timeout(DELIVERY_TIMEOUT);
+        .delivery_timeout(DELIVERY_TIMEOUT)
+        .max_in_flight(max_in_flight);
     let producer = Producer::new(client.clone(), config).map_err(|e| format!("producer: {e}"))?;
+    if seed % 4 == 2 {
+        // The first Produce fails: the partitions' first batches, which a
+        // broker that does not know the producer would let later ones
+        // overtake (again no draw from the generator).
+        cluster.inject_error(ApiKey::Produce, ErrorCode::NOT_LEADER_OR_FOLLOWER, 1);
+    }
 
     let plan = FaultPlan::new(
         cluster.clone(),

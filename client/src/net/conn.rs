@@ -84,6 +84,13 @@ struct Outgoing {
     written: Option<Reply>,
 }
 
+/// A request queued by [`Connection::queue_request`], awaiting its response.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    version: i16,
+}
+
 /// A live connection; cheap to share behind an `Arc`.
 pub(crate) struct Connection {
     addr: String,
@@ -308,6 +315,20 @@ impl Connection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response> {
+        let pending = self.queue_request(request, version).await?;
+        let frame = self.await_reply_within(pending.rx, timeout).await?;
+        self.decode_response::<R>(frame, version)
+    }
+
+    /// Queues `request` at `version` for writing and returns once it is in
+    /// the connection's queue, so requests started one after another go
+    /// out in that order (the producer relies on it for sequence order).
+    /// [`Connection::finish`] waits for the response.
+    pub(crate) async fn queue_request<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<Pending> {
         let (frame, correlation_id) = self.encode(request, version)?;
         let (tx, rx) = oneshot::channel();
         self.enqueue(Outgoing {
@@ -319,8 +340,13 @@ impl Connection {
             written: None,
         })
         .await?;
-        let frame = self.await_reply_within(rx, timeout).await?;
-        self.decode_response::<R>(frame, version)
+        Ok(Pending { rx, version })
+    }
+
+    /// Waits for the response of a request [`Connection::queue_request`] queued.
+    pub(crate) async fn finish<R: Request>(&self, pending: Pending) -> Result<R::Response> {
+        let frame = self.await_reply(pending.rx).await?;
+        self.decode_response::<R>(frame, pending.version)
     }
 
     /// Sends a request that gets no response (Produce with acks=0); returns

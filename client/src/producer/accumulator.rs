@@ -3,8 +3,20 @@
 //!
 //! A partition's queue holds at most one *open* batch (still taking
 //! records) and any number of *closed* ones (full, lingered out, or sent
-//! and coming back for a retry). At most one batch per partition is in
-//! flight, which keeps records in order across retries.
+//! and coming back for a retry), oldest first.
+//!
+//! Up to `max_in_flight` batches of a partition are in flight at once
+//! (Java's `max.in.flight.requests.per.connection`, 5 by default), once
+//! the broker acknowledged one of its batches: until then they go one at a
+//! time, because a broker that does not know the producer on a partition
+//! accepts any first sequence, so a later batch could be written before
+//! an earlier one that failed. Order across retries, as in the Java
+//! client: once a batch comes back for a
+//! retry, the partition sends nothing new; when everything it had in
+//! flight is back, the retries go out one at a time, oldest first, and
+//! only then new batches again. With idempotence the broker's sequence
+//! checks turn the batches sent after a failed one into retries too
+//! (OUT_OF_ORDER_SEQUENCE_NUMBER), so records are written in order.
 
 use super::idempotence::Idempotence;
 use super::record::{ProducerRecord, RecordMetadata};
@@ -47,9 +59,22 @@ pub(crate) struct Batch {
     pub created: Instant,
     pub attempts: u32,
     pub retry_at: Option<Instant>,
+    /// Creation order within the producer: retries go back in this order.
+    order: u64,
 }
 
 impl Batch {
+    /// Whether the batch went out before and came back (or could not go).
+    pub(crate) fn is_retry(&self) -> bool {
+        self.retry_at.is_some()
+    }
+
+    /// Producer id, epoch and sequence its bytes carry, once encoded with
+    /// idempotence.
+    pub(crate) fn stamped(&self) -> Option<ProducerState> {
+        self.stamped
+    }
+
     /// The batch's bytes, encoding them on first use. With idempotence the
     /// batch takes its sequence now and keeps it on retries; only after an
     /// epoch bump is it re-stamped.
@@ -120,7 +145,34 @@ impl Batch {
 struct PartitionQueue {
     open: Option<Batch>,
     closed: VecDeque<Batch>,
-    in_flight: bool,
+    in_flight: usize,
+    /// The broker acknowledged a batch of this queue: pipelining is safe.
+    acknowledged: bool,
+}
+
+impl PartitionQueue {
+    /// Puts a batch back among the closed ones by creation order.
+    fn insert_in_order(&mut self, batch: Batch) {
+        let at = self
+            .closed
+            .iter()
+            .position(|b| b.order > batch.order)
+            .unwrap_or(self.closed.len());
+        self.closed.insert(at, batch);
+    }
+
+    /// When the next batch may leave, ignoring `allowed`: None while the
+    /// partition is at its in-flight limit or waiting for its in-flight
+    /// batches before a retry.
+    fn next_send_time(&self, max_in_flight: usize, linger: Duration) -> Option<Instant> {
+        let max_in_flight = if self.acknowledged { max_in_flight } else { 1 };
+        match self.closed.front() {
+            Some(b) if b.is_retry() => (self.in_flight == 0).then_some(b.retry_at).flatten(),
+            _ if self.in_flight >= max_in_flight => None,
+            Some(b) => Some(b.created),
+            None => self.open.as_ref().map(|b| b.created + linger),
+        }
+    }
 }
 
 /// What the accumulator needs from the producer config.
@@ -129,6 +181,8 @@ pub(crate) struct AccumulatorConfig {
     pub batch_size: usize,
     pub linger: Duration,
     pub compression: Compression,
+    /// Batches per partition in flight at once (at least 1).
+    pub max_in_flight: usize,
 }
 
 /// All partitions' batches.
@@ -138,6 +192,10 @@ pub(crate) struct Accumulator {
     queues: BTreeMap<TopicPartition, PartitionQueue>,
     /// The partition keyless records of each topic currently stick to.
     sticky: BTreeMap<String, i32>,
+    /// Order number of the next batch.
+    next_order: u64,
+    /// Batches in flight over all partitions.
+    in_flight: usize,
 }
 
 impl Accumulator {
@@ -146,6 +204,8 @@ impl Accumulator {
             config,
             queues: BTreeMap::new(),
             sticky: BTreeMap::new(),
+            next_order: 0,
+            in_flight: 0,
         }
     }
 
@@ -189,6 +249,10 @@ impl Accumulator {
             closed_one = true;
         }
         let opened = queue.open.is_none();
+        if opened {
+            self.next_order += 1;
+        }
+        let order = self.next_order;
         let open = queue.open.get_or_insert_with(|| Batch {
             tp: tp.clone(),
             builder: Some(BatchBuilder::new(compression, timestamp)),
@@ -199,6 +263,7 @@ impl Accumulator {
             created: now,
             attempts: 0,
             retry_at: None,
+            order,
         });
         if let Some(builder) = open.builder.as_mut() {
             builder.append(
@@ -227,9 +292,10 @@ impl Accumulator {
         }
     }
 
-    /// Takes every batch that may be sent now: closed ones whose retry time
-    /// has come, and open ones that lingered long enough (or all of them
-    /// when `flushing`). Their partitions are marked in flight.
+    /// Takes the batches that may be sent now, at most one per partition:
+    /// a closed one (a retry once its time has come and nothing else of
+    /// the partition is in flight), or an open one that lingered long
+    /// enough (any open one when `flushing`). They count as in flight.
     pub(crate) fn drain(&mut self, now: Instant, flushing: bool) -> Vec<Batch> {
         self.drain_where(now, flushing, |_| true)
     }
@@ -243,35 +309,30 @@ impl Accumulator {
         flushing: bool,
         allowed: impl Fn(&TopicPartition) -> bool,
     ) -> Vec<Batch> {
-        let linger = self.config.linger;
+        let linger = if flushing {
+            Duration::ZERO
+        } else {
+            self.config.linger
+        };
+        let max_in_flight = self.config.max_in_flight;
         let mut out = Vec::new();
         let mut unstick = Vec::new();
         for (tp, queue) in self.queues.iter_mut() {
-            if queue.in_flight || !allowed(tp) {
+            let due = queue
+                .next_send_time(max_in_flight, linger)
+                .is_some_and(|t| t <= now);
+            if !due || !allowed(tp) {
                 continue;
             }
-            let front_ready = queue
-                .closed
-                .front()
-                .map(|b| b.retry_at.is_none_or(|t| t <= now));
-            let batch = match front_ready {
-                Some(true) => queue.closed.pop_front(),
-                Some(false) => None,
-                None => {
-                    let lingered = queue
-                        .open
-                        .as_ref()
-                        .is_some_and(|b| flushing || now >= b.created + linger);
-                    if lingered {
-                        unstick.push(tp.clone());
-                        queue.open.take()
-                    } else {
-                        None
-                    }
-                }
+            let batch = if queue.closed.is_empty() {
+                unstick.push(tp.clone());
+                queue.open.take()
+            } else {
+                queue.closed.pop_front()
             };
             if let Some(batch) = batch {
-                queue.in_flight = true;
+                queue.in_flight += 1;
+                self.in_flight += 1;
                 out.push(batch);
             }
         }
@@ -283,22 +344,36 @@ impl Accumulator {
         out
     }
 
-    /// The partition's batch came back (done or failed for good).
-    pub(crate) fn complete(&mut self, tp: &TopicPartition) {
+    /// A batch of the partition came back: written (`acknowledged`) or
+    /// failed for good.
+    pub(crate) fn complete(&mut self, tp: &TopicPartition, acknowledged: bool) {
         if let Some(queue) = self.queues.get_mut(tp) {
-            queue.in_flight = false;
-            if queue.open.is_none() && queue.closed.is_empty() {
+            queue.acknowledged |= acknowledged;
+            if queue.in_flight > 0 {
+                queue.in_flight -= 1;
+                self.in_flight -= 1;
+            }
+            if queue.in_flight == 0 && queue.open.is_none() && queue.closed.is_empty() {
                 self.queues.remove(tp);
             }
         }
     }
 
-    /// Puts a batch back at the front of its partition, to retry at `at`.
+    /// Puts a batch that was in flight back in its partition, in creation
+    /// order, to retry at `at`.
     pub(crate) fn requeue(&mut self, mut batch: Batch, at: Instant) {
         batch.retry_at = Some(at);
         let queue = self.queues.entry(batch.tp.clone()).or_default();
-        queue.in_flight = false;
-        queue.closed.push_front(batch);
+        if queue.in_flight > 0 {
+            queue.in_flight -= 1;
+            self.in_flight -= 1;
+        }
+        queue.insert_in_order(batch);
+    }
+
+    /// Batches in flight over all partitions.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
     }
 
     /// When the next batch becomes sendable by time alone.
@@ -312,14 +387,11 @@ impl Accumulator {
         allowed: impl Fn(&TopicPartition) -> bool,
     ) -> Option<Instant> {
         let linger = self.config.linger;
+        let max_in_flight = self.config.max_in_flight;
         self.queues
             .iter()
-            .filter(|(tp, q)| !q.in_flight && allowed(tp))
-            .map(|(_, q)| q)
-            .filter_map(|q| match q.closed.front() {
-                Some(b) => Some(b.retry_at.unwrap_or(b.created)),
-                None => q.open.as_ref().map(|b| b.created + linger),
-            })
+            .filter(|(tp, _)| allowed(tp))
+            .filter_map(|(_, q)| q.next_send_time(max_in_flight, linger))
             .min()
     }
 
@@ -336,7 +408,7 @@ impl Accumulator {
         self.queues.retain(|_, q| {
             out.extend(q.closed.drain(..));
             out.extend(q.open.take());
-            q.in_flight
+            q.in_flight > 0
         });
         out
     }
@@ -344,6 +416,7 @@ impl Accumulator {
     /// Takes every batch out (closing): the caller fails them.
     pub(crate) fn take_all(&mut self) -> Vec<Batch> {
         let mut out = Vec::new();
+        self.in_flight = 0;
         for (_, mut q) in std::mem::take(&mut self.queues) {
             out.extend(q.closed.drain(..));
             out.extend(q.open.take());
@@ -367,11 +440,32 @@ mod tests {
     use super::*;
 
     fn acc(batch_size: usize, linger_ms: u64) -> Accumulator {
+        acc_in_flight(batch_size, linger_ms, 1)
+    }
+
+    fn acc_in_flight(batch_size: usize, linger_ms: u64, max_in_flight: usize) -> Accumulator {
         Accumulator::new(AccumulatorConfig {
             batch_size,
             linger: Duration::from_millis(linger_ms),
             compression: Compression::None,
+            max_in_flight,
         })
+    }
+
+    /// Appends `n` records of 40 bytes to partition 0 at `t0`.
+    fn fill(
+        a: &mut Accumulator,
+        n: usize,
+        t0: Instant,
+    ) -> Vec<oneshot::Receiver<Result<RecordMetadata>>> {
+        let mut rxs = Vec::new();
+        for _ in 0..n {
+            let (d, rx) = delivery();
+            rxs.push(rx);
+            a.append(tp(0), &record(&"v".repeat(40)), 0, d, 60, t0)
+                .unwrap();
+        }
+        rxs
     }
 
     fn record(value: &str) -> ProducerRecord {
@@ -419,16 +513,76 @@ mod tests {
     }
 
     #[test]
+    fn up_to_max_in_flight_batches_of_a_partition_leave_one_by_one() {
+        let t0 = Instant::now();
+        let mut a = acc_in_flight(200, 1_000, 3);
+        let _rxs = fill(&mut a, 30, t0);
+        let first = a.drain(t0, false);
+        assert_eq!(first.len(), 1);
+        assert!(
+            a.drain(t0, false).is_empty(),
+            "a partition's first batch goes alone, until acknowledged"
+        );
+        a.complete(&tp(0), true);
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            let drained = a.drain(t0, false);
+            assert_eq!(drained.len(), 1, "one batch of a partition per drain");
+            sent.extend(drained);
+        }
+        assert!(a.drain(t0, false).is_empty(), "three in flight");
+        assert_eq!(a.in_flight(), 3);
+        assert_eq!(a.next_deadline(), None, "nothing to wait for but answers");
+        let orders: Vec<u64> = sent.iter().map(|b| b.order).collect();
+        assert!(orders.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        a.complete(&tp(0), true);
+        assert_eq!(a.drain(t0, false).len(), 1, "one answer frees one slot");
+    }
+
+    #[test]
+    fn a_retry_waits_for_the_partition_then_goes_alone_and_in_order() {
+        let t0 = Instant::now();
+        let mut a = acc_in_flight(200, 1_000, 3);
+        let _rxs = fill(&mut a, 30, t0);
+        assert_eq!(a.drain(t0, false).len(), 1);
+        a.complete(&tp(0), true);
+        let mut sent: Vec<Batch> = (0..3).flat_map(|_| a.drain(t0, false)).collect();
+        assert_eq!(sent.len(), 3);
+        let third = sent.pop().unwrap();
+        let second = sent.pop().unwrap();
+        let (second_order, third_order) = (second.order, third.order);
+        a.requeue(second, t0);
+        assert!(
+            a.drain(t0, false).is_empty(),
+            "nothing new while the partition has batches in flight"
+        );
+        a.requeue(third, t0);
+        assert!(a.drain(t0, false).is_empty(), "the first is still out");
+        a.complete(&tp(0), true);
+        let retry = a.drain(t0, false);
+        assert_eq!(
+            retry.iter().map(|b| b.order).collect::<Vec<_>>(),
+            vec![second_order]
+        );
+        assert!(a.drain(t0, false).is_empty(), "retries go one at a time");
+        a.complete(&tp(0), true);
+        let retry = a.drain(t0, false);
+        assert_eq!(
+            retry.iter().map(|b| b.order).collect::<Vec<_>>(),
+            vec![third_order]
+        );
+        a.complete(&tp(0), true);
+        let fresh = a.drain(t0, false);
+        assert_eq!(fresh.len(), 1);
+        assert!(fresh[0].order > third_order && !fresh[0].is_retry());
+        assert_eq!(a.drain(t0, false).len(), 1, "pipelining resumes");
+    }
+
+    #[test]
     fn full_batch_closes_and_one_in_flight_per_partition() {
         let t0 = Instant::now();
         let mut a = acc(200, 1_000);
-        let mut rxs = Vec::new();
-        for _ in 0..10 {
-            let (d, rx) = delivery();
-            rxs.push(rx);
-            a.append(tp(0), &record(&"v".repeat(40)), 0, d, 60, t0)
-                .unwrap();
-        }
+        let _rxs = fill(&mut a, 10, t0);
         // Linger is far away, so only closed (full) batches drain; one at a
         // time, since a partition has at most one batch in flight.
         let mut full_batches = Vec::new();
@@ -443,7 +597,7 @@ mod tests {
                 break;
             };
             full_batches.push(batch.deliveries.len());
-            a.complete(&tp(0));
+            a.complete(&tp(0), true);
         }
         assert!(
             full_batches.len() >= 2,
@@ -467,7 +621,7 @@ mod tests {
         a.requeue(batch, t0 + Duration::from_millis(100));
         assert!(a.drain(t0 + Duration::from_millis(50), true).is_empty());
         assert_eq!(a.drain(t0 + Duration::from_millis(100), false).len(), 1);
-        a.complete(&tp(1));
+        a.complete(&tp(1), true);
         assert!(a.is_empty());
     }
 
@@ -499,14 +653,18 @@ mod tests {
         // A retry resends the very same bytes.
         assert_eq!(first.encode(Some(&mut idem)).unwrap(), bytes);
         // The next batch continues the sequence.
-        a.complete(&tp(0));
+        a.complete(&tp(0), true);
         let (d, _rx) = delivery();
         a.append(tp(0), &record("x"), 0, d, 10, t0).unwrap();
         let mut second = a.drain(t0, false).remove(0);
         let header = BatchHeader::parse(&second.encode(Some(&mut idem)).unwrap()).unwrap();
         assert_eq!(header.base_sequence, 3);
         // After an epoch bump, an unacknowledged batch is re-stamped.
-        idem.on_error(kafkacc_protocol::ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        idem.on_error(
+            kafkacc_protocol::ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            &tp(0),
+            first.stamped(),
+        );
         idem.set_identity(42, 4);
         let header = BatchHeader::parse(&first.encode(Some(&mut idem)).unwrap()).unwrap();
         assert_eq!((header.producer_epoch, header.base_sequence), (4, 0));
@@ -543,7 +701,7 @@ mod tests {
         partitions.sort();
         assert_eq!(partitions, vec![0, 2]);
         assert!(!a.is_empty(), "the in-flight batch is still accounted for");
-        a.complete(&tp(1));
+        a.complete(&tp(1), true);
         assert!(a.is_empty());
     }
 

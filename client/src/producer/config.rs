@@ -28,6 +28,10 @@ impl Acks {
     }
 }
 
+/// The most batches per partition the broker tracks for duplicate
+/// detection, so the most an idempotent producer may have in flight.
+const MAX_IN_FLIGHT_IDEMPOTENT: usize = 5;
+
 /// Producer configuration.
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
@@ -47,6 +51,11 @@ pub struct ProducerConfig {
     pub delivery_timeout: Duration,
     /// `compression.type` (default none).
     pub compression: Compression,
+    /// `max.in.flight.requests.per.connection`: batches of one partition
+    /// sent and not yet answered (default 5). Idempotence keeps order and
+    /// needs at most 5; above that, as in Java, idempotence is off unless
+    /// asked for (then it is a configuration error).
+    pub max_in_flight: usize,
     /// How keyless records are spread (default sticky, like Java).
     pub keyless: KeylessStrategy,
     /// A custom partitioner, used for records without an explicit partition.
@@ -80,6 +89,7 @@ impl Default for ProducerConfig {
             max_block: Duration::from_millis(60_000),
             delivery_timeout: Duration::from_millis(120_000),
             compression: Compression::None,
+            max_in_flight: 5,
             keyless: KeylessStrategy::Sticky,
             partitioner: None,
             idempotence: None,
@@ -167,6 +177,17 @@ impl ProducerConfig {
     /// other than `All` is a configuration error, as in Java. A
     /// transactional producer is always idempotent (and needs acks=all).
     pub(crate) fn idempotence_enabled(&self) -> crate::Result<bool> {
+        if self.max_in_flight == 0 {
+            return Err(crate::Error::Config(
+                "max_in_flight must be positive".into(),
+            ));
+        }
+        let in_flight_ok = self.max_in_flight <= MAX_IN_FLIGHT_IDEMPOTENT;
+        if !in_flight_ok && (self.transactional_id.is_some() || self.idempotence == Some(true)) {
+            return Err(crate::Error::Config(format!(
+                "idempotence needs max_in_flight <= {MAX_IN_FLIGHT_IDEMPOTENT}"
+            )));
+        }
         if self.transactional_id.is_some() {
             if self.idempotence == Some(false) || self.acks != Acks::All {
                 return Err(crate::Error::Config(
@@ -179,10 +200,17 @@ impl ProducerConfig {
             return Ok(true);
         }
         match (self.idempotence, self.acks) {
-            (Some(true), Acks::All) | (None, Acks::All) => Ok(true),
+            (Some(true), Acks::All) => Ok(true),
+            (None, Acks::All) => Ok(in_flight_ok),
             (Some(true), _) => Err(crate::Error::Config("idempotence requires acks=all".into())),
             _ => Ok(false),
         }
+    }
+
+    /// Sets `max.in.flight.requests.per.connection` (batches per partition).
+    pub fn max_in_flight(mut self, batches: usize) -> Self {
+        self.max_in_flight = batches;
+        self
     }
 
     /// Sets a custom partitioner.
@@ -217,6 +245,31 @@ mod tests {
                 .idempotence(false)
                 .idempotence_enabled()
                 .unwrap()
+        );
+    }
+
+    #[test]
+    fn more_than_five_in_flight_turns_default_idempotence_off() {
+        let wide = ProducerConfig::default().max_in_flight(6);
+        assert!(!wide.idempotence_enabled().unwrap());
+        assert!(
+            wide.clone()
+                .idempotence(true)
+                .idempotence_enabled()
+                .is_err()
+        );
+        assert!(wide.transactional_id("t").idempotence_enabled().is_err());
+        assert!(
+            ProducerConfig::default()
+                .max_in_flight(5)
+                .idempotence_enabled()
+                .unwrap()
+        );
+        assert!(
+            ProducerConfig::default()
+                .max_in_flight(0)
+                .idempotence_enabled()
+                .is_err()
         );
     }
 

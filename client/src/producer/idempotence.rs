@@ -10,11 +10,18 @@
 //! - A batch gets its sequence when it is first sent, and keeps it on every
 //!   retry (the encoded bytes are reused).
 //! - Sequences wrap from `i32::MAX` to 0, as the broker expects.
-//! - OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch means
-//!   the broker's view of this producer diverged (it lost state, or log
-//!   retention removed it). The batch fails with that error, and the epoch
-//!   is bumped (KIP-360: InitProducerId with the current id and epoch), which
-//!   restarts every partition at sequence 0, as the Java client does.
+//! - OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID for a batch that
+//!   is not the next one the broker should get (an earlier batch of the
+//!   partition is unresolved, or the batch carries an old epoch) is a
+//!   retry: it goes again, in order, after the earlier ones.
+//! - The same error for the next expected batch means the broker's view of
+//!   this producer diverged (it lost state, or log retention removed it).
+//!   The batch fails with that error, and the epoch is bumped (KIP-360:
+//!   InitProducerId with the current id and epoch), which restarts every
+//!   partition at sequence 0, as the Java client does.
+//! - A batch that was sent and then failed for another reason (its
+//!   delivery timed out) leaves a gap the broker would never accept past:
+//!   the epoch is bumped too.
 
 use super::accumulator::TopicPartition;
 use kafkacc_protocol::ErrorCode;
@@ -28,6 +35,8 @@ pub(crate) struct Idempotence {
     identity: Option<(i64, i16)>,
     /// Next sequence per partition; absent = 0.
     next_sequence: BTreeMap<TopicPartition, i32>,
+    /// Last sequence the broker acknowledged per partition, this epoch.
+    last_acked: BTreeMap<TopicPartition, i32>,
     /// Set when a sequence error requires a new epoch before more sends.
     bump_required: bool,
     /// Batches are stamped transactional; the transaction manager (not a
@@ -44,6 +53,8 @@ pub(crate) enum SequenceVerdict {
     AlreadyWritten,
     /// Fail the batch and bump the epoch before sending more.
     FailAndBumpEpoch,
+    /// Send the batch again after the partition's earlier batches.
+    RetryInOrder,
 }
 
 impl Idempotence {
@@ -74,6 +85,7 @@ impl Idempotence {
     pub(crate) fn set_identity(&mut self, producer_id: i64, epoch: i16) {
         if self.identity != Some((producer_id, epoch)) {
             self.next_sequence.clear();
+            self.last_acked.clear();
         }
         self.identity = Some((producer_id, epoch));
         self.bump_required = false;
@@ -101,19 +113,55 @@ impl Idempotence {
         self.identity() == Some((state.producer_id, state.producer_epoch))
     }
 
-    /// Classifies a broker error on a batch.
-    pub(crate) fn on_error(&mut self, code: ErrorCode) -> SequenceVerdict {
+    /// Classifies a broker error on a batch of `tp` sent with `stamp`.
+    pub(crate) fn on_error(
+        &mut self,
+        code: ErrorCode,
+        tp: &TopicPartition,
+        stamp: Option<ProducerState>,
+    ) -> SequenceVerdict {
         if code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
             SequenceVerdict::AlreadyWritten
         } else if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
             || code == ErrorCode::UNKNOWN_PRODUCER_ID
         {
-            // A transactional producer bumps through its transaction
-            // manager, after the abort (KIP-360).
-            self.bump_required = !self.transactional;
-            SequenceVerdict::FailAndBumpEpoch
+            match stamp {
+                Some(s) if self.is_current(&s) && self.is_next(tp, s.base_sequence) => {
+                    // A transactional producer bumps through its transaction
+                    // manager, after the abort (KIP-360).
+                    self.bump_required = !self.transactional;
+                    SequenceVerdict::FailAndBumpEpoch
+                }
+                _ => SequenceVerdict::RetryInOrder,
+            }
         } else {
             SequenceVerdict::NotSequenceError
+        }
+    }
+
+    /// Whether `sequence` is the next one the broker expects on `tp`.
+    fn is_next(&self, tp: &TopicPartition, sequence: i32) -> bool {
+        let expected = self
+            .last_acked
+            .get(tp)
+            .map_or(0, |&last| wrapping_add(last, 1));
+        sequence == expected
+    }
+
+    /// The broker wrote a batch of `records` records sent with `stamp`.
+    pub(crate) fn on_acked(&mut self, tp: &TopicPartition, stamp: ProducerState, records: usize) {
+        if self.is_current(&stamp) && records > 0 {
+            let last = wrapping_add(stamp.base_sequence, records - 1);
+            self.last_acked.insert(tp.clone(), last);
+        }
+    }
+
+    /// A batch sent with `stamp` failed for good: unless the epoch moved on
+    /// already, the partition's sequence now has a gap, so (outside a
+    /// transaction, whose manager decides) bump the epoch.
+    pub(crate) fn on_sent_batch_failed(&mut self, stamp: ProducerState) {
+        if self.is_current(&stamp) && !self.transactional {
+            self.bump_required = true;
         }
     }
 }
@@ -154,13 +202,16 @@ mod tests {
     fn transactional_batches_are_marked_and_sequence_errors_do_not_block() {
         let mut idem = Idempotence::transactional();
         idem.set_identity(7, 0);
-        assert!(idem.stamp(&tp(0), 2).unwrap().transactional);
+        let stamp = idem.stamp(&tp(0), 2).unwrap();
+        assert!(stamp.transactional);
         // The transaction manager bumps the epoch (after the abort); stamping
         // must not stop meanwhile.
         assert_eq!(
-            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, &tp(0), Some(stamp)),
             SequenceVerdict::FailAndBumpEpoch
         );
+        assert_eq!(idem.identity(), Some((7, 0)));
+        idem.on_sent_batch_failed(stamp);
         assert_eq!(idem.identity(), Some((7, 0)));
         let mut plain = Idempotence::default();
         plain.set_identity(7, 0);
@@ -180,16 +231,16 @@ mod tests {
         idem.set_identity(7, 0);
         let old = idem.stamp(&tp(0), 10).unwrap();
         assert_eq!(
-            idem.on_error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            idem.on_error(ErrorCode::NOT_LEADER_OR_FOLLOWER, &tp(0), Some(old)),
             SequenceVerdict::NotSequenceError
         );
         assert_eq!(
-            idem.on_error(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
+            idem.on_error(ErrorCode::DUPLICATE_SEQUENCE_NUMBER, &tp(0), Some(old)),
             SequenceVerdict::AlreadyWritten
         );
         assert!(idem.is_current(&old));
         assert_eq!(
-            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER),
+            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, &tp(0), Some(old)),
             SequenceVerdict::FailAndBumpEpoch
         );
         assert_eq!(idem.identity(), None, "no sends until the bump");
@@ -197,14 +248,79 @@ mod tests {
         assert_eq!(idem.stamp(&tp(0), 1), None);
         idem.set_identity(7, 1);
         assert!(!idem.is_current(&old), "old-epoch batches need re-stamping");
+        let new = idem.stamp(&tp(0), 1).unwrap();
+        assert_eq!((new.producer_epoch, new.base_sequence), (1, 0));
         assert_eq!(
-            idem.stamp(&tp(0), 1)
-                .map(|s| (s.producer_epoch, s.base_sequence)),
-            Some((1, 0))
+            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, &tp(0), Some(old)),
+            SequenceVerdict::RetryInOrder,
+            "an old-epoch batch is re-stamped and sent again"
         );
         assert_eq!(
-            idem.on_error(ErrorCode::UNKNOWN_PRODUCER_ID),
+            idem.on_error(ErrorCode::UNKNOWN_PRODUCER_ID, &tp(0), Some(new)),
             SequenceVerdict::FailAndBumpEpoch
         );
+    }
+
+    #[test]
+    fn a_sequence_error_behind_an_unresolved_batch_is_a_retry() {
+        let mut idem = Idempotence::default();
+        idem.set_identity(7, 0);
+        let first = idem.stamp(&tp(0), 3).unwrap();
+        let second = idem.stamp(&tp(0), 2).unwrap();
+        let third = idem.stamp(&tp(0), 4).unwrap();
+        // The first batch's connection broke; the broker saw a gap before
+        // the second: it goes again after the first.
+        assert_eq!(
+            idem.on_error(
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                &tp(0),
+                Some(second)
+            ),
+            SequenceVerdict::RetryInOrder
+        );
+        assert_eq!(idem.identity(), Some((7, 0)), "no bump for a retry");
+        idem.on_acked(&tp(0), first, 3);
+        // Now the second is next: the same error means the broker lost us.
+        assert_eq!(
+            idem.on_error(
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+                &tp(1),
+                Some(second)
+            ),
+            SequenceVerdict::RetryInOrder,
+            "acks are per partition"
+        );
+        idem.on_acked(&tp(0), second, 2);
+        assert_eq!(
+            idem.on_error(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, &tp(0), Some(third)),
+            SequenceVerdict::FailAndBumpEpoch
+        );
+    }
+
+    #[test]
+    fn a_sent_batch_that_fails_for_good_bumps_the_epoch() {
+        let mut idem = Idempotence::default();
+        idem.set_identity(7, 0);
+        let stamp = idem.stamp(&tp(0), 3).unwrap();
+        idem.on_sent_batch_failed(stamp);
+        assert_eq!(idem.bump_request(), Some((7, 0)));
+        idem.set_identity(7, 1);
+        idem.on_sent_batch_failed(stamp);
+        assert_eq!(idem.bump_request(), None, "an old epoch's gap is gone");
+    }
+
+    #[test]
+    fn the_next_expected_sequence_wraps() {
+        let mut idem = Idempotence::default();
+        idem.set_identity(7, 0);
+        let at_max = ProducerState {
+            producer_id: 7,
+            producer_epoch: 0,
+            base_sequence: i32::MAX - 1,
+            transactional: false,
+        };
+        idem.on_acked(&tp(0), at_max, 2);
+        assert!(idem.is_next(&tp(0), 0));
+        assert!(!idem.is_next(&tp(0), i32::MAX));
     }
 }

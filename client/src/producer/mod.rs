@@ -78,6 +78,8 @@ pub(crate) struct Shared {
     /// dropped and their records fail with [`Error::Closed`] at once, so no
     /// delivery future outlives `close` by more than a moment.
     abandoned: tokio_util::sync::CancellationToken,
+    /// Each broker's lane (see `sender.rs`): requests queued in send order.
+    lanes: Mutex<std::collections::BTreeMap<i32, sender::LaneSender>>,
 }
 
 /// Resolves once, with where the record was written or why it was not.
@@ -126,6 +128,7 @@ impl Producer {
             batch_size: config.batch_size,
             linger: config.linger,
             compression: config.compression,
+            max_in_flight: config.max_in_flight,
         });
         let shared = Arc::new(Shared {
             memory: Arc::new(Semaphore::new(config.buffer_memory)),
@@ -142,6 +145,7 @@ impl Producer {
             txn_progress: Notify::new(),
             closed: std::sync::atomic::AtomicBool::new(false),
             abandoned: tokio_util::sync::CancellationToken::new(),
+            lanes: Mutex::default(),
         });
         tokio::spawn(sender::run(Arc::downgrade(&shared)));
         if shared.txn.is_some() {
@@ -368,6 +372,8 @@ impl Producer {
         if flushed.is_err() {
             self.shared.abandoned.cancel();
         }
+        // Each broker's lane task ends once its queue is empty.
+        lock(&self.shared.lanes).clear();
         self.shared.wake_sender.notify_one();
         match flushed {
             Ok(r) => r,

@@ -1,6 +1,11 @@
 //! The producer's background task: drains sendable batches from the
 //! accumulator, groups them by partition leader, sends one Produce request
 //! per broker, and settles each batch: success, retry, or failure.
+//!
+//! Requests to one broker go through that broker's *lane*, a task that
+//! writes them to the connection in the order they were made, so the
+//! batches a partition has in flight reach the broker in sequence order.
+//! Each response is awaited by a task of its own.
 
 use super::Shared;
 use super::accumulator::{Batch, TopicPartition};
@@ -15,6 +20,7 @@ use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 /// Longest the task sleeps without looking again (it also wakes on notify).
@@ -31,6 +37,9 @@ pub(super) async fn run(weak: Weak<Shared>) {
         let (batches, deadline) = {
             let mut acc = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
             match &shared.txn {
+                // An epoch bump waits until every batch sent with the old
+                // epoch is back, so none is re-stamped out of order.
+                _ if bump_waits_for_in_flight(&shared, &acc) => (Vec::new(), None),
                 // A transaction's partition waits for AddPartitionsToTxn.
                 Some(txn) => {
                     let txn = super::lock(txn);
@@ -64,6 +73,16 @@ pub(super) async fn run(weak: Weak<Shared>) {
             _ = tokio::time::sleep_until(sleep_until) => {}
         }
     }
+}
+
+fn bump_waits_for_in_flight(shared: &Shared, acc: &super::accumulator::Accumulator) -> bool {
+    acc.in_flight() > 0
+        && shared.idempotence.as_ref().is_some_and(|idem| {
+            idem.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .bump_request()
+                .is_some()
+        })
 }
 
 /// A transaction that is aborting or broken fails the batches it has not
@@ -145,23 +164,47 @@ async fn dispatch(shared: &Arc<Shared>, batches: Vec<Batch>, now: Instant) {
         }
     }
     if !no_leader.is_empty() {
-        let topics: Vec<String> = no_leader.iter().map(|b| b.tp.topic.clone()).collect();
-        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let _ = shared.client.refresh_metadata(&refs).await;
+        let topics = no_leader.iter().map(|b| b.tp.topic.clone()).collect();
+        refresh_in_background(shared, topics);
         for batch in no_leader {
             retry_later(shared, batch);
         }
     }
     for (leader, batches) in by_leader {
         for request in split_by_size(batches, shared.config.max_request_size) {
-            let abandoned = shared.abandoned.clone();
-            let request = produce(shared.clone(), leader, request);
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = request => {}
-                    _ = abandoned.cancelled() => {}
-                }
-            });
+            send_through_lane(shared, leader, request);
+        }
+    }
+}
+
+/// The way into a broker's request lane.
+pub(super) type LaneSender = tokio::sync::mpsc::UnboundedSender<Vec<Batch>>;
+
+/// Hands one request's batches to `leader`'s lane, starting the lane first
+/// if needed.
+fn send_through_lane(shared: &Arc<Shared>, leader: i32, batches: Vec<Batch>) {
+    let mut lanes = shared.lanes.lock().unwrap_or_else(|p| p.into_inner());
+    let lane = lanes.entry(leader).or_insert_with(|| {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(lane(Arc::downgrade(shared), leader, rx));
+        tx
+    });
+    if let Err(returned) = lane.send(batches) {
+        // The lane task ended (its runtime is shutting down): the batches
+        // are dropped with it and their futures report `Closed`.
+        lanes.remove(&leader);
+        drop(returned);
+    }
+}
+
+/// One broker's lane: writes its requests in order; ends with the producer.
+async fn lane(weak: Weak<Shared>, leader: i32, mut requests: UnboundedReceiver<Vec<Batch>>) {
+    while let Some(batches) = requests.recv().await {
+        let Some(shared) = weak.upgrade() else { return };
+        let abandoned = shared.abandoned.clone();
+        tokio::select! {
+            _ = produce(shared, leader, batches) => {}
+            _ = abandoned.cancelled() => {}
         }
     }
 }
@@ -232,13 +275,14 @@ fn split_by_size(batches: Vec<Batch>, max: usize) -> Vec<Vec<Batch>> {
     groups
 }
 
-/// Sends one Produce request to `leader` and settles its batches.
+/// Writes one Produce request to `leader` and starts a task that settles
+/// its batches when the response comes.
 async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
     let conn = match shared.client.broker_connection(leader, Lane::Produce).await {
         Ok(c) => c,
         Err(e) => {
             for batch in ready {
-                settle_error(&shared, batch, e.clone()).await;
+                settle_error(&shared, batch, e.clone());
             }
             return;
         }
@@ -253,7 +297,7 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
         }
     };
     let metadata = shared.client.metadata();
-    let topic_id = |name: &str| metadata.topic(name).map_or(Uuid::ZERO, |t| t.id);
+    let topic_id = move |name: &str| metadata.topic(name).map_or(Uuid::ZERO, |t| t.id);
     // Produce v12+ inside a transaction means protocol v2 (KIP-890): the
     // broker would add the partition itself. Protocol v1 stays at v11.
     let version = match &shared.txn {
@@ -277,18 +321,37 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
         }
         return;
     }
-    match conn.send_at(&request, version).await {
-        Ok(response) => {
-            for batch in ready {
-                settle_from_response(&shared, batch, &response, version, &topic_id).await;
-            }
-        }
+    let pending = match conn.queue_request(&request, version).await {
+        Ok(pending) => pending,
         Err(e) => {
             for batch in ready {
-                settle_error(&shared, batch, e.clone()).await;
+                settle_error(&shared, batch, e.clone());
+            }
+            return;
+        }
+    };
+    drop(request);
+    let abandoned = shared.abandoned.clone();
+    let settle = async move {
+        match conn.finish::<ProduceRequest>(pending).await {
+            Ok(response) => {
+                for batch in ready {
+                    settle_from_response(&shared, batch, &response, version, &topic_id);
+                }
+            }
+            Err(e) => {
+                for batch in ready {
+                    settle_error(&shared, batch, e.clone());
+                }
             }
         }
-    }
+    };
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = settle => {}
+            _ = abandoned.cancelled() => {}
+        }
+    });
 }
 
 fn build_request(
@@ -343,7 +406,7 @@ fn build_request(
     }
 }
 
-async fn settle_from_response(
+fn settle_from_response(
     shared: &Arc<Shared>,
     batch: Batch,
     response: &ProduceResponse,
@@ -368,55 +431,75 @@ async fn settle_from_response(
             addr: "produce response".into(),
             reason: format!("no result for {}/{}", batch.tp.topic, batch.tp.partition),
         };
-        settle_error(shared, batch, e).await;
+        settle_error(shared, batch, e);
         return;
     };
     let code = ErrorCode(p.error_code);
     let verdict = match (&shared.idempotence, code.is_ok()) {
-        (Some(idem), false) => idem
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .on_error(code),
+        (Some(idem), false) => idem.lock().unwrap_or_else(|p| p.into_inner()).on_error(
+            code,
+            &batch.tp,
+            batch.stamped(),
+        ),
         _ => SequenceVerdict::NotSequenceError,
     };
     if code.is_ok() || verdict == SequenceVerdict::AlreadyWritten {
         settle_ok(shared, batch, p.base_offset, p.log_append_time_ms);
-    } else if verdict == SequenceVerdict::FailAndBumpEpoch {
-        let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
-        settle_failed(
-            shared,
-            batch,
-            Error::broker(code, context, p.error_message.as_deref()),
-        );
-    } else {
-        let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
-        let e = Error::broker(code, context, p.error_message.as_deref());
-        settle_error(shared, batch, e).await;
+        return;
+    }
+    let context = format!("Produce {}/{}", batch.tp.topic, batch.tp.partition);
+    let e = Error::broker(code, context, p.error_message.as_deref());
+    match verdict {
+        SequenceVerdict::FailAndBumpEpoch => settle_failed(shared, batch, e),
+        SequenceVerdict::RetryInOrder => retry_unless_expired(shared, batch, e),
+        _ => settle_error(shared, batch, e),
     }
 }
 
+/// Refreshes the metadata of `topics` without holding anything up: a
+/// refresh against unreachable brokers can take several request timeouts,
+/// and retries (each within its delivery timeout) need not wait for it.
+/// Concurrent refreshes share one round trip (see `Client`).
+fn refresh_in_background(shared: &Shared, topics: Vec<String>) {
+    let client = shared.client.clone();
+    let abandoned = shared.abandoned.clone();
+    tokio::spawn(async move {
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        tokio::select! {
+            _ = client.refresh_metadata(&refs) => {}
+            _ = abandoned.cancelled() => {}
+        }
+    });
+}
+
 /// A batch failed with `error`: retry it if the error allows and time
-/// remains, after refreshing metadata when the error says it is stale.
-async fn settle_error(shared: &Arc<Shared>, batch: Batch, error: Error) {
+/// remains, asking for fresh metadata when the error says it is stale.
+fn settle_error(shared: &Shared, batch: Batch, error: Error) {
     if shared.closed.load(std::sync::atomic::Ordering::Acquire) {
         settle_failed(shared, batch, Error::Closed);
         return;
     }
     let recovery = error.recovery();
-    let expired = Instant::now() >= batch.created + shared.config.delivery_timeout;
-    if recovery == Recovery::Fatal || expired {
+    if recovery == Recovery::Fatal {
+        settle_failed(shared, batch, error);
+        return;
+    }
+    if matches!(recovery, Recovery::RefreshMetadata | Recovery::Ambiguous)
+        || error.is_connect_error()
+    {
+        refresh_in_background(shared, vec![batch.tp.topic.clone()]);
+    }
+    retry_unless_expired(shared, batch, error);
+}
+
+/// Queues `batch` for another attempt, or fails it with `error` when its
+/// delivery timeout has passed or the producer closed.
+fn retry_unless_expired(shared: &Shared, batch: Batch, error: Error) {
+    if Instant::now() >= batch.created + shared.config.delivery_timeout {
         settle_failed(shared, batch, error);
         return;
     }
     tracing::debug!(topic = %batch.tp.topic, partition = batch.tp.partition, attempt = batch.attempts, %error, "retrying batch");
-    if matches!(recovery, Recovery::RefreshMetadata | Recovery::Ambiguous)
-        || error.is_connect_error()
-    {
-        let _ = shared
-            .client
-            .refresh_metadata(&[batch.tp.topic.as_str()])
-            .await;
-    }
     retry_later(shared, batch);
 }
 
@@ -444,10 +527,17 @@ fn retry_later(shared: &Shared, mut batch: Batch) {
 }
 
 fn settle_ok(shared: &Shared, batch: Batch, base_offset: i64, log_append_time: i64) {
+    if let (Some(idem), Some(stamp)) = (&shared.idempotence, batch.stamped()) {
+        idem.lock().unwrap_or_else(|p| p.into_inner()).on_acked(
+            &batch.tp,
+            stamp,
+            batch.deliveries.len(),
+        );
+    }
     let tp = batch.tp.clone();
     let reserved = batch.reserved;
     batch.succeed(base_offset, log_append_time);
-    finish(shared, &tp, reserved);
+    finish(shared, &tp, reserved, true);
 }
 
 fn settle_failed(shared: &Shared, batch: Batch, error: Error) {
@@ -457,18 +547,28 @@ fn settle_failed(shared: &Shared, batch: Batch, error: Error) {
         Some(txn) => super::lock(txn).on_batch_failed(&error),
         None => error,
     };
+    if let (Some(idem), Some(stamp)) = (&shared.idempotence, batch.stamped()) {
+        idem.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .on_sent_batch_failed(stamp);
+    }
     let tp = batch.tp.clone();
     let reserved = batch.reserved;
     batch.fail(error);
-    finish(shared, &tp, reserved);
+    finish(shared, &tp, reserved, false);
 }
 
-fn finish(shared: &Shared, tp: &super::accumulator::TopicPartition, reserved: usize) {
+fn finish(
+    shared: &Shared,
+    tp: &super::accumulator::TopicPartition,
+    reserved: usize,
+    acknowledged: bool,
+) {
     shared
         .accumulator
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .complete(tp);
+        .complete(tp, acknowledged);
     shared.memory.add_permits(reserved);
     shared.batch_done.notify_waiters();
     shared.wake_sender.notify_one();

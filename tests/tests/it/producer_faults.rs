@@ -7,6 +7,7 @@ use kafkacc_protocol::generated::produce_response::{
     PartitionProduceResponse, TopicProduceResponse,
 };
 use kafkacc_protocol::messages::{InitProducerIdResponse, ProduceRequest, ProduceResponse};
+use kafkacc_protocol::records::BatchHeader;
 use kafkacc_protocol::{ErrorCode, RequestKind, ResponseKind};
 use kafkacc_tests::script::{Reply, ScriptedBroker, api_versions_response, metadata_response};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -213,5 +214,214 @@ async fn out_of_order_sequence_fails_the_batch_and_bumps_the_epoch() {
         inits,
         vec![(-1, -1), (1000, 0)],
         "a fresh id, then a bump presenting the current id and epoch"
+    );
+}
+
+/// One partition of a broker that checks sequences as Kafka does: the
+/// next sequence is written, a repeat of a written batch is answered with
+/// its offset, a newer epoch starts again at 0, a producer the partition
+/// does not know yet may start anywhere (Kafka accepts that because
+/// retention may have removed its state); anything else is
+/// OUT_OF_ORDER_SEQUENCE_NUMBER (or INVALID_PRODUCER_EPOCH).
+#[derive(Default)]
+struct SequencedLog {
+    values: Vec<String>,
+    /// (epoch, base sequence, base offset) of every batch written.
+    batches: Vec<(i16, i32, i64)>,
+    epoch: i16,
+    next_sequence: i32,
+    /// Base sequences in the order the batches arrived.
+    arrivals: Vec<i32>,
+}
+
+impl SequencedLog {
+    /// The written values' record numbers (the 3 digits they start with).
+    fn record_numbers(&self) -> Vec<usize> {
+        self.values
+            .iter()
+            .map(|v| {
+                v.get(..3)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(usize::MAX)
+            })
+            .collect()
+    }
+
+    fn append(&mut self, bytes: &bytes::Bytes) -> (ErrorCode, i64) {
+        let Some(Ok(batch)) = kafkacc_protocol::records::batches(bytes.clone()).next() else {
+            return (ErrorCode::CORRUPT_MESSAGE, -1);
+        };
+        let (epoch, sequence) = (batch.header.producer_epoch, batch.header.base_sequence);
+        self.arrivals.push(sequence);
+        if epoch < self.epoch {
+            return (ErrorCode::INVALID_PRODUCER_EPOCH, -1);
+        }
+        if let Some(&(_, _, offset)) = self
+            .batches
+            .iter()
+            .find(|(e, seq, _)| (*e, *seq) == (epoch, sequence))
+        {
+            return (ErrorCode::NONE, offset);
+        }
+        let expected = if self.batches.is_empty() {
+            sequence
+        } else if epoch > self.epoch {
+            0
+        } else {
+            self.next_sequence
+        };
+        if sequence != expected {
+            return (ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1);
+        }
+        let base = self.values.len() as i64;
+        for record in batch.records(1 << 20).expect("our own batch") {
+            let value = record.expect("our own record").value.unwrap_or_default();
+            self.values
+                .push(String::from_utf8_lossy(&value).into_owned());
+        }
+        self.epoch = epoch;
+        self.next_sequence = sequence + batch.header.records_count;
+        self.batches.push((epoch, sequence, base));
+        (ErrorCode::NONE, base)
+    }
+}
+
+/// What [`produce_with_one_failure`] saw.
+struct Outcome {
+    /// Per record: its offset, or the error code it failed with.
+    results: Vec<Result<i64, ErrorCode>>,
+    log: SequencedLog,
+    inits: Vec<(i64, i16)>,
+}
+
+/// Produces 60 records in small batches to a [`SequencedLog`] broker whose
+/// produce request number `failing` (from 0) fails with `code` after
+/// 300 ms, during which the producer may send the batches behind it.
+async fn produce_with_one_failure(failing: usize, code: ErrorCode) -> Outcome {
+    let inits = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(Mutex::new(SequencedLog::default()));
+    let in_handler = log.clone();
+    let produces = Arc::new(AtomicUsize::new(0));
+    let broker = broker(inits.clone(), move |r| {
+        let batch = &r.topic_data[0].partition_data[0];
+        let bytes = batch.records.clone().unwrap_or_default();
+        if produces.fetch_add(1, Ordering::SeqCst) == failing {
+            let sequence = BatchHeader::parse(&bytes).map_or(-1, |h| h.base_sequence);
+            in_handler.lock().unwrap().arrivals.push(sequence);
+            std::thread::sleep(Duration::from_millis(300));
+            return Reply::respond(produce_reply(r, code, -1));
+        }
+        let (code, offset) = in_handler.lock().unwrap().append(&bytes);
+        Reply::respond(produce_reply(r, code, offset))
+    })
+    .await;
+    // Small batches (2 records), so the partition has many to pipeline.
+    let config = ProducerConfig::default()
+        .batch_size(200)
+        .linger(Duration::ZERO)
+        .delivery_timeout(Duration::from_secs(20));
+    let producer = Producer::new(client(&broker.addr).await, config).expect("producer");
+    let mut deliveries = Vec::new();
+    for i in 0..60 {
+        let record = ProducerRecord::new("t").value(format!("{i:03}-{}", "x".repeat(40)));
+        deliveries.push(producer.send(record).await.expect("send"));
+    }
+    let mut results = Vec::new();
+    for (i, d) in deliveries.into_iter().enumerate() {
+        let outcome = tokio::time::timeout(Duration::from_secs(30), d)
+            .await
+            .expect("every future resolves");
+        results.push(match outcome {
+            Ok(meta) => Ok(meta.offset),
+            Err(Error::Broker { code, .. }) => Err(code),
+            Err(e) => panic!("record {i}: {e}"),
+        });
+    }
+    let log = std::mem::take(&mut *log.lock().unwrap());
+    let inits = inits.lock().unwrap().clone();
+    Outcome {
+        results,
+        log,
+        inits,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_batches_behind_a_failed_one_are_retried_in_order() {
+    let outcome = produce_with_one_failure(1, ErrorCode::NOT_ENOUGH_REPLICAS).await;
+    let offsets: Vec<i64> = outcome.results.iter().map(|r| r.unwrap_or(-1)).collect();
+    assert_eq!(offsets, (0..60).collect::<Vec<i64>>(), "every record acked");
+    assert_eq!(
+        outcome.log.record_numbers(),
+        (0..60).collect::<Vec<usize>>(),
+        "written once each, in order"
+    );
+    // The failed batch's sequence, and what arrived before its retry.
+    let arrivals = &outcome.log.arrivals;
+    let failed = arrivals[1];
+    let retry = arrivals[2..]
+        .iter()
+        .position(|&s| s == failed)
+        .map(|at| at + 2);
+    let overtaking = retry.map_or(0, |at| arrivals[2..at].len());
+    assert!(
+        overtaking >= 1,
+        "batches behind the failed one were in flight before its retry: {arrivals:?}"
+    );
+    assert!(
+        overtaking <= 4,
+        "at most 5 batches of the partition in flight: {arrivals:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitions_first_batch_goes_alone() {
+    // Kafka takes any first sequence from a producer it does not know on a
+    // partition: a second batch pipelined behind a failing first one would
+    // be written before it.
+    let outcome = produce_with_one_failure(0, ErrorCode::NOT_LEADER_OR_FOLLOWER).await;
+    assert!(
+        outcome.results.iter().all(|r| r.is_ok()),
+        "every record acked"
+    );
+    assert_eq!(
+        outcome.log.record_numbers(),
+        (0..60).collect::<Vec<usize>>(),
+        "written once each, in order"
+    );
+    assert_eq!(
+        outcome.log.arrivals[..2],
+        [0, 0],
+        "nothing overtook the first batch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_failing_for_good_bumps_the_epoch_after_the_partition_settles() {
+    // The broker refuses the second batch for good, after the producer sent
+    // the ones behind it: their sequences now follow a gap, so the producer
+    // must bump its epoch and re-stamp them, in order.
+    let outcome = produce_with_one_failure(1, ErrorCode::INVALID_RECORD).await;
+    let refused: Vec<usize> = (0..60)
+        .filter(|&i| outcome.results[i] == Err(ErrorCode::INVALID_RECORD))
+        .collect();
+    let (first, last) = (refused.first(), refused.last());
+    assert!(
+        first.is_some_and(|&f| f > 0)
+            && last
+                .zip(first)
+                .is_some_and(|(l, f)| l - f + 1 == refused.len()),
+        "only the second batch, a run of records after the first, is refused: {refused:?}"
+    );
+    let expected: Vec<usize> = (0..60).filter(|i| !refused.contains(i)).collect();
+    assert_eq!(
+        outcome.log.record_numbers(),
+        expected,
+        "the rest written once each, in order"
+    );
+    assert_eq!(
+        outcome.inits,
+        vec![(-1, -1), (1000, 0)],
+        "one bump presenting the current id and epoch"
     );
 }
