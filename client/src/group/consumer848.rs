@@ -998,31 +998,26 @@ impl Consumer848Member {
         self.heartbeat.next_at = Some(now);
     }
 
-    /// Drops every request sent to the coordinator. Commits among them
-    /// fail now; the rest are returned.
+    /// Drops every request sent to the coordinator and returns them, except
+    /// commits: one already on the wire may still be applied by the old
+    /// coordinator, so it stays in flight until its own answer or error,
+    /// and a retry with newer offsets cannot be overtaken by it.
     fn drop_coordinator_requests(&mut self) -> Vec<Pending> {
         let tokens: Vec<Token> = self
             .in_flight
             .iter()
-            .filter(|(_, p)| !matches!(p, Pending::FindCoordinator | Pending::TopicIds))
+            .filter(|(_, p)| {
+                !matches!(
+                    p,
+                    Pending::FindCoordinator | Pending::TopicIds | Pending::Commit { .. }
+                )
+            })
             .map(|(t, _)| *t)
             .collect();
-        let mut dropped = Vec::new();
-        for token in tokens {
-            match self.in_flight.remove(&token) {
-                Some(Pending::Commit { id, .. }) => self.events.push_back(GroupEvent::CommitDone {
-                    id,
-                    result: Err(Error::broker(
-                        ErrorCode::NOT_COORDINATOR,
-                        "OffsetCommit",
-                        Some("coordinator lost"),
-                    )),
-                }),
-                Some(p) => dropped.push(p),
-                None => {}
-            }
-        }
-        dropped
+        tokens
+            .into_iter()
+            .filter_map(|token| self.in_flight.remove(&token))
+            .collect()
     }
 
     /// Clears the marker of a request whose answer will not come.

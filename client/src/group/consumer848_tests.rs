@@ -497,6 +497,30 @@ fn commits_carry_the_member_epoch_and_retry_a_stale_epoch() {
 }
 
 #[test]
+fn a_commit_on_the_wire_when_the_coordinator_is_lost_ends_with_its_own_answer() {
+    let mut h = H::new(None);
+    h.join(3, &[0]);
+    let id = h.m.commit(h.now, BTreeMap::from([(tp(0), 7)]));
+    let (commit, _) = h.expect("OffsetCommit");
+    let (t, _) = h.next_heartbeat();
+    h.respond(t, hb_err(ErrorCode::NOT_COORDINATOR));
+    assert!(
+        !h.events()
+            .iter()
+            .any(|e| matches!(e, GroupEvent::CommitDone { .. })),
+        "the old coordinator may still apply it: not settled before its answer"
+    );
+    h.respond(commit, commit_resp(&[0], ErrorCode::NONE));
+    let events = h.events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, GroupEvent::CommitDone { id: i, result: Ok(()) } if *i == id)),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn commit_while_joining_fails_retriably_typed() {
     let mut h = H::new(None);
     h.m.subscribe(h.now, vec!["t".into()]);
