@@ -281,39 +281,136 @@ async fn fetch_from(
         .iter()
         .map(|(t, ..)| (topic_id(t), t.clone()))
         .collect();
-    let max_decompressed = client.config().max_decompressed_batch_size;
-    let mut out = Vec::new();
-    for (topic, partition, offset, _) in parts {
-        let result = partition_result(&response, version, &topic, partition, &names).map(|data| {
-            read_partition(
-                &topic,
+    let decoding = Decoding {
+        check_crcs: config.check_crcs,
+        read_committed: config.read_committed,
+        max_decompressed: client.config().max_decompressed_batch_size,
+        full: session.full,
+    };
+    let jobs = parts
+        .into_iter()
+        .map(|(topic, partition, offset, _)| {
+            let data = partition_result(&response, version, &topic, partition, &names).cloned();
+            DecodeJob {
+                topic,
                 partition,
                 offset,
                 data,
-                config.check_crcs,
-                config.read_committed,
-                max_decompressed,
-            )
-        });
-        let result = match result {
-            Some(r) => r,
-            // An incremental answer lists only partitions with news.
-            None if !session.full => Ok(Fetched::nothing_new(offset)),
+            }
+        })
+        .collect();
+    Ok(decode_all(jobs, decoding).await)
+}
+
+/// Below this many fetched bytes a response is decoded where it arrived.
+const PARALLEL_DECODE_BYTES: usize = 1 << 20;
+
+/// How a response's partitions are decoded.
+#[derive(Debug, Clone, Copy)]
+struct Decoding {
+    check_crcs: bool,
+    read_committed: bool,
+    max_decompressed: usize,
+    /// The request was a full fetch: a partition missing from the answer
+    /// is an error (an incremental answer lists only what has news).
+    full: bool,
+}
+
+/// One partition of a response, to decode.
+struct DecodeJob {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    data: Option<PartitionData>,
+}
+
+impl DecodeJob {
+    fn bytes(&self) -> usize {
+        self.data
+            .as_ref()
+            .and_then(|d| d.records.as_ref())
+            .map_or(0, |r| r.len())
+    }
+
+    fn decode(self, how: Decoding) -> ((String, i32), PartitionUpdate) {
+        let result = match &self.data {
+            Some(data) => read_partition(
+                &self.topic,
+                self.partition,
+                self.offset,
+                data,
+                how.check_crcs,
+                how.read_committed,
+                how.max_decompressed,
+            ),
+            None if !how.full => Ok(Fetched::nothing_new(self.offset)),
             None => Err(Error::broker(
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("Fetch {topic}/{partition}: missing from response"),
+                format!(
+                    "Fetch {}/{}: missing from response",
+                    self.topic, self.partition
+                ),
                 None,
             )),
         };
-        out.push((
-            (topic, partition),
+        (
+            (self.topic, self.partition),
             PartitionUpdate {
-                fetched_from: offset,
+                fetched_from: self.offset,
                 result,
             },
-        ));
+        )
     }
-    Ok(out)
+}
+
+/// Decodes every partition of a response, in order. A large response on a
+/// multi-threaded runtime is split over the cores (decoding is most of a
+/// consumer's CPU time); otherwise, and always on a current-thread runtime
+/// (the simulation's, which must stay deterministic), it is decoded here.
+async fn decode_all(jobs: Vec<DecodeJob>, how: Decoding) -> Vec<((String, i32), PartitionUpdate)> {
+    let total: usize = jobs.iter().map(DecodeJob::bytes).sum();
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    let lanes = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(jobs.len());
+    if total < PARALLEL_DECODE_BYTES || !multi_thread || lanes < 2 {
+        return jobs.into_iter().map(|job| job.decode(how)).collect();
+    }
+    // Deal the partitions out to `lanes` groups, largest first, each to the
+    // group with the fewest bytes so far; remember each one's place.
+    let mut order: Vec<(usize, DecodeJob)> = jobs.into_iter().enumerate().collect();
+    order.sort_by_key(|(_, job)| std::cmp::Reverse(job.bytes()));
+    let mut groups: Vec<(usize, Vec<(usize, DecodeJob)>)> =
+        (0..lanes).map(|_| (0, Vec::new())).collect();
+    for (index, job) in order {
+        if let Some(group) = groups.iter_mut().min_by_key(|(bytes, _)| *bytes) {
+            group.0 += job.bytes();
+            group.1.push((index, job));
+        }
+    }
+    let decode_group = move |group: Vec<(usize, DecodeJob)>| {
+        group
+            .into_iter()
+            .map(|(index, job)| (index, job.decode(how)))
+            .collect::<Vec<_>>()
+    };
+    let mut groups = groups.into_iter().map(|(_, g)| g);
+    let here = groups.next().unwrap_or_default();
+    let elsewhere: Vec<_> = groups
+        .map(|group| tokio::task::spawn_blocking(move || decode_group(group)))
+        .collect();
+    let mut decoded = decode_group(here);
+    for handle in elsewhere {
+        match handle.await {
+            Ok(part) => decoded.extend(part),
+            // A decoder does not panic on any input; should the runtime
+            // refuse the task, its partitions are fetched again next round.
+            Err(e) => tracing::debug!(error = %e, "decode task failed"),
+        }
+    }
+    decoded.sort_by_key(|(index, _)| *index);
+    decoded.into_iter().map(|(_, update)| update).collect()
 }
 
 /// Counts one request in the stats; `wanted` partitions were to be fetched.
@@ -565,5 +662,92 @@ impl AbortedTransactions {
             return true;
         }
         header.is_transactional() && self.open.contains(&header.producer_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafkacc_protocol::compression::Compression;
+    use kafkacc_protocol::records::{BatchBuilder, ProducerState};
+
+    /// A partition's data: `batches` batches of 100 records of 100 bytes,
+    /// offsets from 0.
+    fn partition_data(batches: usize, tag: u8) -> PartitionData {
+        let mut bytes = Vec::new();
+        for b in 0..batches {
+            let mut builder = BatchBuilder::new(Compression::None, 0);
+            for r in 0..100u8 {
+                builder
+                    .append(0, None, Some(&[tag ^ r; 100][..]), &[])
+                    .expect("append");
+            }
+            let batch = builder.build(ProducerState::default()).expect("build");
+            let mut batch = batch.to_vec();
+            // Base offset: the first 8 bytes.
+            batch[..8].copy_from_slice(&((b * 100) as i64).to_be_bytes());
+            bytes.extend_from_slice(&batch);
+        }
+        PartitionData {
+            records: Some(bytes.into()),
+            high_watermark: (batches * 100) as i64,
+            ..Default::default()
+        }
+    }
+
+    fn jobs() -> Vec<DecodeJob> {
+        // Six partitions of different sizes, 1.9 MiB in all; one left out.
+        (0..6)
+            .map(|p| DecodeJob {
+                topic: "t".into(),
+                partition: p,
+                offset: 50,
+                data: (p != 3).then(|| partition_data(10 + 10 * p as usize, p as u8)),
+            })
+            .collect()
+    }
+
+    fn summary(updates: &[((String, i32), PartitionUpdate)]) -> Vec<(i32, i64, usize, u64)> {
+        updates
+            .iter()
+            .map(|((_, p), u)| {
+                let fetched = u.result.as_ref().expect("decoded");
+                let checksum = fetched
+                    .records
+                    .iter()
+                    .map(|r| r.offset as u64 * 31 + r.value.as_ref().map_or(0, |v| u64::from(v[0])))
+                    .sum();
+                (*p, fetched.next_offset, fetched.records.len(), checksum)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_response_decodes_the_same_split_over_cores() {
+        let how = Decoding {
+            check_crcs: true,
+            read_committed: false,
+            max_decompressed: 1 << 30,
+            full: false,
+        };
+        let total: usize = jobs().iter().map(DecodeJob::bytes).sum();
+        assert!(
+            total >= PARALLEL_DECODE_BYTES,
+            "{total} bytes take the parallel path"
+        );
+        let here = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(decode_all(jobs(), how));
+        let split = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime")
+            .block_on(decode_all(jobs(), how));
+        let expected = summary(&here);
+        assert_eq!(expected.len(), 6, "every partition, in order");
+        assert_eq!(expected[0].2, 950, "records from offset 50 on");
+        assert_eq!(expected[3].2, 0, "a partition left out has nothing new");
+        assert_eq!(summary(&split), expected);
     }
 }
