@@ -37,6 +37,8 @@ pub struct FaultPlan {
     stats: FaultStats,
     /// Brokers down or unreachable now: (node, crashed?).
     down: Vec<(i32, bool)>,
+    /// Only retriable Produce errors and latency changes.
+    retriable_only: bool,
 }
 
 impl FaultPlan {
@@ -56,7 +58,15 @@ impl FaultPlan {
             partitions,
             stats: FaultStats::default(),
             down: Vec::new(),
+            retriable_only: false,
         }
+    }
+
+    /// Keeps to faults a producer must ride out without failing a record:
+    /// retriable Produce errors and latency changes.
+    pub fn retriable_only(mut self, on: bool) -> FaultPlan {
+        self.retriable_only = on;
+        self
     }
 
     /// Injects faults for `window` of simulated time; returns the plan so
@@ -74,7 +84,13 @@ impl FaultPlan {
     async fn one_fault(&mut self) {
         let brokers = self.cluster.broker_ids();
         let roll = self.rng.random_range(0..100);
-        if roll < 50 {
+        if self.retriable_only {
+            if roll < 60 {
+                self.inject_produce_error();
+            } else {
+                self.change_latency();
+            }
+        } else if roll < 50 {
             if self.net.cut_random_link().is_some() {
                 self.stats.link_cuts += 1;
             }
@@ -108,20 +124,28 @@ impl FaultPlan {
                 }
             }
         } else if roll < 92 {
-            let max = Duration::from_millis(self.rng.random_range(0..50));
-            self.net.set_max_latency(max);
-            self.stats.latency_changes += 1;
+            self.change_latency();
         } else if roll < 97 {
-            // The next Produce fails whole while the batches behind it may
-            // succeed (no extra draw, so the rest of the schedule stays).
-            let code = if self.stats.produce_errors % 2 == 0 {
-                ErrorCode::NOT_ENOUGH_REPLICAS
-            } else {
-                ErrorCode::NOT_LEADER_OR_FOLLOWER
-            };
-            self.cluster.inject_error(ApiKey::Produce, code, 1);
-            self.stats.produce_errors += 1;
+            self.inject_produce_error();
         }
+    }
+
+    fn change_latency(&mut self) {
+        let max = Duration::from_millis(self.rng.random_range(0..50));
+        self.net.set_max_latency(max);
+        self.stats.latency_changes += 1;
+    }
+
+    /// The next Produce fails whole while the batches behind it may
+    /// succeed (no draw, so the rest of the schedule stays as it was).
+    fn inject_produce_error(&mut self) {
+        let code = if self.stats.produce_errors % 2 == 0 {
+            ErrorCode::NOT_ENOUGH_REPLICAS
+        } else {
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        };
+        self.cluster.inject_error(ApiKey::Produce, code, 1);
+        self.stats.produce_errors += 1;
     }
 
     async fn bring_back(&mut self, node: i32, crashed: bool) {

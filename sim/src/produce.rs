@@ -36,6 +36,10 @@ pub struct ProduceScenario {
     pub brokers: usize,
     /// How long faults are injected (simulated time).
     pub fault_window: Duration,
+    /// Only retriable Produce errors and latency changes, no lost links or
+    /// brokers: then every record must be acknowledged (a record that
+    /// fails anyway was stuck, e.g. retried until its delivery timeout).
+    pub retriable_only: bool,
 }
 
 impl Default for ProduceScenario {
@@ -45,6 +49,7 @@ impl Default for ProduceScenario {
             partitions: 3,
             brokers: 3,
             fault_window: Duration::from_secs(3),
+            retriable_only: false,
         }
     }
 }
@@ -96,7 +101,7 @@ pub async fn run(seed: u64, scenario: ProduceScenario) -> Result<ProduceReport, 
         .delivery_timeout(DELIVERY_TIMEOUT)
         .max_in_flight(max_in_flight);
     let producer = Producer::new(client.clone(), config).map_err(|e| format!("producer: {e}"))?;
-    if seed % 4 == 2 {
+    if seed % 4 == 2 || scenario.retriable_only {
         // The first Produce fails: the partitions' first batches, which a
         // broker that does not know the producer would let later ones
         // overtake (again no draw from the generator).
@@ -109,7 +114,8 @@ pub async fn run(seed: u64, scenario: ProduceScenario) -> Result<ProduceReport, 
         StdRng::seed_from_u64(rng.random()),
         TOPIC,
         scenario.partitions,
-    );
+    )
+    .retriable_only(scenario.retriable_only);
     let faults = tokio::spawn(plan.run(scenario.fault_window));
 
     let mut pending = Vec::with_capacity(scenario.records);
@@ -163,6 +169,16 @@ pub async fn run(seed: u64, scenario: ProduceScenario) -> Result<ProduceReport, 
 
     history.log = read_back(&cluster, &net, scenario.partitions).await?;
     check_produce(&history)?;
+    if scenario.retriable_only
+        && let Some(Delivery::Failed(i, e)) = history
+            .deliveries
+            .iter()
+            .find(|d| matches!(d, Delivery::Failed(..)))
+    {
+        return Err(format!(
+            "record {i} failed with only retriable faults injected: {e}"
+        ));
+    }
     Ok(ProduceReport {
         acked: history.acked(),
         failed: history.deliveries.len() - history.acked(),

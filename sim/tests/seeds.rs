@@ -51,6 +51,29 @@ fn every_seed_keeps_every_acknowledged_record_once_and_in_order() {
 }
 
 #[test]
+fn retriable_produce_errors_alone_never_fail_a_record() {
+    let count = env_u64("KAFKACC_SIM_SEEDS", 1000) / 5;
+    let from = env_u64("KAFKACC_SIM_FROM", 0);
+    let scenario = ProduceScenario {
+        retriable_only: true,
+        ..ProduceScenario::default()
+    };
+    let (mut failures, mut errors) = (Vec::new(), 0);
+    for seed in from..from + count {
+        match run_produce_seed(seed, scenario) {
+            Ok(report) => errors += report.faults.produce_errors,
+            Err(violation) => {
+                eprintln!("seed {seed} (retriable faults only): {violation}");
+                failures.push(seed);
+            }
+        }
+    }
+    eprintln!("simulation: {count} seeds with retriable faults only, {errors} Produce errors");
+    assert!(failures.is_empty(), "failing seeds: {failures:?}");
+    assert!(errors > 0, "no Produce error was injected");
+}
+
+#[test]
 fn a_seed_replays_to_the_same_history() {
     for seed in [7, 4242] {
         let first = run_produce_seed(seed, ProduceScenario::default()).expect("first run");
