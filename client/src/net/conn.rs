@@ -378,19 +378,8 @@ impl Connection {
     }
 
     async fn round_trip<R: Request>(&self, request: &R, version: i16) -> Result<Bytes> {
-        let (frame, correlation_id) = self.encode(request, version)?;
-        let (tx, rx) = oneshot::channel();
-        let expected = Some(Expected {
-            correlation_id,
-            reply: tx,
-        });
-        self.enqueue(Outgoing {
-            frame,
-            expected,
-            written: None,
-        })
-        .await?;
-        self.await_reply(rx).await
+        let pending = self.queue_request(request, version).await?;
+        self.await_reply(pending.rx).await
     }
 
     async fn enqueue(&self, outgoing: Outgoing) -> Result<()> {

@@ -349,10 +349,7 @@ impl Accumulator {
     pub(crate) fn complete(&mut self, tp: &TopicPartition, acknowledged: bool) {
         if let Some(queue) = self.queues.get_mut(tp) {
             queue.acknowledged |= acknowledged;
-            if queue.in_flight > 0 {
-                queue.in_flight -= 1;
-                self.in_flight -= 1;
-            }
+            Self::land(queue, &mut self.in_flight);
             if queue.in_flight == 0 && queue.open.is_none() && queue.closed.is_empty() {
                 self.queues.remove(tp);
             }
@@ -364,11 +361,16 @@ impl Accumulator {
     pub(crate) fn requeue(&mut self, mut batch: Batch, at: Instant) {
         batch.retry_at = Some(at);
         let queue = self.queues.entry(batch.tp.clone()).or_default();
+        Self::land(queue, &mut self.in_flight);
+        queue.insert_in_order(batch);
+    }
+
+    /// One of `queue`'s batches is no longer in flight.
+    fn land(queue: &mut PartitionQueue, in_flight_total: &mut usize) {
         if queue.in_flight > 0 {
             queue.in_flight -= 1;
-            self.in_flight -= 1;
+            *in_flight_total -= 1;
         }
-        queue.insert_in_order(batch);
     }
 
     /// Batches in flight over all partitions.
