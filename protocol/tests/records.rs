@@ -8,8 +8,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafkacc_protocol::DecodeError;
 use kafkacc_protocol::compression::{Compression, compress, decompress};
 use kafkacc_protocol::records::{
-    Batch, BatchBuilder, DEFAULT_MAX_DECOMPRESSED, Header, ProducerState, Record, TimestampType,
-    assign_base_offset, batches, rewrite_producer_state, rewrite_producer_state_in_place,
+    Batch, BatchBuilder, DEFAULT_MAX_DECOMPRESSED, Header, ProducerState, Record, RecordRef,
+    TimestampType, assign_base_offset, batches, rewrite_producer_state,
+    rewrite_producer_state_in_place,
 };
 use proptest::prelude::*;
 use std::io::Write;
@@ -53,16 +54,48 @@ fn build(codec: Compression, records: &[Record], producer: ProducerState) -> Byt
     builder.build(producer).unwrap()
 }
 
+fn assert_same(borrowed: &RecordRef<'_>, owned: &Record) {
+    assert_eq!(borrowed.offset, owned.offset);
+    assert_eq!(borrowed.timestamp, owned.timestamp);
+    assert_eq!(borrowed.key, owned.key.as_deref());
+    assert_eq!(borrowed.value, owned.value.as_deref());
+    let headers: Vec<(&str, Option<&[u8]>)> = borrowed.headers.iter().collect();
+    let expected: Vec<(&str, Option<&[u8]>)> = owned
+        .headers
+        .iter()
+        .map(|h| (h.key.as_str(), h.value.as_deref()))
+        .collect();
+    assert_eq!(headers, expected);
+}
+
 fn decode_all(bytes: Bytes) -> Vec<(Batch, Vec<Record>)> {
     batches(bytes)
         .map(|batch| {
             let batch = batch.unwrap();
             batch.verify_crc().unwrap();
-            let records = batch
+            let records: Vec<Record> = batch
                 .records(DEFAULT_MAX_DECOMPRESSED)
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
+            // The borrowing iterations see the same records.
+            let mut by_ref = batch.records(DEFAULT_MAX_DECOMPRESSED).unwrap();
+            let mut n = 0;
+            while let Some(record) = by_ref.next_ref() {
+                assert_same(&record.unwrap(), &records[n]);
+                n += 1;
+            }
+            assert_eq!(n, records.len());
+            let mut n = 0;
+            batch
+                .records(DEFAULT_MAX_DECOMPRESSED)
+                .unwrap()
+                .for_each_ref(|record| {
+                    assert_same(&record, &records[n]);
+                    n += 1;
+                })
+                .unwrap();
+            assert_eq!(n, records.len());
             (batch, records)
         })
         .collect()
@@ -103,7 +136,10 @@ fn record_strategy() -> impl Strategy<Value = RawRecord> {
     (
         prop_oneof![-5_000i64..5_000, any::<i64>()],
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
-        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+        proptest::option::of(prop_oneof![
+            4 => proptest::collection::vec(any::<u8>(), 0..300),
+            1 => proptest::collection::vec(any::<u8>(), 8_000..9_000),
+        ]),
         proptest::collection::vec(
             (
                 0usize..3,

@@ -259,26 +259,33 @@ fn parse_header<'a>(buf: &mut &'a [u8]) -> DecodeResult<(&'a str, Option<&'a [u8
     Ok((key, nullable(buf)?))
 }
 
-/// Decodes one record from the front of `buf`. `log_append_time` replaces
-/// the computed timestamp when the batch uses LogAppendTime.
+/// Decodes the record at `data[pos..]` and returns it with the position
+/// after it. `log_append_time` replaces the computed timestamp when the
+/// batch uses LogAppendTime.
 ///
 /// A lean parser handles well-formed records; only when it gives up does
 /// the checked parser run again to say precisely what is wrong, so the hot
 /// path carries no error values.
-#[inline]
-pub(crate) fn parse_record<'a>(
-    buf: &mut &'a [u8],
+#[inline(always)]
+pub(crate) fn parse_record(
+    data: &[u8],
+    pos: usize,
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
-) -> DecodeResult<RecordRef<'a>> {
-    let mut fast = *buf;
-    if let Some(fields) = fast::record(&mut fast) {
-        *buf = fast;
-        return Ok(fields.into_ref(base_offset, base_timestamp, log_append_time));
-    }
-    parse_record_checked(buf)
-        .map(|fields| fields.into_ref(base_offset, base_timestamp, log_append_time))
+) -> DecodeResult<(RecordRef<'_>, usize)> {
+    let (fields, end) = match fast::record(data, pos) {
+        Some(parsed) => parsed,
+        None => {
+            let mut rest = data.get(pos..).unwrap_or_default();
+            let fields = parse_record_checked(&mut rest)?;
+            (fields, data.len() - rest.len())
+        }
+    };
+    Ok((
+        fields.into_ref(base_offset, base_timestamp, log_append_time),
+        end,
+    ))
 }
 
 /// A record's fields before offsets and timestamps are made absolute.
@@ -342,120 +349,118 @@ fn parse_record_checked<'a>(buf: &mut &'a [u8]) -> DecodeResult<Fields<'a>> {
     })
 }
 
-/// The lean record parser: `None` on anything unexpected.
+/// The lean record parser: `None` on anything unexpected, including
+/// varints longer than three bytes (the checked parser takes those).
+///
+/// It reads eight bytes at a time and decodes the short varints of a
+/// record from that word without a branch per byte; the word past the end
+/// of the data is padded with zeros, and every position is checked
+/// against the record's length before a field is used, so padding is
+/// never taken for data.
 mod fast {
     use super::{Fields, HeadersRef};
 
+    /// The eight bytes at `pos` as a little-endian word.
     #[inline(always)]
-    fn zigzag32(raw: u32) -> i32 {
-        ((raw >> 1) as i32) ^ -((raw & 1) as i32)
-    }
-
-    #[inline(always)]
-    fn varint(buf: &mut &[u8]) -> Option<i32> {
-        let slice: &[u8] = buf;
-        match slice {
-            [b0, rest @ ..] if *b0 < 0x80 => {
-                *buf = rest;
-                Some(zigzag32(u32::from(*b0)))
-            }
-            [b0, b1, rest @ ..] if *b1 < 0x80 => {
-                *buf = rest;
-                Some(zigzag32(u32::from(*b0 & 0x7f) | u32::from(*b1) << 7))
-            }
-            _ => {
-                let mut raw = 0u32;
-                for i in 0..5 {
-                    let (&b, rest) = buf.split_first()?;
-                    *buf = rest;
-                    raw |= u32::from(b & 0x7f) << (7 * i);
-                    if b & 0x80 == 0 {
-                        return Some(zigzag32(raw));
-                    }
-                }
-                None
-            }
+    fn word(data: &[u8], pos: usize) -> u64 {
+        match data.get(pos..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(bytes) => u64::from_le_bytes(*bytes),
+            None => padded_word(data, pos),
         }
     }
 
+    #[cold]
+    fn padded_word(data: &[u8], pos: usize) -> u64 {
+        let mut bytes = [0u8; 8];
+        let tail = data.get(pos..).unwrap_or_default();
+        let n = tail.len().min(8);
+        bytes[..n].copy_from_slice(&tail[..n]);
+        u64::from_le_bytes(bytes)
+    }
+
+    /// The zigzag varint of one to three bytes at the bottom of `w`, and
+    /// its length in bytes. One- and two-byte varints (every length, delta
+    /// and count of a small record) take one predictable branch each.
     #[inline(always)]
-    fn varlong(buf: &mut &[u8]) -> Option<i64> {
-        let slice: &[u8] = buf;
-        match slice {
-            [b0, rest @ ..] if *b0 < 0x80 => {
-                *buf = rest;
-                Some(i64::from(*b0 >> 1) ^ -i64::from(*b0 & 1))
-            }
-            [b0, b1, rest @ ..] if *b1 < 0x80 => {
-                *buf = rest;
-                let raw = u32::from(*b0 & 0x7f) | u32::from(*b1) << 7;
-                Some(i64::from(raw >> 1) ^ -i64::from(raw & 1))
-            }
-            _ => {
-                let mut raw = 0u64;
-                for i in 0..10 {
-                    let (&b, rest) = buf.split_first()?;
-                    *buf = rest;
-                    raw |= u64::from(b & 0x7f) << (7 * i);
-                    if b & 0x80 == 0 {
-                        return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
-                    }
-                }
-                None
-            }
+    fn varint(w: u64) -> Option<(i64, usize)> {
+        let (raw, len) = if w & 0x80 == 0 {
+            (w & 0x7f, 1)
+        } else if w & 0x8000 == 0 {
+            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+        } else if w & 0x80_0000 == 0 {
+            ((w & 0x7f) | ((w >> 1) & 0x3f80) | ((w >> 2) & 0x1f_c000), 3)
+        } else {
+            return None;
+        };
+        Some((((raw >> 1) as i64) ^ -((raw & 1) as i64), len))
+    }
+
+    /// A key or value: its length varint at `pos` in `w`'s bottom bytes,
+    /// then the bytes. Returns the field and the position after it.
+    #[inline(always)]
+    fn nullable(rec: &[u8], pos: usize, w: u64) -> Option<(Option<&[u8]>, usize)> {
+        let (len, n) = varint(w)?;
+        let start = pos + n;
+        if len == -1 {
+            return Some((None, start));
         }
+        let end = start + usize::try_from(len).ok()?;
+        Some((Some(rec.get(start..end)?), end))
     }
 
+    /// The record at `data[pos..]` and the position after it.
     #[inline(always)]
-    fn take<'a>(buf: &mut &'a [u8], len: i32) -> Option<&'a [u8]> {
-        let (head, rest) = buf.split_at_checked(usize::try_from(len).ok()?)?;
-        *buf = rest;
-        Some(head)
-    }
+    pub(super) fn record(data: &[u8], pos: usize) -> Option<(Fields<'_>, usize)> {
+        let (len, n) = varint(word(data, pos))?;
+        let start = pos + n;
+        // A varint of at most three bytes is below 2^21: no overflow.
+        let end = start + usize::try_from(len).ok()?;
+        let rec = data.get(start..end)?;
 
-    #[inline(always)]
-    fn nullable<'a>(buf: &mut &'a [u8]) -> Option<Option<&'a [u8]>> {
-        match varint(buf)? {
-            -1 => Some(None),
-            len => take(buf, len).map(Some),
-        }
-    }
-
-    #[inline(always)]
-    pub(super) fn record<'a>(buf: &mut &'a [u8]) -> Option<Fields<'a>> {
-        let len = varint(buf)?;
-        let rec = take(buf, len)?;
-        let (_attributes, mut rec) = rec.split_first()?;
-        let timestamp_delta = varlong(&mut rec)?;
-        let offset_delta = varint(&mut rec)?;
-        let key = nullable(&mut rec)?;
-        let value = nullable(&mut rec)?;
-        let (&count, rest) = rec.split_first()?;
-        if count == 0 && rest.is_empty() {
-            return Some(Fields {
+        // Attributes, timestamp delta and offset delta: at most 7 bytes.
+        let mut w = word(rec, 0) >> 8;
+        let (timestamp_delta, n) = varint(w)?;
+        w >>= 8 * n;
+        let mut at = 1 + n;
+        let (offset_delta, n) = varint(w)?;
+        at += n;
+        let w = word(rec, at);
+        let (key, after_key) = nullable(rec, at, w)?;
+        // A null key is one byte: the value's length is in the same word.
+        let w = match key {
+            None => w >> 8,
+            Some(_) => word(rec, after_key),
+        };
+        let (value, at) = nullable(rec, after_key, w)?;
+        let headers = match rec.get(at..)? {
+            [0] => HeadersRef::default(),
+            _ => headers(rec.get(at..)?)?,
+        };
+        Some((
+            Fields {
                 timestamp_delta,
-                offset_delta,
+                // Three varint bytes hold at most 21 bits.
+                offset_delta: offset_delta as i32,
                 key,
                 value,
-                headers: HeadersRef::default(),
-            });
-        }
-        // Headers: leave them to the checked parser's loop, which validates.
-        let count = varint(&mut rec)?;
+                headers,
+            },
+            end,
+        ))
+    }
+
+    /// Headers that fill `rest` exactly, validated.
+    #[inline(never)]
+    fn headers(mut rest: &[u8]) -> Option<HeadersRef<'_>> {
+        let count = super::varint(&mut rest).ok()?;
         let count = usize::try_from(count)
             .ok()
-            .filter(|&n| n <= rec.len() / 2)?;
-        let headers = HeadersRef { raw: rec, count };
+            .filter(|&n| n <= rest.len() / 2)?;
+        let headers = HeadersRef { raw: rest, count };
         for _ in 0..count {
-            super::parse_header(&mut rec).ok()?;
+            super::parse_header(&mut rest).ok()?;
         }
-        rec.is_empty().then_some(Fields {
-            timestamp_delta,
-            offset_delta,
-            key,
-            value,
-            headers,
-        })
+        rest.is_empty().then_some(headers)
     }
 }
 
@@ -537,5 +542,118 @@ pub(crate) fn encode_record(
     for header in headers {
         write_nullable(buf, Some(header.key.as_bytes()));
         write_nullable(buf, header.value.as_deref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What a parser made of the record at the front of `data`.
+    type Parsed<'a> = (
+        i64,
+        i32,
+        Option<&'a [u8]>,
+        Option<&'a [u8]>,
+        HeadersRef<'a>,
+        usize,
+    );
+
+    fn fields(fields: Fields<'_>, end: usize) -> Parsed<'_> {
+        (
+            fields.timestamp_delta,
+            fields.offset_delta,
+            fields.key,
+            fields.value,
+            fields.headers,
+            end,
+        )
+    }
+
+    fn checked(data: &[u8]) -> Option<Parsed<'_>> {
+        let mut rest = data;
+        let parsed = parse_record_checked(&mut rest).ok()?;
+        Some(fields(parsed, data.len() - rest.len()))
+    }
+
+    /// One encoded record followed by `tail`.
+    fn encoded(
+        timestamp_delta: i64,
+        offset_delta: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        tail: &[u8],
+    ) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        let body = body_len(timestamp_delta, offset_delta, key, value, headers).unwrap();
+        encode_record(
+            &mut buf,
+            body,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+        );
+        buf.extend_from_slice(tail);
+        buf.to_vec()
+    }
+
+    proptest! {
+        /// Whenever the lean parser accepts bytes, the checked parser reads
+        /// the same record from them; on valid records both accept.
+        #[test]
+        fn lean_parser_agrees_with_the_checked_one(
+            timestamp_delta in prop_oneof![-70i64..70, -20_000i64..20_000, any::<i64>()],
+            offset_delta in prop_oneof![0i32..200, any::<i32>()],
+            key in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
+            value in proptest::option::of(prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                proptest::collection::vec(any::<u8>(), 8_190..8_200),
+            ]),
+            header_count in 0usize..3,
+            tail in proptest::collection::vec(any::<u8>(), 0..10),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        ) {
+            let headers: Vec<Header> = (0..header_count)
+                .map(|i| Header { key: format!("h{i}").into(), value: Some(Bytes::from(vec![i as u8; i])) })
+                .collect();
+            let mut data = encoded(timestamp_delta, offset_delta, key.as_deref(), value.as_deref(), &headers, &tail);
+            if flips.is_empty() {
+                let lean = fast::record(&data, 0).map(|(f, end)| fields(f, end));
+                let expected = checked(&data);
+                prop_assert!(expected.is_some());
+                if let Some(lean) = lean {
+                    prop_assert_eq!(Some(lean), expected);
+                }
+            }
+            for (at, byte) in flips {
+                let at = at % data.len();
+                data[at] ^= byte | 1;
+            }
+            if let Some((f, end)) = fast::record(&data, 0) {
+                prop_assert_eq!(Some(fields(f, end)), checked(&data));
+            }
+            for cut in 0..data.len().min(40) {
+                if let Some((f, end)) = fast::record(&data[..cut], 0) {
+                    prop_assert_eq!(Some(fields(f, end)), checked(&data[..cut]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lean_parser_takes_everyday_records() {
+        for (key, value) in [
+            (None, Some(&b"v"[..])),
+            (Some(&b"k"[..]), Some(&[7u8; 300][..])),
+            (None, None),
+        ] {
+            let data = encoded(1_000, 999, key, value, &[], &[]);
+            let (f, end) = fast::record(&data, 0).expect("the lean parser takes it");
+            assert_eq!(Some(fields(f, end)), checked(&data));
+        }
     }
 }
