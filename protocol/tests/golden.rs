@@ -14,8 +14,24 @@ const T: i64 = 1_700_000_000_000;
 
 #[test]
 fn crc32c_check_values() {
-    assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
-    assert_eq!(crc32c::crc32c(b"Some String"), 608_512_271);
+    for crc in [crc32c::crc32c, kafkacc_protocol::records::crc32c] {
+        assert_eq!(crc(b"123456789"), 0xE306_9283);
+        assert_eq!(crc(b"Some String"), 608_512_271);
+        assert_eq!(crc(b""), 0);
+    }
+}
+
+proptest::proptest! {
+    /// Ours (crc-fast) and the crc32c crate agree on any bytes, at any
+    /// length and alignment (the folding paths start at 16, 64 and 256 bytes).
+    #[test]
+    fn crc32c_agrees_with_the_crc32c_crate(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..5_000),
+        skip in 0usize..64,
+    ) {
+        let data = data.get(skip..).unwrap_or_default();
+        proptest::prop_assert_eq!(kafkacc_protocol::records::crc32c(data), crc32c::crc32c(data));
+    }
 }
 
 #[test]

@@ -255,7 +255,7 @@ impl Batch {
         let actual = if self.is_legacy() {
             crc32fast::hash(self.raw.get(MAGIC_OFFSET..).unwrap_or_default())
         } else {
-            crc32c::crc32c(self.raw.get(CRC_START..).unwrap_or_default())
+            super::crc::crc32c(self.raw.get(CRC_START..).unwrap_or_default())
         };
         if actual == self.header.crc {
             Ok(())

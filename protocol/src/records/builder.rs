@@ -5,7 +5,7 @@ use super::batch::{
     ATTR_TRANSACTIONAL, ATTRIBUTES_OFFSET, BATCH_HEADER_LEN, BatchHeader, CRC_OFFSET, CRC_START,
     LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, PARTITION_LEADER_EPOCH_OFFSET, PRODUCER_ID_OFFSET,
 };
-use super::record::{Header, body_len, encode_record};
+use super::record::{Header, body_len, encode_plain_record, encode_record};
 use crate::compression::{Compression, compress};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::varint_len;
@@ -137,6 +137,13 @@ impl BatchBuilder {
             });
         }
         let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
+        if headers.is_empty()
+            && encode_plain_record(&mut self.buf, timestamp_delta, self.count, key, value)
+        {
+            self.count += 1;
+            self.max_timestamp = self.max_timestamp.max(timestamp);
+            return Ok(());
+        }
         let body = body_len(timestamp_delta, self.count, key, value, headers)?;
         encode_record(
             &mut self.buf,
@@ -220,7 +227,7 @@ impl BatchBuilder {
 
 /// Recomputes and stores the CRC of a v2 batch of at least 61 bytes.
 fn store_crc(batch: &mut [u8]) {
-    let crc = crc32c::crc32c(batch.get(CRC_START..).unwrap_or_default());
+    let crc = super::crc::crc32c(batch.get(CRC_START..).unwrap_or_default());
     if let Some(field) = batch.get_mut(CRC_OFFSET..CRC_START) {
         field.copy_from_slice(&crc.to_be_bytes());
     }
@@ -259,7 +266,7 @@ pub fn rewrite_producer_state_in_place(batch: &mut [u8], state: ProducerState) -
         Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
         _ => 0,
     };
-    let actual = crc32c::crc32c(batch.get(CRC_START..).unwrap_or_default());
+    let actual = super::crc::crc32c(batch.get(CRC_START..).unwrap_or_default());
     if stored != actual {
         return Err(DecodeError::CrcMismatch {
             expected: stored,

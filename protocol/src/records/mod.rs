@@ -66,6 +66,7 @@
 mod batch;
 mod builder;
 mod control;
+mod crc;
 mod iter;
 mod legacy;
 mod record;
@@ -80,5 +81,6 @@ pub use builder::{
     rewrite_producer_state_in_place,
 };
 pub use control::{CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, ControlRecord, build_control_batch};
+pub use crc::crc32c;
 pub use iter::{BatchIter, Records, batches};
 pub use record::{Header, HeadersIter, HeadersRef, Record, RecordRef};

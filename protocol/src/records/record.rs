@@ -520,6 +520,104 @@ fn write_nullable(buf: &mut BytesMut, value: Option<&[u8]>) {
     }
 }
 
+/// Writes a record without headers whose varints all fit in three bytes
+/// (every length below 1 MiB, timestamp deltas within ±17 minutes: the
+/// everyday record) and returns `true`; returns `false`, having written
+/// nothing, for any other record.
+///
+/// The varints are assembled in registers, seven bytes at most in each, and
+/// stored with eight-byte writes whose unused tail the next write covers:
+/// a keyless record costs two such stores, the copy of its value and one
+/// byte.
+#[inline]
+pub(crate) fn encode_plain_record(
+    buf: &mut BytesMut,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> bool {
+    let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+    let length = |field: Option<&[u8]>| field.map_or(-1, |f| f.len() as i64);
+    let (Some(timestamp), Some(offset), Some(key_len), Some(value_len)) = (
+        Varint3::of(zigzag(timestamp_delta)),
+        Varint3::of(zigzag(i64::from(offset_delta))),
+        Varint3::of(zigzag(length(key))),
+        Varint3::of(zigzag(length(value))),
+    ) else {
+        return false;
+    };
+    let key = key.unwrap_or_default();
+    let value = value.unwrap_or_default();
+    // Attributes and the header count take one byte each.
+    let body = 2 + timestamp.len + offset.len + key_len.len + key.len() + value_len.len + value.len();
+    let Some(body_len) = Varint3::of(zigzag(body as i64)) else {
+        return false;
+    };
+    buf.reserve(body_len.len + body + 8);
+    // Length, attributes (0), timestamp delta: at most 7 bytes.
+    put_short(buf, body_len.then(Varint3::ZERO_BYTE).then(timestamp));
+    // Offset delta and key length, and the value length after them when
+    // no key bytes come in between: at most 7 bytes.
+    let deltas = offset.then(key_len);
+    if key.is_empty() {
+        put_short(buf, deltas.then(value_len));
+    } else {
+        put_short(buf, deltas);
+        buf.extend_from_slice(key);
+        put_short(buf, value_len);
+    }
+    buf.extend_from_slice(value);
+    buf.put_u8(0);
+    true
+}
+
+/// Stores the `len` low bytes of `short.bytes`.
+#[inline(always)]
+fn put_short(buf: &mut BytesMut, short: Varint3) {
+    let before = buf.len();
+    buf.put_u64_le(short.bytes);
+    buf.truncate(before + short.len);
+}
+
+/// Up to seven bytes of encoded varints, little-endian in an integer.
+#[derive(Clone, Copy)]
+struct Varint3 {
+    bytes: u64,
+    len: usize,
+}
+
+impl Varint3 {
+    /// A zero byte (the record attributes).
+    const ZERO_BYTE: Self = Self { bytes: 0, len: 1 };
+
+    /// The unsigned varint of `v` if it takes at most three bytes.
+    #[inline(always)]
+    fn of(v: u64) -> Option<Self> {
+        let (bytes, len) = if v < 0x80 {
+            (v, 1)
+        } else if v < 0x4000 {
+            (v & 0x7f | 0x80 | (v >> 7) << 8, 2)
+        } else if v < 0x20_0000 {
+            (v & 0x7f | 0x80 | ((v >> 7) & 0x7f | 0x80) << 8 | (v >> 14) << 16, 3)
+        } else {
+            return None;
+        };
+        Some(Self { bytes, len })
+    }
+
+    /// This one's bytes followed by `next`'s (at most seven in all: the
+    /// callers join at most three of three bytes or fewer, one of which
+    /// is a single byte).
+    #[inline(always)]
+    fn then(self, next: Self) -> Self {
+        Self {
+            bytes: self.bytes | next.bytes << (8 * self.len),
+            len: self.len + next.len,
+        }
+    }
+}
+
 /// Writes one record whose body size `body_len` was computed (and checked)
 /// by [`body_len`] for the same arguments.
 pub(crate) fn encode_record(
