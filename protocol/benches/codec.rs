@@ -30,6 +30,7 @@ use kafkacc_protocol::generated::metadata_response::{
 use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkacc_protocol::messages::{FetchResponse, MetadataResponse, ProduceRequest};
 use kafkacc_protocol::records::{BatchBuilder, ProducerState, batches};
+use kafkacc_protocol::wire::WireChunks;
 use kafkacc_protocol::{Decode, Encode};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -224,6 +225,14 @@ fn encode_ours<M: Encode>(value: &M, version: i16, capacity: usize) -> BytesMut 
     buf
 }
 
+/// Ours into wire-ready buffers: `records` referenced, not copied (what the
+/// client writes to its socket).
+fn encode_ours_chunks<M: Encode>(value: &M, version: i16) -> Vec<Bytes> {
+    let mut buf = WireChunks::new();
+    value.encode(&mut buf, version).unwrap();
+    buf.into_chunks()
+}
+
 fn encode_theirs<M: Encodable>(value: &M, version: i16, capacity: usize) -> BytesMut {
     let mut buf = BytesMut::with_capacity(capacity);
     value.encode(&mut buf, version).unwrap();
@@ -288,6 +297,15 @@ fn produce(c: &mut Criterion, values: &[Bytes], their_values: &[theirs::Record])
 
         let id = format!("produce {label} encode/ours");
         group.bench_function(BenchmarkId::new("encode", "ours"), |b| {
+            b.iter_custom(|iters| {
+                timed(&id, iters, || {
+                    let request = our_produce(our_batch(codec, values));
+                    encode_ours_chunks(&request, PRODUCE_VERSION)
+                })
+            })
+        });
+        let id = format!("produce {label} encode/ours one buffer");
+        group.bench_function(BenchmarkId::new("encode", "ours_one_buffer"), |b| {
             b.iter_custom(|iters| {
                 timed(&id, iters, || {
                     let request = our_produce(our_batch(codec, values));
@@ -358,6 +376,10 @@ fn fetch(c: &mut Criterion, values: &[Bytes]) {
 
         let id = format!("fetch {label} encode/ours");
         group.bench_function(BenchmarkId::new("encode", "ours"), |b| {
+            b.iter_custom(|iters| timed(&id, iters, || encode_ours_chunks(&ours, FETCH_VERSION)))
+        });
+        let id = format!("fetch {label} encode/ours one buffer");
+        group.bench_function(BenchmarkId::new("encode", "ours_one_buffer"), |b| {
             b.iter_custom(|iters| timed(&id, iters, || encode_ours(&ours, FETCH_VERSION, cap)))
         });
         let id = format!("fetch {label} encode/theirs");
@@ -514,21 +536,24 @@ fn summary() {
             t / o
         );
     };
-    for label in ["uncompressed", "lz4"] {
-        for op in ["encode", "decode"] {
+    for message in ["produce", "fetch"] {
+        let kind = if message == "produce" {
+            "request"
+        } else {
+            "response"
+        };
+        for label in ["uncompressed", "lz4"] {
+            for op in ["encode", "decode"] {
+                row(
+                    &format!("{message} {kind} {label} {op}"),
+                    &format!("{message} {label} {op}/ours"),
+                    &format!("{message} {label} {op}/theirs"),
+                );
+            }
             row(
-                &format!("produce request {label} {op}"),
-                &format!("produce {label} {op}/ours"),
-                &format!("produce {label} {op}/theirs"),
-            );
-        }
-    }
-    for label in ["uncompressed", "lz4"] {
-        for op in ["encode", "decode"] {
-            row(
-                &format!("fetch response {label} {op}"),
-                &format!("fetch {label} {op}/ours"),
-                &format!("fetch {label} {op}/theirs"),
+                "  (encode into one buffer)",
+                &format!("{message} {label} encode/ours one buffer"),
+                &format!("{message} {label} encode/theirs"),
             );
         }
     }

@@ -3,11 +3,12 @@
 //! describe the same bytes for users who want the full structs.
 
 use crate::api::{Request, request_header_version, response_header_version};
-use crate::error::{DecodeError, DecodeResult, EncodeResult};
+use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::str_bytes::StrBytes;
 use crate::wire::{
-    Encode, read_i16, read_i32, read_nullable_string, skip_tagged_fields, write_nullable_string,
+    Encode, WireBuf, WireChunks, read_i16, read_i32, read_nullable_string, skip_tagged_fields,
+    write_nullable_string,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -34,7 +35,40 @@ pub fn encode_request_frame<R: Request>(
     body: &R,
 ) -> EncodeResult<()> {
     let start = buf.len();
-    buf.put_i32(0); // size, patched below once the frame is written
+    write_request(buf, version, correlation_id, client_id, body)?;
+    patch_frame_size(buf, start);
+    Ok(())
+}
+
+/// A whole request frame, as [`encode_request_frame`] writes it, in buffers
+/// for a vectored write: large `records`/`bytes` values (a produce
+/// request's batches) are referenced, not copied. No buffer is empty.
+pub fn encode_request_chunks<R: Request>(
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    body: &R,
+) -> EncodeResult<Vec<Bytes>> {
+    let mut out = WireChunks::new();
+    write_request(&mut out, version, correlation_id, client_id, body)?;
+    let size = out.written() - 4;
+    let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
+        len: size,
+        max: i32::MAX as usize,
+    })?;
+    out.patch_first_i32(size);
+    Ok(out.into_chunks())
+}
+
+/// Writes a size placeholder, the request header and the body.
+fn write_request<B: WireBuf, R: Request>(
+    buf: &mut B,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    body: &R,
+) -> EncodeResult<()> {
+    buf.put_i32(0); // size, patched by the caller once the frame is written
     buf.put_i16(R::API_KEY as i16);
     buf.put_i16(version);
     buf.put_i32(correlation_id);
@@ -42,9 +76,7 @@ pub fn encode_request_frame<R: Request>(
     if R::request_header_version(version) >= 2 {
         buf.put_u8(0); // no tagged fields in the header
     }
-    body.encode(buf, version)?;
-    patch_frame_size(buf, start);
-    Ok(())
+    body.encode(buf, version)
 }
 
 /// Appends a whole response frame (size, header, body) — what a broker or a
@@ -57,10 +89,10 @@ pub fn encode_response_frame<M: Encode>(
     body: &M,
 ) -> EncodeResult<()> {
     let start = buf.len();
-    buf.put_i32(0);
-    buf.put_i32(correlation_id);
+    BufMut::put_i32(buf, 0);
+    BufMut::put_i32(buf, correlation_id);
     if response_header_version(api_key, version) >= 1 {
-        buf.put_u8(0);
+        BufMut::put_u8(buf, 0);
     }
     body.encode(buf, version)?;
     patch_frame_size(buf, start);

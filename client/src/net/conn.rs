@@ -29,10 +29,10 @@ use crate::net::sasl;
 use crate::net::tls::{self, TlsConnector};
 use crate::net::versions::BrokerVersions;
 use crate::security::SaslConfig;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use kafkacc_protocol::frame::{FrameError, KafkaFrameCodec};
-use kafkacc_protocol::header::{decode_response_header, encode_request_frame};
+use kafkacc_protocol::header::{decode_response_header, encode_request_chunks};
 use kafkacc_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 use kafkacc_protocol::{ApiKey, Decode, ErrorCode, Request, StrBytes, VersionRange};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -76,10 +76,12 @@ struct Expected {
     reply: Reply,
 }
 
-/// A frame for the writer. `expected` is None for Produce with acks=0, whose
-/// caller is told once the bytes are written.
+/// A frame for the writer, in buffers written one after the other (a
+/// produce request's batches are referenced, not copied into the frame).
+/// `expected` is None for Produce with acks=0, whose caller is told once
+/// the bytes are written.
 struct Outgoing {
-    frame: Bytes,
+    frame: Vec<Bytes>,
     expected: Option<Expected>,
     written: Option<Reply>,
 }
@@ -364,17 +366,15 @@ impl Connection {
         self.await_reply(rx).await.map(drop)
     }
 
-    fn encode<R: Request>(&self, request: &R, version: i16) -> Result<(Bytes, i32)> {
+    fn encode<R: Request>(&self, request: &R, version: i16) -> Result<(Vec<Bytes>, i32)> {
         let correlation_id = self.next_correlation_id();
-        let mut buf = BytesMut::with_capacity(128);
-        encode_request_frame(
-            &mut buf,
+        let frame = encode_request_chunks(
             version,
             correlation_id,
             Some(&self.config.client_id),
             request,
         )?;
-        Ok((buf.freeze(), correlation_id))
+        Ok((frame, correlation_id))
     }
 
     async fn round_trip<R: Request>(&self, request: &R, version: i16) -> Result<Bytes> {
@@ -578,6 +578,18 @@ fn host_of(addr: &str) -> String {
     parse_host_port(addr).map_or_else(|_| addr.to_owned(), |(host, _)| host)
 }
 
+/// Writes a frame's buffers in order. Small ones gather in the writer's
+/// buffer; one at least as large as that buffer goes to the socket as is.
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
+    frame: &[Bytes],
+) -> std::io::Result<()> {
+    for chunk in frame {
+        writer.write_all(chunk).await?;
+    }
+    Ok(())
+}
+
 async fn write_loop<W: AsyncWrite + Unpin>(
     write_half: W,
     mut queue: mpsc::Receiver<Outgoing>,
@@ -615,7 +627,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             let result = tokio::select! {
                 _ = cancel.cancelled() => break 'outer,
-                r = writer.write_all(&outgoing.frame) => r,
+                r = write_chunks(&mut writer, &outgoing.frame) => r,
             };
             if let Err(e) = result {
                 tracing::debug!(broker = %addr, error = %e, "write failed");

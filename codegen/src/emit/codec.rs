@@ -95,10 +95,17 @@ impl<'a> Body<'a> {
                     } else {
                         "bytes"
                     };
+                    // Strings are written from `&str`; bytes from `&Bytes`,
+                    // which a `WireChunks` may reference instead of copying.
+                    let as_ref = if *p == Prim::String {
+                        "as_deref"
+                    } else {
+                        "as_ref"
+                    };
                     if f.optional {
                         pick(
-                            &format!("write_nullable_{kind}(buf, {a}.as_deref(), {c})?;"),
-                            &format!("write_{kind}(buf, {a}.as_deref().{null_err}, {c})?;"),
+                            &format!("write_nullable_{kind}(buf, {a}.{as_ref}(), {c})?;"),
+                            &format!("write_{kind}(buf, {a}.{as_ref}().{null_err}, {c})?;"),
                             &nullable,
                         )
                     } else {
@@ -364,7 +371,7 @@ pub fn encode_impl(msg: &Message, s: &Struct) -> String {
     };
     let inline = if s.top { "" } else { "#[inline]\n" };
     format!(
-        "impl Encode for {} {{\n{inline}fn encode(&self, {buf}: &mut BytesMut, {version}: i16) -> EncodeResult<()> {{\n{body}\n}}\n}}\n",
+        "impl Encode for {} {{\n{inline}fn encode<B: WireBuf>(&self, {buf}: &mut B, {version}: i16) -> EncodeResult<()> {{\n{body}\n}}\n}}\n",
         s.name
     )
 }

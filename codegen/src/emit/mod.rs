@@ -149,11 +149,11 @@ pub fn message_file(msg: &Message) -> String {
     if !krate.is_empty() {
         let _ = writeln!(out, "use crate::{{{}}};", krate.join(", "));
     }
-    let mut bytes = Vec::new();
-    if body.contains(".put_") {
-        bytes.push("BufMut");
+    // Encoders write through `WireBuf` (in `crate::wire`), not `BufMut`.
+    let mut bytes = vec!["Bytes"];
+    if uses_word(&body, "BytesMut") {
+        bytes.push("BytesMut");
     }
-    bytes.extend(["Bytes", "BytesMut"]);
     let _ = writeln!(out, "use bytes::{{{}}};\n", bytes.join(", "));
     out.push_str(&body);
     out.push_str(

@@ -84,8 +84,8 @@ pub fn mod_file(msgs: &[Message]) -> Result<String, String> {
     o.push_str(
         "use crate::api::{Message, VersionRange};\n\
          use crate::error::{DecodeError, DecodeResult, EncodeResult};\n\
-         use crate::wire::{Decode, Encode};\n\
-         use bytes::{Bytes, BytesMut};\n\
+         use crate::wire::{Decode, Encode, WireBuf};\n\
+         use bytes::Bytes;\n\
          use messages::*;\n\n",
     );
 
@@ -200,7 +200,7 @@ pub fn mod_file(msgs: &[Message]) -> Result<String, String> {
         }
         o.push_str(
             "}\n}\n\n/// Encodes the body at `version`.\n\
-             pub fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {\nmatch self {\n",
+             pub fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {\nmatch self {\n",
         );
         for a in &apis {
             let _ = writeln!(o, "{kind}Kind::{}(m) => m.encode(buf, version),", a.variant);
@@ -265,7 +265,7 @@ const ARBITRARY_SUPPORT: &str = r#"//! proptest building blocks of the generated
 
 use crate::api::Message;
 use crate::generated::ApiKey;
-use crate::wire::RawTaggedField;
+use crate::wire::{RawTaggedField, WireBuf, WireChunks};
 use crate::{StrBytes, Uuid, VersionRange};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::{any, prop_oneof, BoxedStrategy, Just, Strategy};
@@ -382,6 +382,12 @@ pub fn run_roundtrip<M: Message>(version: i16, cases: u32, strategy: BoxedStrate
             decoded.encode(&mut again, version).map_err(|e| fail("re-encode", e))?;
             if again[..] != bytes[..] {
                 return Err(fail("re-encode", "bytes differ"));
+            }
+            // In buffers, every bytes/records value referenced: the same bytes.
+            let mut chunks = WireChunks::sharing_from(1);
+            value.encode(&mut chunks, version).map_err(|e| fail("chunked encode", e))?;
+            if chunks.written() != bytes.len() || chunks.into_bytes() != bytes {
+                return Err(fail("chunked encode", "bytes differ"));
             }
             for cut in [0, bytes.len() / 2, bytes.len().saturating_sub(1)] {
                 if cut < bytes.len() {

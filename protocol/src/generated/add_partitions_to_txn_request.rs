@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AddPartitionsToTxnRequest`: request, API key 24; versions 0-5; flexible 3+.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ impl Default for AddPartitionsToTxnRequest {
 }
 
 impl Encode for AddPartitionsToTxnRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -190,7 +190,7 @@ impl Default for AddPartitionsToTxnTransaction {
 
 impl Encode for AddPartitionsToTxnTransaction {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         if version >= 4 {
             write_string(buf, &self.transactional_id, true)?;
@@ -302,7 +302,7 @@ impl Default for AddPartitionsToTxnTopic {
 
 impl Encode for AddPartitionsToTxnTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         write_string(buf, &self.name, flexible)?;
         write_array(buf, &self.partitions, flexible, |buf, v| {

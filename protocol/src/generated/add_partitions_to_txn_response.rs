@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AddPartitionsToTxnResponse`: response, API key 24; versions 0-5; flexible 3+.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for AddPartitionsToTxnResponse {
 }
 
 impl Encode for AddPartitionsToTxnResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -153,7 +153,7 @@ impl Default for AddPartitionsToTxnResult {
 
 impl Encode for AddPartitionsToTxnResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         if version >= 4 {
             write_string(buf, &self.transactional_id, true)?;
@@ -237,7 +237,7 @@ impl Default for AddPartitionsToTxnTopicResult {
 
 impl Encode for AddPartitionsToTxnTopicResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         write_string(buf, &self.name, flexible)?;
         write_array(buf, &self.results_by_partition, flexible, |buf, v| {
@@ -302,7 +302,7 @@ impl Default for AddPartitionsToTxnPartitionResult {
 
 impl Encode for AddPartitionsToTxnPartitionResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.partition_error_code);

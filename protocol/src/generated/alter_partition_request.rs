@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AlterPartitionRequest`: request, API key 56; versions 2-3; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for AlterPartitionRequest {
 }
 
 impl Encode for AlterPartitionRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -96,7 +96,7 @@ impl Default for TopicData {
 
 impl Encode for TopicData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -155,7 +155,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_epoch);
         if version <= 2 {
@@ -241,7 +241,7 @@ impl Default for BrokerState {
 
 impl Encode for BrokerState {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if version >= 3 {
             buf.put_i32(self.broker_id);
         } else if self.broker_id != 0 {

@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AlterReplicaLogDirsRequest`: request, API key 34; versions 1-2; flexible 2+.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ impl Default for AlterReplicaLogDirsRequest {
 }
 
 impl Encode for AlterReplicaLogDirsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -97,7 +97,7 @@ impl Default for AlterReplicaLogDir {
 
 impl Encode for AlterReplicaLogDir {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         write_string(buf, &self.path, flexible)?;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
@@ -157,7 +157,7 @@ impl Default for AlterReplicaLogDirTopic {
 
 impl Encode for AlterReplicaLogDirTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         write_string(buf, &self.name, flexible)?;
         write_array(buf, &self.partitions, flexible, |buf, v| {

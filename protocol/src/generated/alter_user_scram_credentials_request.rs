@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AlterUserScramCredentialsRequest`: request, API key 51; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Default for AlterUserScramCredentialsRequest {
 }
 
 impl Encode for AlterUserScramCredentialsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -98,7 +98,7 @@ impl Default for ScramCredentialDeletion {
 
 impl Encode for ScramCredentialDeletion {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i8(self.mechanism);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -152,7 +152,7 @@ impl Default for ScramCredentialUpsertion {
 
 impl Encode for ScramCredentialUpsertion {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i8(self.mechanism);
         buf.put_i32(self.iterations);

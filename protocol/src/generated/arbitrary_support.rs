@@ -7,7 +7,7 @@
 
 use crate::api::Message;
 use crate::generated::ApiKey;
-use crate::wire::RawTaggedField;
+use crate::wire::{RawTaggedField, WireBuf, WireChunks};
 use crate::{StrBytes, Uuid, VersionRange};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::{BoxedStrategy, Just, Strategy, any, prop_oneof};
@@ -145,6 +145,14 @@ pub fn run_roundtrip<M: Message>(
                 .map_err(|e| fail("re-encode", e))?;
             if again[..] != bytes[..] {
                 return Err(fail("re-encode", "bytes differ"));
+            }
+            // In buffers, every bytes/records value referenced: the same bytes.
+            let mut chunks = WireChunks::sharing_from(1);
+            value
+                .encode(&mut chunks, version)
+                .map_err(|e| fail("chunked encode", e))?;
+            if chunks.written() != bytes.len() || chunks.into_bytes() != bytes {
+                return Err(fail("chunked encode", "bytes differ"));
             }
             for cut in [0, bytes.len() / 2, bytes.len().saturating_sub(1)] {
                 if cut < bytes.len() {

@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `AssignReplicasToDirsRequest`: request, API key 73; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for AssignReplicasToDirsRequest {
 }
 
 impl Encode for AssignReplicasToDirsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -101,7 +101,7 @@ impl Default for DirectoryData {
 
 impl Encode for DirectoryData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.id);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -148,7 +148,7 @@ impl Default for TopicData {
 
 impl Encode for TopicData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -192,7 +192,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())

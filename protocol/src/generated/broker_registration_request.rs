@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `BrokerRegistrationRequest`: request, API key 62; versions 0-4; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ impl Default for BrokerRegistrationRequest {
 }
 
 impl Encode for BrokerRegistrationRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -158,7 +158,7 @@ impl Default for Listener {
 
 impl Encode for Listener {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
@@ -212,7 +212,7 @@ impl Default for Feature {
 
 impl Encode for Feature {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ConsumerProtocolAssignment`: data schema; versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,7 @@ impl Default for ConsumerProtocolAssignment {
 }
 
 impl Encode for ConsumerProtocolAssignment {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -38,7 +38,7 @@ impl Encode for ConsumerProtocolAssignment {
         write_array(buf, &self.assigned_partitions, false, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_nullable_bytes(buf, self.user_data.as_deref(), false)?;
+        write_nullable_bytes(buf, self.user_data.as_ref(), false)?;
         Ok(())
     }
 }
@@ -85,7 +85,7 @@ impl Default for TopicPartition {
 
 impl Encode for TopicPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, false)?;
         write_array(buf, &self.partitions, false, |buf, v| {
             buf.put_i32(*v);

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ConsumerProtocolSubscription`: data schema; versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for ConsumerProtocolSubscription {
 }
 
 impl Encode for ConsumerProtocolSubscription {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -47,7 +47,7 @@ impl Encode for ConsumerProtocolSubscription {
         write_array(buf, &self.topics, false, |buf, v| {
             write_string(buf, v, false)
         })?;
-        write_nullable_bytes(buf, self.user_data.as_deref(), false)?;
+        write_nullable_bytes(buf, self.user_data.as_ref(), false)?;
         if version >= 1 {
             write_array(buf, &self.owned_partitions, false, |buf, v| {
                 v.encode(buf, version)
@@ -121,7 +121,7 @@ impl Default for TopicPartition {
 
 impl Encode for TopicPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if version >= 1 {
             write_string(buf, &self.topic, false)?;
         } else if !self.topic.is_empty() {

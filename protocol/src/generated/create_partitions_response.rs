@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `CreatePartitionsResponse`: response, API key 37; versions 0-3; flexible 2+.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl Default for CreatePartitionsResponse {
 }
 
 impl Encode for CreatePartitionsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -107,7 +107,7 @@ impl Default for CreatePartitionsTopicResult {
 
 impl Encode for CreatePartitionsTopicResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         write_string(buf, &self.name, flexible)?;
         buf.put_i16(self.error_code);

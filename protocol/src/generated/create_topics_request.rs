@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `CreateTopicsRequest`: request, API key 19; versions 2-7; flexible 5+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for CreateTopicsRequest {
 }
 
 impl Encode for CreateTopicsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -118,7 +118,7 @@ impl Default for CreatableTopic {
 
 impl Encode for CreatableTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 5;
         write_string(buf, &self.name, flexible)?;
         buf.put_i32(self.num_partitions);
@@ -193,7 +193,7 @@ impl Default for CreatableReplicaAssignment {
 
 impl Encode for CreatableReplicaAssignment {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 5;
         buf.put_i32(self.partition_index);
         write_array(buf, &self.broker_ids, flexible, |buf, v| {
@@ -259,7 +259,7 @@ impl Default for CreatableTopicConfig {
 
 impl Encode for CreatableTopicConfig {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 5;
         write_string(buf, &self.name, flexible)?;
         write_nullable_string(buf, self.value.as_deref(), flexible)?;

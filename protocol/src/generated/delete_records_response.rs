@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DeleteRecordsResponse`: response, API key 21; versions 0-2; flexible 2+.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl Default for DeleteRecordsResponse {
 }
 
 impl Encode for DeleteRecordsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -102,7 +102,7 @@ impl Default for DeleteRecordsTopicResult {
 
 impl Encode for DeleteRecordsTopicResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         write_string(buf, &self.name, flexible)?;
         write_array(buf, &self.partitions, flexible, |buf, v| {
@@ -170,7 +170,7 @@ impl Default for DeleteRecordsPartitionResult {
 
 impl Encode for DeleteRecordsPartitionResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.low_watermark);

@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DeleteShareGroupOffsetsResponse`: response, API key 92; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for DeleteShareGroupOffsetsResponse {
 }
 
 impl Encode for DeleteShareGroupOffsetsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -110,7 +110,7 @@ impl Default for DeleteShareGroupOffsetsResponseTopic {
 
 impl Encode for DeleteShareGroupOffsetsResponseTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_uuid(buf, &self.topic_id);
         buf.put_i16(self.error_code);

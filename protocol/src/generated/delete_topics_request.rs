@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DeleteTopicsRequest`: request, API key 20; versions 1-6; flexible 4+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for DeleteTopicsRequest {
 }
 
 impl Encode for DeleteTopicsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -130,7 +130,7 @@ impl Default for DeleteTopicState {
 
 impl Encode for DeleteTopicState {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 4;
         if version >= 6 {
             write_nullable_string(buf, self.name.as_deref(), true)?;

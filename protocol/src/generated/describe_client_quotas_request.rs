@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeClientQuotasRequest`: request, API key 48; versions 0-1; flexible 1+.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Default for DescribeClientQuotasRequest {
 }
 
 impl Encode for DescribeClientQuotasRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -111,7 +111,7 @@ impl Default for ComponentData {
 
 impl Encode for ComponentData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 1;
         write_string(buf, &self.entity_type, flexible)?;
         buf.put_i8(self.match_type);

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeClusterResponse`: response, API key 60; versions 0-2; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +49,7 @@ impl Default for DescribeClusterResponse {
 }
 
 impl Encode for DescribeClusterResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -141,7 +141,7 @@ impl Default for DescribeClusterBroker {
 
 impl Encode for DescribeClusterBroker {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.broker_id);
         write_string(buf, &self.host, true)?;
         buf.put_i32(self.port);

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeConfigsResponse`: response, API key 32; versions 1-4; flexible 4+.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl Default for DescribeConfigsResponse {
 }
 
 impl Encode for DescribeConfigsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -113,7 +113,7 @@ impl Default for DescribeConfigsResult {
 
 impl Encode for DescribeConfigsResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 4;
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), flexible)?;
@@ -202,7 +202,7 @@ impl Default for DescribeConfigsResourceResult {
 
 impl Encode for DescribeConfigsResourceResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 4;
         write_string(buf, &self.name, flexible)?;
         write_nullable_string(buf, self.value.as_deref(), flexible)?;
@@ -296,7 +296,7 @@ impl Default for DescribeConfigsSynonym {
 
 impl Encode for DescribeConfigsSynonym {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 4;
         write_string(buf, &self.name, flexible)?;
         write_nullable_string(buf, self.value.as_deref(), flexible)?;

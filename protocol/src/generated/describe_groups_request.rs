@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeGroupsRequest`: request, API key 15; versions 0-6; flexible 5+.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Default for DescribeGroupsRequest {
 }
 
 impl Encode for DescribeGroupsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,

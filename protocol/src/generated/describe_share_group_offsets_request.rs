@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeShareGroupOffsetsRequest`: request, API key 90; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ impl Default for DescribeShareGroupOffsetsRequest {
 }
 
 impl Encode for DescribeShareGroupOffsetsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -87,7 +87,7 @@ impl Default for DescribeShareGroupOffsetsRequestGroup {
 
 impl Encode for DescribeShareGroupOffsetsRequestGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.group_id, true)?;
         write_nullable_array(buf, self.topics.as_deref(), true, |buf, v| {
             v.encode(buf, version)
@@ -136,7 +136,7 @@ impl Default for DescribeShareGroupOffsetsRequestTopic {
 
 impl Encode for DescribeShareGroupOffsetsRequestTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);

@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeTopicPartitionsRequest`: request, API key 75; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for DescribeTopicPartitionsRequest {
 }
 
 impl Encode for DescribeTopicPartitionsRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -103,7 +103,7 @@ impl Default for TopicRequest {
 
 impl Encode for TopicRequest {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
@@ -145,7 +145,7 @@ impl Default for Cursor {
 
 impl Encode for Cursor {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         buf.put_i32(self.partition_index);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `DescribeTopicPartitionsResponse`: response, API key 75; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Default for DescribeTopicPartitionsResponse {
 }
 
 impl Encode for DescribeTopicPartitionsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -117,7 +117,7 @@ impl Default for DescribeTopicPartitionsResponseTopic {
 
 impl Encode for DescribeTopicPartitionsResponseTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.name.as_deref(), true)?;
         write_uuid(buf, &self.topic_id);
@@ -200,7 +200,7 @@ impl Default for DescribeTopicPartitionsResponsePartition {
 
 impl Encode for DescribeTopicPartitionsResponsePartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i16(self.error_code);
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_id);
@@ -301,7 +301,7 @@ impl Default for Cursor {
 
 impl Encode for Cursor {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         buf.put_i32(self.partition_index);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `EndQuorumEpochRequest`: request, API key 54; versions 0-1; flexible 1+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for EndQuorumEpochRequest {
 }
 
 impl Encode for EndQuorumEpochRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -119,7 +119,7 @@ impl Default for TopicData {
 
 impl Encode for TopicData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 1;
         write_string(buf, &self.topic_name, flexible)?;
         write_array(buf, &self.partitions, flexible, |buf, v| {
@@ -190,7 +190,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 1;
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_id);
@@ -276,7 +276,7 @@ impl Default for ReplicaInfo {
 
 impl Encode for ReplicaInfo {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 1;
         if version >= 1 {
             buf.put_i32(self.candidate_id);
@@ -355,7 +355,7 @@ impl Default for LeaderEndpoint {
 
 impl Encode for LeaderEndpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 1;
         if version >= 1 {
             write_string(buf, &self.name, true)?;

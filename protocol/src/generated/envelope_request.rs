@@ -7,7 +7,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `EnvelopeRequest`: request, API key 58; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Default for EnvelopeRequest {
 }
 
 impl Encode for EnvelopeRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -42,7 +42,7 @@ impl Encode for EnvelopeRequest {
             });
         }
         write_bytes(buf, &self.request_data, true)?;
-        write_nullable_bytes(buf, self.request_principal.as_deref(), true)?;
+        write_nullable_bytes(buf, self.request_principal.as_ref(), true)?;
         write_bytes(buf, &self.client_host_address, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())

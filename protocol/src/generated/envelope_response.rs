@@ -6,7 +6,7 @@
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `EnvelopeResponse`: response, API key 58; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,14 +30,14 @@ impl Default for EnvelopeResponse {
 }
 
 impl Encode for EnvelopeResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        write_nullable_bytes(buf, self.response_data.as_deref(), true)?;
+        write_nullable_bytes(buf, self.response_data.as_ref(), true)?;
         buf.put_i16(self.error_code);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `FetchRequest`: request, API key 1; versions 4-18; flexible 12+.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ impl Default for FetchRequest {
 }
 
 impl Encode for FetchRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -222,7 +222,7 @@ impl Default for ReplicaState {
 
 impl Encode for ReplicaState {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version >= 15 {
             buf.put_i32(self.replica_id);
@@ -297,7 +297,7 @@ impl Default for FetchTopic {
 
 impl Encode for FetchTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version <= 12 {
             write_string(buf, &self.topic, flexible)?;
@@ -392,7 +392,7 @@ impl Default for FetchPartition {
 
 impl Encode for FetchPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         buf.put_i32(self.partition);
         if version >= 9 {
@@ -505,7 +505,7 @@ impl Default for ForgottenTopic {
 
 impl Encode for ForgottenTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if (7..=12).contains(&version) {
             write_string(buf, &self.topic, flexible)?;

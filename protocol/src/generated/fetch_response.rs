@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `FetchResponse`: response, API key 1; versions 4-18; flexible 12+.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ impl Default for FetchResponse {
 }
 
 impl Encode for FetchResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -162,7 +162,7 @@ impl Default for FetchableTopicResponse {
 
 impl Encode for FetchableTopicResponse {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version <= 12 {
             write_string(buf, &self.topic, flexible)?;
@@ -266,7 +266,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
@@ -307,7 +307,7 @@ impl Encode for PartitionData {
                 version,
             });
         }
-        write_nullable_bytes(buf, self.records.as_deref(), flexible)?;
+        write_nullable_bytes(buf, self.records.as_ref(), flexible)?;
         if flexible {
             let mut tagged = Vec::new();
             if self.diverging_epoch != EpochEndOffset::default() {
@@ -410,7 +410,7 @@ impl Default for EpochEndOffset {
 
 impl Encode for EpochEndOffset {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version >= 12 {
             buf.put_i32(self.epoch);
@@ -482,7 +482,7 @@ impl Default for LeaderIdAndEpoch {
 
 impl Encode for LeaderIdAndEpoch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version >= 12 {
             buf.put_i32(self.leader_id);
@@ -554,7 +554,7 @@ impl Default for SnapshotId {
 
 impl Encode for SnapshotId {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
@@ -612,7 +612,7 @@ impl Default for AbortedTransaction {
 
 impl Encode for AbortedTransaction {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         buf.put_i64(self.producer_id);
         buf.put_i64(self.first_offset);
@@ -676,7 +676,7 @@ impl Default for NodeEndpoint {
 
 impl Encode for NodeEndpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 12;
         if version >= 16 {
             buf.put_i32(self.node_id);

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `FetchSnapshotRequest`: request, API key 59; versions 0-1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Default for FetchSnapshotRequest {
 }
 
 impl Encode for FetchSnapshotRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -118,7 +118,7 @@ impl Default for TopicSnapshot {
 
 impl Encode for TopicSnapshot {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -174,7 +174,7 @@ impl Default for PartitionSnapshot {
 
 impl Encode for PartitionSnapshot {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition);
         buf.put_i32(self.current_leader_epoch);
         self.snapshot_id.encode(buf, version)?;
@@ -245,7 +245,7 @@ impl Default for SnapshotId {
 
 impl Encode for SnapshotId {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

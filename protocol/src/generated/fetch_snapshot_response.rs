@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `FetchSnapshotResponse`: response, API key 59; versions 0-1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for FetchSnapshotResponse {
 }
 
 impl Encode for FetchSnapshotResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -129,7 +129,7 @@ impl Default for TopicSnapshot {
 
 impl Encode for TopicSnapshot {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -191,7 +191,7 @@ impl Default for PartitionSnapshot {
 
 impl Encode for PartitionSnapshot {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.index);
         buf.put_i16(self.error_code);
         self.snapshot_id.encode(buf, version)?;
@@ -201,7 +201,7 @@ impl Encode for PartitionSnapshot {
         write_bytes(
             buf,
             self.unaligned_records
-                .as_deref()
+                .as_ref()
                 .ok_or(EncodeError::NullNotAllowed(
                     "PartitionSnapshot.UnalignedRecords",
                 ))?,
@@ -276,7 +276,7 @@ impl Default for SnapshotId {
 
 impl Encode for SnapshotId {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -321,7 +321,7 @@ impl Default for LeaderIdAndEpoch {
 
 impl Encode for LeaderIdAndEpoch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -369,7 +369,7 @@ impl Default for NodeEndpoint {
 
 impl Encode for NodeEndpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if version >= 1 {
             buf.put_i32(self.node_id);
         } else if self.node_id != 0 {

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `FindCoordinatorResponse`: response, API key 10; versions 0-6; flexible 3+.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ impl Default for FindCoordinatorResponse {
 }
 
 impl Encode for FindCoordinatorResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -197,7 +197,7 @@ impl Default for Coordinator {
 
 impl Encode for Coordinator {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         if version >= 4 {
             write_string(buf, &self.key, true)?;

@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `GetTelemetrySubscriptionsResponse`: response, API key 71; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,7 @@ impl Default for GetTelemetrySubscriptionsResponse {
 }
 
 impl Encode for GetTelemetrySubscriptionsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `JoinGroupResponse`: response, API key 11; versions 0-9; flexible 6+.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,7 @@ impl Default for JoinGroupResponse {
 }
 
 impl Encode for JoinGroupResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -184,7 +184,7 @@ impl Default for JoinGroupResponseMember {
 
 impl Encode for JoinGroupResponseMember {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         write_string(buf, &self.member_id, flexible)?;
         if version >= 5 {

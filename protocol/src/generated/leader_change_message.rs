@@ -7,7 +7,7 @@ use crate::Uuid;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `LeaderChangeMessage`: data schema; versions 0-1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for LeaderChangeMessage {
 }
 
 impl Encode for LeaderChangeMessage {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -106,7 +106,7 @@ impl Default for Voter {
 
 impl Encode for Voter {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.voter_id);
         if version >= 1 {
             write_uuid(buf, &self.voter_directory_id);

@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ListConfigResourcesResponse`: response, API key 74; versions 0-1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Default for ListConfigResourcesResponse {
 }
 
 impl Encode for ListConfigResourcesResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -100,7 +100,7 @@ impl Default for ConfigResource {
 
 impl Encode for ConfigResource {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.resource_name, true)?;
         if version >= 1 {
             buf.put_i8(self.resource_type);

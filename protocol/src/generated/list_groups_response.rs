@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ListGroupsResponse`: response, API key 16; versions 0-5; flexible 3+.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Default for ListGroupsResponse {
 }
 
 impl Encode for ListGroupsResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -116,7 +116,7 @@ impl Default for ListedGroup {
 
 impl Encode for ListedGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         write_string(buf, &self.group_id, flexible)?;
         write_string(buf, &self.protocol_type, flexible)?;

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `MetadataRequest`: request, API key 3; versions 0-13; flexible 9+.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Default for MetadataRequest {
 }
 
 impl Encode for MetadataRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -163,7 +163,7 @@ impl Default for MetadataRequestTopic {
 
 impl Encode for MetadataRequestTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version >= 10 {
             write_uuid(buf, &self.topic_id);

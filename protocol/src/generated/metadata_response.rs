@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `MetadataResponse`: response, API key 3; versions 0-13; flexible 9+.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ impl Default for MetadataResponse {
 }
 
 impl Encode for MetadataResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -165,7 +165,7 @@ impl Default for MetadataResponseBroker {
 
 impl Encode for MetadataResponseBroker {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         buf.put_i32(self.node_id);
         write_string(buf, &self.host, flexible)?;
@@ -247,7 +247,7 @@ impl Default for MetadataResponseTopic {
 
 impl Encode for MetadataResponseTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         buf.put_i16(self.error_code);
         if version >= 12 {
@@ -369,7 +369,7 @@ impl Default for MetadataResponsePartition {
 
 impl Encode for MetadataResponsePartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         buf.put_i16(self.error_code);
         buf.put_i32(self.partition_index);

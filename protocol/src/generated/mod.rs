@@ -197,8 +197,8 @@ pub mod write_txn_markers_response;
 
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeResult};
-use crate::wire::{Decode, Encode};
-use bytes::{Bytes, BytesMut};
+use crate::wire::{Decode, Encode, WireBuf};
+use bytes::Bytes;
 use messages::*;
 
 /// Every top-level message type: requests, responses, headers and data schemas.
@@ -1667,7 +1667,7 @@ impl RequestKind {
     }
 
     /// Encodes the body at `version`.
-    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    pub fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         match self {
             RequestKind::Produce(m) => m.encode(buf, version),
             RequestKind::Fetch(m) => m.encode(buf, version),
@@ -2827,7 +2827,7 @@ impl ResponseKind {
     }
 
     /// Encodes the body at `version`.
-    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    pub fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         match self {
             ResponseKind::Produce(m) => m.encode(buf, version),
             ResponseKind::Fetch(m) => m.encode(buf, version),

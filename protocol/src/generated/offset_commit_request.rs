@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `OffsetCommitRequest`: request, API key 8; versions 2-10; flexible 8+; latest version unstable.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ impl Default for OffsetCommitRequest {
 }
 
 impl Encode for OffsetCommitRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -143,7 +143,7 @@ impl Default for OffsetCommitRequestTopic {
 
 impl Encode for OffsetCommitRequestTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 8;
         if version <= 9 {
             write_string(buf, &self.name, flexible)?;
@@ -229,7 +229,7 @@ impl Default for OffsetCommitRequestPartition {
 
 impl Encode for OffsetCommitRequestPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 8;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.committed_offset);

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `OffsetFetchRequest`: request, API key 9; versions 1-10; flexible 6+; latest version unstable.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Default for OffsetFetchRequest {
 }
 
 impl Encode for OffsetFetchRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -179,7 +179,7 @@ impl Default for OffsetFetchRequestTopic {
 
 impl Encode for OffsetFetchRequestTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version <= 7 {
             write_string(buf, &self.name, flexible)?;
@@ -273,7 +273,7 @@ impl Default for OffsetFetchRequestGroup {
 
 impl Encode for OffsetFetchRequestGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version >= 8 {
             write_string(buf, &self.group_id, true)?;
@@ -374,7 +374,7 @@ impl Default for OffsetFetchRequestTopics {
 
 impl Encode for OffsetFetchRequestTopics {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if (8..=9).contains(&version) {
             write_string(buf, &self.name, true)?;

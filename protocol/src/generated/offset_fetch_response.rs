@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `OffsetFetchResponse`: response, API key 9; versions 1-10; flexible 6+.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Default for OffsetFetchResponse {
 }
 
 impl Encode for OffsetFetchResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -146,7 +146,7 @@ impl Default for OffsetFetchResponseTopic {
 
 impl Encode for OffsetFetchResponseTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version <= 7 {
             write_string(buf, &self.name, flexible)?;
@@ -242,7 +242,7 @@ impl Default for OffsetFetchResponsePartition {
 
 impl Encode for OffsetFetchResponsePartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version <= 7 {
             buf.put_i32(self.partition_index);
@@ -350,7 +350,7 @@ impl Default for OffsetFetchResponseGroup {
 
 impl Encode for OffsetFetchResponseGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version >= 8 {
             write_string(buf, &self.group_id, true)?;
@@ -445,7 +445,7 @@ impl Default for OffsetFetchResponseTopics {
 
 impl Encode for OffsetFetchResponseTopics {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if (8..=9).contains(&version) {
             write_string(buf, &self.name, true)?;
@@ -540,7 +540,7 @@ impl Default for OffsetFetchResponsePartitions {
 
 impl Encode for OffsetFetchResponsePartitions {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 6;
         if version >= 8 {
             buf.put_i32(self.partition_index);

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ProduceRequest`: request, API key 0; versions 3-13; flexible 9+.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Default for ProduceRequest {
 }
 
 impl Encode for ProduceRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -120,7 +120,7 @@ impl Default for TopicProduceData {
 
 impl Encode for TopicProduceData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version <= 12 {
             write_string(buf, &self.name, flexible)?;
@@ -198,10 +198,10 @@ impl Default for PartitionProduceData {
 
 impl Encode for PartitionProduceData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         buf.put_i32(self.index);
-        write_nullable_bytes(buf, self.records.as_deref(), flexible)?;
+        write_nullable_bytes(buf, self.records.as_ref(), flexible)?;
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {

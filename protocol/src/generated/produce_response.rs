@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ProduceResponse`: response, API key 0; versions 3-13; flexible 9+.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,7 @@ impl Default for ProduceResponse {
 }
 
 impl Encode for ProduceResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -141,7 +141,7 @@ impl Default for TopicProduceResponse {
 
 impl Encode for TopicProduceResponse {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version <= 12 {
             write_string(buf, &self.name, flexible)?;
@@ -239,7 +239,7 @@ impl Default for PartitionProduceResponse {
 
 impl Encode for PartitionProduceResponse {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         buf.put_i32(self.index);
         buf.put_i16(self.error_code);
@@ -359,7 +359,7 @@ impl Default for BatchIndexAndErrorMessage {
 
 impl Encode for BatchIndexAndErrorMessage {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version >= 8 {
             buf.put_i32(self.batch_index);
@@ -435,7 +435,7 @@ impl Default for LeaderIdAndEpoch {
 
 impl Encode for LeaderIdAndEpoch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version >= 10 {
             buf.put_i32(self.leader_id);
@@ -513,7 +513,7 @@ impl Default for NodeEndpoint {
 
 impl Encode for NodeEndpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 9;
         if version >= 10 {
             buf.put_i32(self.node_id);

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ReadShareGroupStateRequest`: request, API key 84; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ impl Default for ReadShareGroupStateRequest {
 }
 
 impl Encode for ReadShareGroupStateRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -90,7 +90,7 @@ impl Default for ReadStateData {
 
 impl Encode for ReadStateData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -137,7 +137,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition);
         buf.put_i32(self.leader_epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

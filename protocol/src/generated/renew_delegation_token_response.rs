@@ -6,7 +6,7 @@
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `RenewDelegationTokenResponse`: response, API key 39; versions 1-2; flexible 2+.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,7 @@ impl Default for RenewDelegationTokenResponse {
 }
 
 impl Encode for RenewDelegationTokenResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,

@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `SaslHandshakeRequest`: request, API key 17; versions 0-1.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +26,7 @@ impl Default for SaslHandshakeRequest {
 }
 
 impl Encode for SaslHandshakeRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,

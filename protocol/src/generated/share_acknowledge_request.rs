@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ShareAcknowledgeRequest`: request, API key 79; versions 1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Default for ShareAcknowledgeRequest {
 }
 
 impl Encode for ShareAcknowledgeRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -102,7 +102,7 @@ impl Default for AcknowledgeTopic {
 
 impl Encode for AcknowledgeTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -149,7 +149,7 @@ impl Default for AcknowledgePartition {
 
 impl Encode for AcknowledgePartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         write_array(buf, &self.acknowledgement_batches, true, |buf, v| {
             v.encode(buf, version)
@@ -204,7 +204,7 @@ impl Default for AcknowledgementBatch {
 
 impl Encode for AcknowledgementBatch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.first_offset);
         buf.put_i64(self.last_offset);
         write_array(buf, &self.acknowledge_types, true, |buf, v| {

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ShareFetchRequest`: request, API key 78; versions 1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +56,7 @@ impl Default for ShareFetchRequest {
 }
 
 impl Encode for ShareFetchRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -143,7 +143,7 @@ impl Default for FetchTopic {
 
 impl Encode for FetchTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -193,7 +193,7 @@ impl Default for FetchPartition {
 
 impl Encode for FetchPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         if self.partition_max_bytes != 0 {
             return Err(EncodeError::FieldNotInVersion {
@@ -254,7 +254,7 @@ impl Default for AcknowledgementBatch {
 
 impl Encode for AcknowledgementBatch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.first_offset);
         buf.put_i64(self.last_offset);
         write_array(buf, &self.acknowledge_types, true, |buf, v| {
@@ -306,7 +306,7 @@ impl Default for ForgottenTopic {
 
 impl Encode for ForgottenTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);

@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ShareFetchResponse`: response, API key 78; versions 1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,7 @@ impl Default for ShareFetchResponse {
 }
 
 impl Encode for ShareFetchResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -117,7 +117,7 @@ impl Default for ShareFetchableTopicResponse {
 
 impl Encode for ShareFetchableTopicResponse {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -183,7 +183,7 @@ impl Default for PartitionData {
 
 impl Encode for PartitionData {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
@@ -193,7 +193,7 @@ impl Encode for PartitionData {
         write_bytes(
             buf,
             self.records
-                .as_deref()
+                .as_ref()
                 .ok_or(EncodeError::NullNotAllowed("PartitionData.Records"))?,
             true,
         )?;
@@ -256,7 +256,7 @@ impl Default for LeaderIdAndEpoch {
 
 impl Encode for LeaderIdAndEpoch {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -304,7 +304,7 @@ impl Default for AcquiredRecords {
 
 impl Encode for AcquiredRecords {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.first_offset);
         buf.put_i64(self.last_offset);
         buf.put_i16(self.delivery_count);
@@ -358,7 +358,7 @@ impl Default for NodeEndpoint {
 
 impl Encode for NodeEndpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.node_id);
         write_string(buf, &self.host, true)?;
         buf.put_i32(self.port);

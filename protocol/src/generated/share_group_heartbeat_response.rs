@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `ShareGroupHeartbeatResponse`: response, API key 76; versions 1; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ impl Default for ShareGroupHeartbeatResponse {
 }
 
 impl Encode for ShareGroupHeartbeatResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -124,7 +124,7 @@ impl Default for Assignment {
 
 impl Encode for Assignment {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_array(buf, &self.topic_partitions, true, |buf, v| {
             v.encode(buf, version)
         })?;
@@ -170,7 +170,7 @@ impl Default for TopicPartitions {
 
 impl Encode for TopicPartitions {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);

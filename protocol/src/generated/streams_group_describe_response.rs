@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `StreamsGroupDescribeResponse`: response, API key 89; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl Default for StreamsGroupDescribeResponse {
 }
 
 impl Encode for StreamsGroupDescribeResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -110,7 +110,7 @@ impl Default for DescribedGroup {
 
 impl Encode for DescribedGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
         write_string(buf, &self.group_id, true)?;
@@ -188,7 +188,7 @@ impl Default for Topology {
 
 impl Encode for Topology {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.epoch);
         write_nullable_array(buf, self.subtopologies.as_deref(), true, |buf, v| {
             v.encode(buf, version)
@@ -245,7 +245,7 @@ impl Default for Subtopology {
 
 impl Encode for Subtopology {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_array(buf, &self.source_topics, true, |buf, v| {
             write_string(buf, v, true)
@@ -357,7 +357,7 @@ impl Default for Member {
 
 impl Encode for Member {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.member_id, true)?;
         buf.put_i32(self.member_epoch);
         write_nullable_string(buf, self.instance_id.as_deref(), true)?;
@@ -463,7 +463,7 @@ impl Default for Endpoint {
 
 impl Encode for Endpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -511,7 +511,7 @@ impl Default for TaskOffset {
 
 impl Encode for TaskOffset {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         buf.put_i32(self.partition);
         buf.put_i64(self.offset);
@@ -562,7 +562,7 @@ impl Default for TopicPartitions {
 
 impl Encode for TopicPartitions {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_string(buf, &self.topic_name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
@@ -616,7 +616,7 @@ impl Default for Assignment {
 
 impl Encode for Assignment {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_array(buf, &self.active_tasks, true, |buf, v| {
             v.encode(buf, version)
         })?;
@@ -676,7 +676,7 @@ impl Default for TaskIds {
 
 impl Encode for TaskIds {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);
@@ -724,7 +724,7 @@ impl Default for KeyValue {
 
 impl Encode for KeyValue {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.key, true)?;
         write_string(buf, &self.value, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -775,7 +775,7 @@ impl Default for TopicInfo {
 
 impl Encode for TopicInfo {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i32(self.partitions);
         buf.put_i16(self.replication_factor);

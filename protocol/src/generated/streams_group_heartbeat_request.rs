@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `StreamsGroupHeartbeatRequest`: request, API key 88; versions 0; flexible 0+; latest version unstable.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +77,7 @@ impl Default for StreamsGroupHeartbeatRequest {
 }
 
 impl Encode for StreamsGroupHeartbeatRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -212,7 +212,7 @@ impl Default for Topology {
 
 impl Encode for Topology {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.epoch);
         write_array(buf, &self.subtopologies, true, |buf, v| {
             v.encode(buf, version)
@@ -276,7 +276,7 @@ impl Default for Subtopology {
 
 impl Encode for Subtopology {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_array(buf, &self.source_topics, true, |buf, v| {
             write_string(buf, v, true)
@@ -366,7 +366,7 @@ impl Default for CopartitionGroup {
 
 impl Encode for CopartitionGroup {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_array(buf, &self.source_topics, true, |buf, v| {
             buf.put_i16(*v);
             Ok(())
@@ -429,7 +429,7 @@ impl Default for KeyValue {
 
 impl Encode for KeyValue {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.key, true)?;
         write_string(buf, &self.value, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -480,7 +480,7 @@ impl Default for TopicInfo {
 
 impl Encode for TopicInfo {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i32(self.partitions);
         buf.put_i16(self.replication_factor);
@@ -535,7 +535,7 @@ impl Default for Endpoint {
 
 impl Encode for Endpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -583,7 +583,7 @@ impl Default for TaskOffset {
 
 impl Encode for TaskOffset {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         buf.put_i32(self.partition);
         buf.put_i64(self.offset);
@@ -631,7 +631,7 @@ impl Default for TaskIds {
 
 impl Encode for TaskIds {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);

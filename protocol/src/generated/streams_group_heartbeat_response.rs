@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `StreamsGroupHeartbeatResponse`: response, API key 88; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +67,7 @@ impl Default for StreamsGroupHeartbeatResponse {
 }
 
 impl Encode for StreamsGroupHeartbeatResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -176,7 +176,7 @@ impl Default for EndpointToPartitions {
 
 impl Encode for EndpointToPartitions {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         self.user_endpoint.encode(buf, version)?;
         write_array(buf, &self.active_partitions, true, |buf, v| {
             v.encode(buf, version)
@@ -234,7 +234,7 @@ impl Default for Status {
 
 impl Encode for Status {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i8(self.status_code);
         write_string(buf, &self.status_detail, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -279,7 +279,7 @@ impl Default for TopicPartition {
 
 impl Encode for TopicPartition {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);
@@ -327,7 +327,7 @@ impl Default for TaskIds {
 
 impl Encode for TaskIds {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_array(buf, &self.partitions, true, |buf, v| {
             buf.put_i32(*v);
@@ -375,7 +375,7 @@ impl Default for Endpoint {
 
 impl Encode for Endpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

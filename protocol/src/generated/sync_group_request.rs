@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `SyncGroupRequest`: request, API key 14; versions 0-5; flexible 4+.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,7 @@ impl Default for SyncGroupRequest {
 }
 
 impl Encode for SyncGroupRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -158,7 +158,7 @@ impl Default for SyncGroupRequestAssignment {
 
 impl Encode for SyncGroupRequestAssignment {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 4;
         write_string(buf, &self.member_id, flexible)?;
         write_bytes(buf, &self.assignment, flexible)?;

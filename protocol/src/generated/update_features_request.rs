@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `UpdateFeaturesRequest`: request, API key 57; versions 0-2; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ impl Default for UpdateFeaturesRequest {
 }
 
 impl Encode for UpdateFeaturesRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -112,7 +112,7 @@ impl Default for FeatureUpdateKey {
 
 impl Encode for FeatureUpdateKey {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.feature, true)?;
         buf.put_i16(self.max_version_level);
         if version <= 0 {

@@ -8,7 +8,7 @@ use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `UpdateRaftVoterRequest`: request, API key 82; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ impl Default for UpdateRaftVoterRequest {
 }
 
 impl Encode for UpdateRaftVoterRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -117,7 +117,7 @@ impl Default for Listener {
 
 impl Encode for Listener {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
@@ -165,7 +165,7 @@ impl Default for KRaftVersionFeature {
 
 impl Encode for KRaftVersionFeature {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

@@ -7,7 +7,7 @@ use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
 use crate::{StrBytes, Uuid};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `VotersRecord`: data schema; versions 0; flexible 0+.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl Default for VotersRecord {
 }
 
 impl Encode for VotersRecord {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -95,7 +95,7 @@ impl Default for Voter {
 
 impl Encode for Voter {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i32(self.voter_id);
         write_uuid(buf, &self.voter_directory_id);
         write_array(buf, &self.endpoints, true, |buf, v| v.encode(buf, version))?;
@@ -151,7 +151,7 @@ impl Default for Endpoint {
 
 impl Encode for Endpoint {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
@@ -199,7 +199,7 @@ impl Default for KRaftVersionFeature {
 
 impl Encode for KRaftVersionFeature {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

@@ -8,7 +8,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `WriteTxnMarkersRequest`: request, API key 27; versions 1; flexible 1+.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ impl Default for WriteTxnMarkersRequest {
 }
 
 impl Encode for WriteTxnMarkersRequest {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -93,7 +93,7 @@ impl Default for WritableTxnMarker {
 
 impl Encode for WritableTxnMarker {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i64(self.producer_id);
         buf.put_i16(self.producer_epoch);
         write_bool(buf, self.transaction_result);
@@ -149,7 +149,7 @@ impl Default for WritableTxnMarkerTopic {
 
 impl Encode for WritableTxnMarkerTopic {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partition_indexes, true, |buf, v| {
             buf.put_i32(*v);

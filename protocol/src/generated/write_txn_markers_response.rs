@@ -7,7 +7,7 @@ use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// `WriteTxnMarkersResponse`: response, API key 27; versions 1; flexible 1+.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,7 @@ impl Default for WriteTxnMarkersResponse {
 }
 
 impl Encode for WriteTxnMarkersResponse {
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(EncodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -83,7 +83,7 @@ impl Default for WritableTxnMarkerResult {
 
 impl Encode for WritableTxnMarkerResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         buf.put_i64(self.producer_id);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -130,7 +130,7 @@ impl Default for WritableTxnMarkerTopicResult {
 
 impl Encode for WritableTxnMarkerTopicResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -180,7 +180,7 @@ impl Default for WritableTxnMarkerPartitionResult {
 
 impl Encode for WritableTxnMarkerPartitionResult {
     #[inline]
-    fn encode(&self, buf: &mut BytesMut, _version: i16) -> EncodeResult<()> {
+    fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);

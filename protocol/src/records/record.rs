@@ -550,7 +550,8 @@ pub(crate) fn encode_plain_record(
     let key = key.unwrap_or_default();
     let value = value.unwrap_or_default();
     // Attributes and the header count take one byte each.
-    let body = 2 + timestamp.len + offset.len + key_len.len + key.len() + value_len.len + value.len();
+    let body =
+        2 + timestamp.len + offset.len + key_len.len + key.len() + value_len.len + value.len();
     let Some(body_len) = Varint3::of(zigzag(body as i64)) else {
         return false;
     };
@@ -599,7 +600,10 @@ impl Varint3 {
         } else if v < 0x4000 {
             (v & 0x7f | 0x80 | (v >> 7) << 8, 2)
         } else if v < 0x20_0000 {
-            (v & 0x7f | 0x80 | ((v >> 7) & 0x7f | 0x80) << 8 | (v >> 14) << 16, 3)
+            (
+                v & 0x7f | 0x80 | ((v >> 7) & 0x7f | 0x80) << 8 | (v >> 14) << 16,
+                3,
+            )
         } else {
             return None;
         };

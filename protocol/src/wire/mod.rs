@@ -6,21 +6,24 @@
 //! and every length prefix is checked against the bytes actually present
 //! before anything is allocated.
 
+mod buf;
 mod read;
 mod tagged;
 mod write;
 
+pub use buf::{WireBuf, WireChunks};
 pub use read::*;
 pub use tagged::*;
 pub use write::*;
 
 use crate::error::{DecodeResult, EncodeResult};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// A value that can be written at a given message version.
 pub trait Encode {
-    /// Appends the value's bytes for `version` to `buf`.
-    fn encode(&self, buf: &mut BytesMut, version: i16) -> EncodeResult<()>;
+    /// Appends the value's bytes for `version` to `buf` (a `BytesMut`, or
+    /// a [`WireChunks`] that references large `bytes`/`records` values).
+    fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()>;
 }
 
 /// A value that can be read at a given message version.

@@ -5,9 +5,9 @@
 //! Tags a message does not know are kept as [`RawTaggedField`] so that a
 //! proxy re-encodes them unchanged.
 
-use super::{read_slice, read_unsigned_varint, write_unsigned_varint};
+use super::{WireBuf, read_slice, read_unsigned_varint, write_unsigned_varint};
 use crate::error::{DecodeError, DecodeResult, EncodeResult};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// A tagged field this codec has no type for, kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -76,8 +76,8 @@ pub fn encode_tagged_value(
 
 /// Writes a tagged-field section from the known fields (already encoded, in
 /// ascending tag order) and the unknown ones kept from decoding.
-pub fn write_tagged_fields(
-    buf: &mut BytesMut,
+pub fn write_tagged_fields<B: WireBuf + ?Sized>(
+    buf: &mut B,
     known: Vec<RawTaggedField>,
     unknown: &[RawTaggedField],
 ) {

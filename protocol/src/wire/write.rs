@@ -1,15 +1,16 @@
 //! Writers for the primitive encodings.
 
+use super::WireBuf;
 use crate::error::{EncodeError, EncodeResult};
 use crate::uuid::Uuid;
-use bytes::{BufMut, BytesMut};
+use bytes::Bytes;
 
 /// Longest string the protocol allows (int16 length).
 pub const MAX_STRING_LEN: usize = i16::MAX as usize;
 
 /// Writes an unsigned varint.
 #[inline]
-pub fn write_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
+pub fn write_unsigned_varint<B: WireBuf + ?Sized>(buf: &mut B, mut value: u32) {
     while value >= 0x80 {
         buf.put_u8((value as u8) | 0x80);
         value >>= 7;
@@ -19,7 +20,7 @@ pub fn write_unsigned_varint(buf: &mut BytesMut, mut value: u32) {
 
 /// Writes an unsigned varlong.
 #[inline]
-pub fn write_unsigned_varlong(buf: &mut BytesMut, mut value: u64) {
+pub fn write_unsigned_varlong<B: WireBuf + ?Sized>(buf: &mut B, mut value: u64) {
     while value >= 0x80 {
         buf.put_u8((value as u8) | 0x80);
         value >>= 7;
@@ -29,13 +30,13 @@ pub fn write_unsigned_varlong(buf: &mut BytesMut, mut value: u64) {
 
 /// Writes a zigzag varint.
 #[inline]
-pub fn write_varint(buf: &mut BytesMut, value: i32) {
+pub fn write_varint<B: WireBuf + ?Sized>(buf: &mut B, value: i32) {
     write_unsigned_varint(buf, ((value << 1) ^ (value >> 31)) as u32);
 }
 
 /// Writes a zigzag varlong.
 #[inline]
-pub fn write_varlong(buf: &mut BytesMut, value: i64) {
+pub fn write_varlong<B: WireBuf + ?Sized>(buf: &mut B, value: i64) {
     write_unsigned_varlong(buf, ((value << 1) ^ (value >> 63)) as u64);
 }
 
@@ -71,19 +72,24 @@ pub fn varlong_len(value: i64) -> usize {
 
 /// Writes a `bool` as 0 or 1.
 #[inline]
-pub fn write_bool(buf: &mut BytesMut, value: bool) {
+pub fn write_bool<B: WireBuf + ?Sized>(buf: &mut B, value: bool) {
     buf.put_u8(u8::from(value));
 }
 
 /// Writes a `uuid`.
 #[inline]
-pub fn write_uuid(buf: &mut BytesMut, value: &Uuid) {
+pub fn write_uuid<B: WireBuf + ?Sized>(buf: &mut B, value: &Uuid) {
     buf.put_slice(&value.0);
 }
 
 /// Writes a length prefix for a present value of `len`.
 #[inline]
-fn write_len(buf: &mut BytesMut, len: usize, compact: bool, wide: bool) -> EncodeResult<()> {
+fn write_len<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    len: usize,
+    compact: bool,
+    wide: bool,
+) -> EncodeResult<()> {
     let max = if wide {
         i32::MAX as usize - 1
     } else {
@@ -104,7 +110,7 @@ fn write_len(buf: &mut BytesMut, len: usize, compact: bool, wide: bool) -> Encod
 
 /// Writes the null marker for a string (`wide` = false) or bytes/array.
 #[inline]
-fn write_null(buf: &mut BytesMut, compact: bool, wide: bool) {
+fn write_null<B: WireBuf + ?Sized>(buf: &mut B, compact: bool, wide: bool) {
     if compact {
         buf.put_u8(0);
     } else if wide {
@@ -116,7 +122,11 @@ fn write_null(buf: &mut BytesMut, compact: bool, wide: bool) {
 
 /// Writes a string.
 #[inline]
-pub fn write_string(buf: &mut BytesMut, value: &str, compact: bool) -> EncodeResult<()> {
+pub fn write_string<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    value: &str,
+    compact: bool,
+) -> EncodeResult<()> {
     write_len(buf, value.len(), compact, false)?;
     buf.put_slice(value.as_bytes());
     Ok(())
@@ -124,8 +134,8 @@ pub fn write_string(buf: &mut BytesMut, value: &str, compact: bool) -> EncodeRes
 
 /// Writes a nullable string.
 #[inline]
-pub fn write_nullable_string(
-    buf: &mut BytesMut,
+pub fn write_nullable_string<B: WireBuf + ?Sized>(
+    buf: &mut B,
     value: Option<&str>,
     compact: bool,
 ) -> EncodeResult<()> {
@@ -140,17 +150,21 @@ pub fn write_nullable_string(
 
 /// Writes bytes.
 #[inline]
-pub fn write_bytes(buf: &mut BytesMut, value: &[u8], compact: bool) -> EncodeResult<()> {
+pub fn write_bytes<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    value: &Bytes,
+    compact: bool,
+) -> EncodeResult<()> {
     write_len(buf, value.len(), compact, true)?;
-    buf.put_slice(value);
+    buf.put_shared(value);
     Ok(())
 }
 
 /// Writes nullable bytes.
 #[inline]
-pub fn write_nullable_bytes(
-    buf: &mut BytesMut,
-    value: Option<&[u8]>,
+pub fn write_nullable_bytes<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    value: Option<&Bytes>,
     compact: bool,
 ) -> EncodeResult<()> {
     match value {
@@ -164,7 +178,11 @@ pub fn write_nullable_bytes(
 
 /// Writes an array's element count (`None` = null array).
 #[inline]
-pub fn write_array_len(buf: &mut BytesMut, len: Option<usize>, compact: bool) -> EncodeResult<()> {
+pub fn write_array_len<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    len: Option<usize>,
+    compact: bool,
+) -> EncodeResult<()> {
     match len {
         None => {
             write_null(buf, compact, true);
@@ -176,11 +194,11 @@ pub fn write_array_len(buf: &mut BytesMut, len: Option<usize>, compact: bool) ->
 
 /// Writes an array, each element with `element`.
 #[inline]
-pub fn write_array<T>(
-    buf: &mut BytesMut,
+pub fn write_array<B: WireBuf + ?Sized, T>(
+    buf: &mut B,
     items: &[T],
     compact: bool,
-    mut element: impl FnMut(&mut BytesMut, &T) -> EncodeResult<()>,
+    mut element: impl FnMut(&mut B, &T) -> EncodeResult<()>,
 ) -> EncodeResult<()> {
     write_array_len(buf, Some(items.len()), compact)?;
     for item in items {
@@ -191,11 +209,11 @@ pub fn write_array<T>(
 
 /// Writes a nullable array.
 #[inline]
-pub fn write_nullable_array<T>(
-    buf: &mut BytesMut,
+pub fn write_nullable_array<B: WireBuf + ?Sized, T>(
+    buf: &mut B,
     items: Option<&[T]>,
     compact: bool,
-    element: impl FnMut(&mut BytesMut, &T) -> EncodeResult<()>,
+    element: impl FnMut(&mut B, &T) -> EncodeResult<()>,
 ) -> EncodeResult<()> {
     match items {
         None => write_array_len(buf, None, compact),
@@ -208,6 +226,7 @@ mod tests {
     use super::*;
     use crate::wire::read::*;
     use bytes::Bytes;
+    use bytes::BytesMut;
 
     #[test]
     fn varints_round_trip_and_lengths_agree() {
