@@ -7,7 +7,7 @@
 //! valgrind --tool=callgrind --toggle-collect='codec_profile::run' \
 //!     target/release/examples/codec_profile batch-next-ref 100
 //! ```
-//! Operations: batch-next-ref, batch-iter, batch-build, produce-encode,
+//! Operations: batch-next-ref, batch-for-each, batch-iter, batch-build, produce-encode,
 //! fetch-encode, metadata-encode, metadata-decode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,8 +17,10 @@ use kafkacc_protocol::generated::fetch_response::{FetchableTopicResponse, Partit
 use kafkacc_protocol::generated::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafkacc_protocol::messages::{FetchResponse, MetadataResponse};
+use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkacc_protocol::messages::{FetchResponse, MetadataResponse, ProduceRequest};
 use kafkacc_protocol::records::{BatchBuilder, ProducerState, batches};
+use kafkacc_protocol::wire::WireChunks;
 use kafkacc_protocol::{Decode, Encode};
 use std::hint::black_box;
 
@@ -140,6 +142,24 @@ fn run(op: &str, values: &[Bytes], wire: &Bytes, meta: &MetadataResponse, fetch:
         }
         "batch-build" => {
             black_box(batch(values));
+        }
+        "produce-encode" => {
+            let request = ProduceRequest {
+                acks: -1,
+                timeout_ms: 30_000,
+                topic_data: vec![TopicProduceData {
+                    name: "bench-topic".into(),
+                    partition_data: vec![PartitionProduceData {
+                        records: Some(batch(values)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let mut out = WireChunks::new();
+            request.encode(&mut out, 11).unwrap();
+            black_box(out.into_chunks());
         }
         "fetch-encode" => {
             let mut buf = BytesMut::with_capacity(wire.len() + 256);

@@ -123,7 +123,29 @@ impl BatchBuilder {
     }
 
     /// Encodes a record at the next offset delta.
+    #[inline]
     pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) -> EncodeResult<()> {
+        let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
+        if headers.is_empty()
+            && self.count < i32::MAX
+            && encode_plain_record(&mut self.buf, timestamp_delta, self.count, key, value)
+        {
+            self.count += 1;
+            self.max_timestamp = self.max_timestamp.max(timestamp);
+            return Ok(());
+        }
+        self.append_any(timestamp, key, value, headers)
+    }
+
+    /// [`BatchBuilder::append`] for any record: headers, long varints.
+    #[inline(never)]
+    fn append_any(
         &mut self,
         timestamp: i64,
         key: Option<&[u8]>,
@@ -137,13 +159,6 @@ impl BatchBuilder {
             });
         }
         let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
-        if headers.is_empty()
-            && encode_plain_record(&mut self.buf, timestamp_delta, self.count, key, value)
-        {
-            self.count += 1;
-            self.max_timestamp = self.max_timestamp.max(timestamp);
-            return Ok(());
-        }
         let body = body_len(timestamp_delta, self.count, key, value, headers)?;
         encode_record(
             &mut self.buf,

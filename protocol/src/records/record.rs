@@ -411,20 +411,21 @@ mod fast {
     /// The record at `data[pos..]` and the position after it.
     #[inline(always)]
     pub(super) fn record(data: &[u8], pos: usize) -> Option<(Fields<'_>, usize)> {
-        let (len, n) = varint(word(data, pos))?;
+        // Length, attributes and timestamp delta: at most 7 bytes.
+        let w = word(data, pos);
+        let (len, n) = varint(w)?;
         let start = pos + n;
         // A varint of at most three bytes is below 2^21: no overflow.
         let end = start + usize::try_from(len).ok()?;
         let rec = data.get(start..end)?;
+        let (timestamp_delta, n) = varint(w >> (8 * (n + 1)))?;
+        let at = 1 + n;
 
-        // Attributes, timestamp delta and offset delta: at most 7 bytes.
-        let mut w = word(rec, 0) >> 8;
-        let (timestamp_delta, n) = varint(w)?;
-        w >>= 8 * n;
-        let mut at = 1 + n;
-        let (offset_delta, n) = varint(w)?;
-        at += n;
+        // Offset delta, key length and (for a null key) value length: at
+        // most 7 bytes.
         let w = word(rec, at);
+        let (offset_delta, n) = varint(w)?;
+        let (w, at) = (w >> (8 * n), at + n);
         let (key, after_key) = nullable(rec, at, w)?;
         // A null key is one byte: the value's length is in the same word.
         let w = match key {

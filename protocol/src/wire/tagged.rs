@@ -76,15 +76,26 @@ pub fn encode_tagged_value(
 
 /// Writes a tagged-field section from the known fields (already encoded, in
 /// ascending tag order) and the unknown ones kept from decoding.
+#[inline]
 pub fn write_tagged_fields<B: WireBuf + ?Sized>(
     buf: &mut B,
     known: Vec<RawTaggedField>,
     unknown: &[RawTaggedField],
 ) {
+    // Nearly always empty: one byte, written inline.
     if known.is_empty() && unknown.is_empty() {
         buf.put_u8(0);
         return;
     }
+    write_some_tagged_fields(buf, known, unknown);
+}
+
+#[inline(never)]
+fn write_some_tagged_fields<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    known: Vec<RawTaggedField>,
+    unknown: &[RawTaggedField],
+) {
     let mut all: Vec<&RawTaggedField> = known.iter().chain(unknown.iter()).collect();
     all.sort_by_key(|f| f.tag);
     write_unsigned_varint(buf, all.len() as u32);
