@@ -18,18 +18,15 @@
 //! command-line options override them).
 #![allow(clippy::unwrap_used)]
 
+mod inputs;
+
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::records as theirs;
 use kafkacc_protocol::compression::Compression;
-use kafkacc_protocol::generated::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafkacc_protocol::generated::metadata_response::{
-    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-};
-use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkacc_protocol::messages::{FetchResponse, MetadataResponse, ProduceRequest};
-use kafkacc_protocol::records::{BatchBuilder, ProducerState, batches};
+use kafkacc_protocol::records::batches;
 use kafkacc_protocol::wire::WireChunks;
 use kafkacc_protocol::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -37,12 +34,11 @@ use std::hint::black_box;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const RECORDS: usize = 1_000;
-const VALUE_LEN: usize = 100;
+use inputs::{RECORDS, T0, VALUE_LEN, our_batch, our_fetch, our_metadata, our_produce, values};
+
 const PRODUCE_VERSION: i16 = 11;
 const FETCH_VERSION: i16 = 16;
 const METADATA_VERSION: i16 = 12;
-const T0: i64 = 1_700_000_000_000;
 /// Decompression cap for the decoders (ours).
 const CAP: usize = 64 << 20;
 
@@ -78,24 +74,6 @@ fn median(id: &str) -> Option<f64> {
 // ---------------------------------------------------------------------------
 // Inputs.
 
-/// 1,000 values of 100 bytes of lowercase text (compressible, not trivially).
-fn values() -> Vec<Bytes> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..RECORDS)
-        .map(|_| {
-            let v: Vec<u8> = (0..VALUE_LEN)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    b'a' + (state % 16) as u8
-                })
-                .collect();
-            Bytes::from(v)
-        })
-        .collect()
-}
-
 fn their_records(values: &[Bytes]) -> Vec<theirs::Record> {
     values
         .iter()
@@ -127,14 +105,6 @@ fn their_codec(codec: Compression) -> theirs::Compression {
     }
 }
 
-fn our_batch(codec: Compression, values: &[Bytes]) -> Bytes {
-    let mut builder = BatchBuilder::with_capacity(codec, T0, RECORDS * (VALUE_LEN + 16) + 64);
-    for (i, v) in values.iter().enumerate() {
-        builder.append(T0 + i as i64, None, Some(v), &[]).unwrap();
-    }
-    builder.build(ProducerState::default()).unwrap()
-}
-
 fn their_batch(codec: Compression, records: &[theirs::Record]) -> Bytes {
     let mut buf = BytesMut::with_capacity(RECORDS * (VALUE_LEN + 16) + 64);
     theirs::RecordBatchEncoder::encode(
@@ -147,76 +117,6 @@ fn their_batch(codec: Compression, records: &[theirs::Record]) -> Bytes {
     )
     .unwrap();
     buf.freeze()
-}
-
-fn our_produce(batch: Bytes) -> ProduceRequest {
-    ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: "bench-topic".into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(batch),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-fn our_fetch(batch: Bytes) -> FetchResponse {
-    FetchResponse {
-        session_id: 7,
-        responses: vec![FetchableTopicResponse {
-            topic: "bench-topic".into(),
-            partitions: vec![PartitionData {
-                partition_index: 0,
-                high_watermark: RECORDS as i64,
-                last_stable_offset: RECORDS as i64,
-                log_start_offset: 0,
-                records: Some(batch),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
-fn our_metadata() -> MetadataResponse {
-    MetadataResponse {
-        brokers: (1..=3)
-            .map(|id| MetadataResponseBroker {
-                node_id: id,
-                host: format!("broker-{id}.example.com").into(),
-                port: 9092,
-                rack: Some(format!("rack-{id}").into()),
-                ..Default::default()
-            })
-            .collect(),
-        cluster_id: Some("bench-cluster".into()),
-        controller_id: 1,
-        topics: (0..10)
-            .map(|t| MetadataResponseTopic {
-                name: Some(format!("topic-{t}").into()),
-                topic_id: kafkacc_protocol::Uuid([t as u8 + 1; 16]),
-                partitions: (0..100)
-                    .map(|p| MetadataResponsePartition {
-                        partition_index: p,
-                        leader_id: p % 3 + 1,
-                        leader_epoch: 5,
-                        replica_nodes: vec![1, 2, 3],
-                        isr_nodes: vec![1, 2, 3],
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    }
 }
 
 fn encode_ours<M: Encode>(value: &M, version: i16, capacity: usize) -> BytesMut {
