@@ -76,7 +76,7 @@ pub fn encode_tagged_value(
 
 /// Writes a tagged-field section from the known fields (already encoded, in
 /// ascending tag order) and the unknown ones kept from decoding.
-#[inline]
+#[inline(always)]
 pub fn write_tagged_fields<B: WireBuf + ?Sized>(
     buf: &mut B,
     known: Vec<RawTaggedField>,
