@@ -20,7 +20,21 @@ pub struct RawTaggedField {
 
 /// Reads a tagged-field section. `known` is called with each tag and its
 /// value bytes and returns whether it consumed the tag; the rest are returned.
+#[inline(always)]
 pub fn read_tagged_fields(
+    buf: &mut Bytes,
+    known: impl FnMut(u32, &mut Bytes) -> DecodeResult<bool>,
+) -> DecodeResult<Vec<RawTaggedField>> {
+    // Nearly always empty: one zero byte, read inline.
+    if buf.first() == Some(&0) {
+        bytes::Buf::advance(buf, 1);
+        return Ok(Vec::new());
+    }
+    read_some_tagged_fields(buf, known)
+}
+
+#[inline(never)]
+fn read_some_tagged_fields(
     buf: &mut Bytes,
     mut known: impl FnMut(u32, &mut Bytes) -> DecodeResult<bool>,
 ) -> DecodeResult<Vec<RawTaggedField>> {
