@@ -132,22 +132,23 @@ impl BatchBuilder {
         headers: &[Header],
     ) -> EncodeResult<()> {
         let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
-        if headers.is_empty()
+        let plain = headers.is_empty()
             && self.count < i32::MAX
-            && encode_plain_record(&mut self.buf, timestamp_delta, self.count, key, value)
-        {
-            self.count += 1;
-            self.max_timestamp = self.max_timestamp.max(timestamp);
-            return Ok(());
+            && encode_plain_record(&mut self.buf, timestamp_delta, self.count, key, value);
+        if !plain {
+            self.encode_any(timestamp_delta, key, value, headers)?;
         }
-        self.append_any(timestamp, key, value, headers)
+        self.count += 1;
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        Ok(())
     }
 
-    /// [`BatchBuilder::append`] for any record: headers, long varints.
+    /// Encodes any record (headers, long varints) at the next offset delta:
+    /// what [`encode_plain_record`] does not take.
     #[inline(never)]
-    fn append_any(
+    fn encode_any(
         &mut self,
-        timestamp: i64,
+        timestamp_delta: i64,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[Header],
@@ -158,7 +159,6 @@ impl BatchBuilder {
                 max: i32::MAX as usize,
             });
         }
-        let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
         let body = body_len(timestamp_delta, self.count, key, value, headers)?;
         encode_record(
             &mut self.buf,
@@ -169,8 +169,6 @@ impl BatchBuilder {
             value,
             headers,
         );
-        self.count += 1;
-        self.max_timestamp = self.max_timestamp.max(timestamp);
         Ok(())
     }
 

@@ -259,6 +259,23 @@ fn parse_header<'a>(buf: &mut &'a [u8]) -> DecodeResult<(&'a str, Option<&'a [u8
     Ok((key, nullable(buf)?))
 }
 
+/// Reads a record's header count and validates that many headers (lengths,
+/// UTF-8 keys), leaving `rec` after them.
+fn parse_headers<'a>(rec: &mut &'a [u8]) -> DecodeResult<HeadersRef<'a>> {
+    let count = varint(rec)?;
+    // Every header takes at least two bytes: a count the record cannot hold
+    // is refused up front.
+    let count = match usize::try_from(count) {
+        Ok(n) if n <= rec.len() / 2 => n,
+        _ => return Err(DecodeError::InvalidLength(i64::from(count))),
+    };
+    let headers = HeadersRef { raw: rec, count };
+    for _ in 0..count {
+        parse_header(rec)?;
+    }
+    Ok(headers)
+}
+
 /// Decodes the record at `data[pos..]` and returns it with the position
 /// after it. `log_append_time` replaces the computed timestamp when the
 /// batch uses LogAppendTime.
@@ -326,17 +343,7 @@ fn parse_record_checked<'a>(buf: &mut &'a [u8]) -> DecodeResult<Fields<'a>> {
     let offset_delta = varint(&mut rec)?;
     let key = nullable(&mut rec)?;
     let value = nullable(&mut rec)?;
-    let count = varint(&mut rec)?;
-    // Every header takes at least two bytes: a count the record cannot hold
-    // is refused up front.
-    let count = match usize::try_from(count) {
-        Ok(n) if n <= rec.len() / 2 => n,
-        _ => return Err(DecodeError::InvalidLength(i64::from(count))),
-    };
-    let headers = HeadersRef { raw: rec, count };
-    for _ in 0..count {
-        parse_header(&mut rec)?;
-    }
+    let headers = parse_headers(&mut rec)?;
     if !rec.is_empty() {
         return Err(DecodeError::Invalid("record length exceeds its fields"));
     }
@@ -433,9 +440,10 @@ mod fast {
             Some(_) => word(rec, after_key),
         };
         let (value, at) = nullable(rec, after_key, w)?;
-        let headers = match rec.get(at..)? {
+        let rest = rec.get(at..)?;
+        let headers = match rest {
             [0] => HeadersRef::default(),
-            _ => headers(rec.get(at..)?)?,
+            _ => headers(rest)?,
         };
         Some((
             Fields {
@@ -453,14 +461,7 @@ mod fast {
     /// Headers that fill `rest` exactly, validated.
     #[inline(never)]
     fn headers(mut rest: &[u8]) -> Option<HeadersRef<'_>> {
-        let count = super::varint(&mut rest).ok()?;
-        let count = usize::try_from(count)
-            .ok()
-            .filter(|&n| n <= rest.len() / 2)?;
-        let headers = HeadersRef { raw: rest, count };
-        for _ in 0..count {
-            super::parse_header(&mut rest).ok()?;
-        }
+        let headers = super::parse_headers(&mut rest).ok()?;
         rest.is_empty().then_some(headers)
     }
 }
