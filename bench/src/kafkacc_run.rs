@@ -4,7 +4,7 @@ use crate::common::{BoxError, ProduceCase, Settings, payloads};
 use crate::measure::{Outcome, Stopwatch};
 use kafkacc::{
     Acks, Admin, Client, ClientConfig, Compression, Consumer, ConsumerConfig, NewTopic,
-    OffsetReset, Producer, ProducerConfig, ProducerRecord,
+    OffsetReset, OffsetSpec, Producer, ProducerConfig, ProducerRecord,
 };
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -87,6 +87,13 @@ pub async fn consume(
     let config = ConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest);
     let mut consumer = Consumer::new(client.clone(), config);
     consumer.assign(topic, &[]).await?;
+    // Start positions looked up before the clock starts, as the rskafka
+    // run does.
+    for partition in 0..settings.partitions {
+        consumer
+            .seek_to(topic, partition, OffsetSpec::Earliest)
+            .await?;
+    }
     let (mut records, mut bytes) = (0u64, 0u64);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     let watch = Stopwatch::start();

@@ -28,6 +28,8 @@ struct Args {
     broker: bool,
     fake: bool,
     consume: bool,
+    /// Consume runs per client, interleaved; the median is reported.
+    consume_runs: u64,
     /// Run only scenarios whose name contains this.
     only: Option<String>,
 }
@@ -42,7 +44,7 @@ fn usage(problem: &str) -> ! {
     eprintln!("peer-bench: {problem}");
     eprintln!(
         "usage: peer-bench [--records N] [--size B] [--linger-ms N] [--batch-size B] \
-         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--only TEXT]"
+         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--consume-runs N] [--only TEXT]"
     );
     std::process::exit(2)
 }
@@ -61,6 +63,7 @@ fn parse_args() -> Args {
         broker: true,
         fake: true,
         consume: true,
+        consume_runs: 1,
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -92,6 +95,7 @@ fn parse_args() -> Args {
             "--no-broker" => args.broker = false,
             "--no-fake" => args.fake = false,
             "--no-consume" => args.consume = false,
+            "--consume-runs" => args.consume_runs = number("--consume-runs").max(1),
             "--only" => args.only = Some(it.next().unwrap_or_else(|| usage("--only needs text"))),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
@@ -288,6 +292,39 @@ async fn produce(
     result.map_err(|e| e.to_string())
 }
 
+async fn consume_once(
+    client: &str,
+    bootstrap: &str,
+    topic: &str,
+    settings: &Settings,
+) -> Result<Outcome, BoxError> {
+    match client {
+        "kafkacc" => kafkacc_run::consume(bootstrap, topic, settings).await,
+        "rdkafka" => {
+            let (b, t, s) = (bootstrap.to_owned(), topic.to_owned(), settings.clone());
+            tokio::task::spawn_blocking(move || rdkafka_run::consume(&b, &t, &s))
+                .await
+                .map_err(|e| e.to_string().into())
+                .and_then(|r| r)
+        }
+        _ => rskafka_run::consume(bootstrap, topic, settings).await,
+    }
+}
+
+/// The run with the median throughput (the first error if any run failed).
+fn median_run(results: Vec<Result<Outcome, String>>) -> Result<Outcome, String> {
+    let mut outcomes = Vec::with_capacity(results.len());
+    for result in results {
+        outcomes.push(result?);
+    }
+    outcomes.sort_by(|a, b| a.records_per_sec().total_cmp(&b.records_per_sec()));
+    let middle = outcomes.len() / 2;
+    outcomes
+        .into_iter()
+        .nth(middle)
+        .ok_or_else(|| "no run".to_owned())
+}
+
 async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
     let settings = &args.settings;
     let topic = kafkacc_tests::unique_name("bench-consume");
@@ -307,23 +344,29 @@ async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
             return Vec::new();
         }
     }
-    let mut rows = Vec::new();
-    for client in args.clients.iter().copied() {
-        let result: Result<Outcome, BoxError> = match client {
-            "kafkacc" => kafkacc_run::consume(bootstrap, &topic, settings).await,
-            "rdkafka" => {
-                let (b, t, s) = (bootstrap.to_owned(), topic.clone(), settings.clone());
-                tokio::task::spawn_blocking(move || rdkafka_run::consume(&b, &t, &s))
-                    .await
-                    .map_err(|e| e.to_string().into())
-                    .and_then(|r| r)
+    // Every client once per pass, so machine noise hits them alike.
+    let mut runs: Vec<Vec<Result<Outcome, String>>> = vec![Vec::new(); args.clients.len()];
+    for pass in 0..args.consume_runs {
+        for (i, client) in args.clients.iter().copied().enumerate() {
+            let result = consume_once(client, bootstrap, &topic, settings).await;
+            if args.consume_runs > 1 {
+                match &result {
+                    Ok(o) => eprintln!(
+                        "  pass {pass} {client:<8} {:>10.0} rec/s",
+                        o.records_per_sec()
+                    ),
+                    Err(e) => eprintln!("  pass {pass} {client:<8} n/a: {e}"),
+                }
             }
-            _ => rskafka_run::consume(bootstrap, &topic, settings).await,
-        };
+            runs[i].push(result.map_err(|e| e.to_string()));
+        }
+    }
+    let mut rows = Vec::new();
+    for (client, results) in args.clients.iter().copied().zip(runs) {
         rows.push(report(
             "consume (none)".to_owned(),
             client,
-            result.map_err(|e| e.to_string()),
+            median_run(results),
         ));
     }
     rows

@@ -178,7 +178,7 @@ fn print_record(out: &mut impl Write, r: &ConsumerRecord, format: Format) -> std
                 })
                 .collect();
             let line = serde_json::json!({
-                "topic": r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
+                "topic": &*r.topic, "partition": r.partition, "offset": r.offset, "timestamp": r.timestamp,
                 "key": text(&r.key), "value": text(&r.value), "headers": headers,
             });
             writeln!(out, "{line}")

@@ -61,7 +61,7 @@ async fn main() -> kafkacc::Result<()> {
             // The delivery futures need no awaiting: the commit fails if
             // any record did.
             drop(producer.send(out).await?);
-            let tp = TopicPartition::new(record.topic.as_str(), record.partition);
+            let tp = TopicPartition::new(&*record.topic, record.partition);
             offsets.insert(tp, record.offset + 1);
         }
         let result = async {

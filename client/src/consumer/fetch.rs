@@ -1,7 +1,9 @@
 //! One fetch round: a Fetch request to each leader of the planned
 //! partitions, concurrently; then the outcome applied to the assignment.
-//! The network half ([`fetch_round`]) owns its inputs so it can run in a
-//! spawned task (the consumer's prefetch) while the application works.
+//! The network half ([`fetch_raw`]) owns its inputs so it can run in a
+//! spawned task (the consumer's prefetch) while the application works, and
+//! [`next_round`] sends the next round ([`Ahead`]) as soon as a round's
+//! answers arrive, before they are decoded.
 //! Each request goes through that broker's KIP-227 session
 //! (`fetch_session.rs`), so after the first one it lists only what changed.
 
@@ -56,15 +58,16 @@ pub(super) fn plan(assignment: &Assignment) -> Vec<Planned> {
         .collect()
 }
 
-/// Fetches `plan` once from every leader. A connection error to one
-/// broker does not fail the round (it is in the outcome).
-pub(super) async fn fetch_round(
+/// Sends `plan`'s requests to every leader and waits for the answers,
+/// undecoded. A connection error to one broker does not fail the round (it
+/// is in the outcome).
+pub(super) async fn fetch_raw(
     client: Client,
     config: ConsumerConfig,
     sessions: Sessions,
     plan: Vec<Planned>,
     wait: Duration,
-) -> Result<RoundOutcome> {
+) -> Result<RawRound> {
     let metadata = client.current_metadata().await;
     let mut by_leader: BTreeMap<i32, Vec<(String, i32, i64, i32)>> = BTreeMap::new();
     let mut leaderless = false;
@@ -85,15 +88,190 @@ pub(super) async fn fetch_round(
     }
     if by_leader.is_empty() {
         tokio::time::sleep(wait.min(Duration::from_millis(100))).await;
-        return Ok(Vec::new());
+        return Ok(RawRound {
+            planned: plan.len(),
+            answers: Vec::new(),
+        });
     }
     let fetches = by_leader
         .into_iter()
         .map(|(leader, parts)| fetch_from(&client, &config, &sessions, leader, parts, wait));
-    Ok(futures::future::join_all(fetches).await)
+    Ok(RawRound {
+        planned: plan.len(),
+        answers: futures::future::join_all(fetches).await,
+    })
 }
 
-/// Applies a round's outcome: advances positions and returns the records.
+/// A round's answers, received and not yet decoded.
+#[derive(Debug)]
+pub(super) struct RawRound {
+    /// How many partitions the round meant to fetch.
+    planned: usize,
+    /// Per leader: the partitions to decode, or the request's error.
+    answers: Vec<Result<RawAnswer>>,
+}
+
+/// One leader's answer: its partitions, to decode.
+#[derive(Debug)]
+struct RawAnswer {
+    jobs: Vec<DecodeJob>,
+    how: Decoding,
+}
+
+impl RawRound {
+    /// The plan of the round after this one: every partition moved past the
+    /// complete batches it brought (where decoding will move it). None when
+    /// anything went wrong (an error, a partition missing or leaderless, a
+    /// batch that does not parse): the next round is then planned from the
+    /// positions after this one is applied.
+    pub(super) fn next_plan(&self) -> Option<Vec<Planned>> {
+        let mut plan = Vec::with_capacity(self.planned);
+        for answer in &self.answers {
+            let answer = answer.as_ref().ok()?;
+            for job in &answer.jobs {
+                let next = match &job.data {
+                    None if answer.how.full => return None,
+                    None => job.offset,
+                    Some(data) if data.error_code != 0 => return None,
+                    Some(data) => end_of_complete_batches(data, job.offset)?,
+                };
+                plan.push(((job.topic.clone(), job.partition), next));
+            }
+        }
+        if plan.len() != self.planned {
+            return None;
+        }
+        plan.sort_unstable();
+        Some(plan)
+    }
+
+    /// Decodes every answer.
+    pub(super) async fn decode(self) -> RoundOutcome {
+        let mut outcome = Vec::with_capacity(self.answers.len());
+        for answer in self.answers {
+            outcome.push(match answer {
+                Ok(answer) => Ok(decode_all(answer.jobs, answer.how).await),
+                Err(e) => Err(e),
+            });
+        }
+        outcome
+    }
+}
+
+/// The offset after the last complete batch of `data` (as decoding finds
+/// it), or `offset` when there is none; None if a batch does not parse.
+fn end_of_complete_batches(data: &PartitionData, offset: i64) -> Option<i64> {
+    let mut next = offset;
+    for batch in batches(data.records.clone().unwrap_or_default()) {
+        next = next.max(batch.ok()?.header.next_offset());
+    }
+    Some(next)
+}
+
+/// A round sent ahead, before the previous one was decoded: the broker
+/// works on it meanwhile. Dropping it aborts it (and so costs the broker's
+/// fetch session, see `fetch_session.rs`).
+#[derive(Debug)]
+pub(super) struct Ahead {
+    plan: Vec<Planned>,
+    task: tokio::task::JoinHandle<Result<RawRound>>,
+    /// Partitions sought, paused or unassigned since it was sent: their
+    /// fetched data is dropped.
+    pub(super) discard: BTreeSet<(String, i32)>,
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Ahead {
+    /// Sends `plan`'s requests now, in a task of their own.
+    fn start(
+        client: &Client,
+        config: &ConsumerConfig,
+        sessions: &Sessions,
+        plan: Vec<Planned>,
+    ) -> Self {
+        let task = tokio::spawn(fetch_raw(
+            client.clone(),
+            config.clone(),
+            sessions.clone(),
+            plan.clone(),
+            config.fetch_max_wait,
+        ));
+        Ahead {
+            plan,
+            task,
+            discard: BTreeSet::new(),
+        }
+    }
+
+    /// Its answers.
+    async fn answers(mut self) -> Result<RawRound> {
+        match (&mut self.task).await {
+            Ok(round) => round,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Aborted: nothing fetched, the next round asks again.
+            Err(_cancelled) => Ok(RawRound {
+                planned: self.plan.len(),
+                answers: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// A round to run, decoded, with the round sent ahead of it if any.
+pub(super) type Round = Result<(RoundOutcome, Option<Ahead>)>;
+
+/// The round that fetches `plan`, and the partitions whose data it must
+/// drop:
+/// - the round sent ahead, when it was planned from these very positions;
+///   it sends the next one ahead in turn;
+/// - the round sent ahead even when the positions moved meanwhile (a seek,
+///   pause or assignment change): its answers are awaited so that the
+///   broker's fetch session stays in step, what is still current in them is
+///   used and the rest dropped; nothing is sent ahead of it, so the round
+///   after it is planned from the new positions;
+/// - else a new round, waiting up to `wait`, which sends the next ahead.
+pub(super) fn next_round(
+    ahead: Option<Ahead>,
+    plan: Vec<Planned>,
+    wait: Duration,
+    client: Client,
+    config: ConsumerConfig,
+    sessions: Sessions,
+) -> (
+    impl std::future::Future<Output = Round> + Send + 'static,
+    BTreeSet<(String, i32)>,
+) {
+    let (ahead, discard) = match ahead {
+        Some(mut ahead) => {
+            let discard = std::mem::take(&mut ahead.discard);
+            (Some(ahead), discard)
+        }
+        None => (None, BTreeSet::new()),
+    };
+    let current = ahead
+        .as_ref()
+        .is_none_or(|a| a.plan == plan && discard.is_empty());
+    let round = async move {
+        let raw = match ahead {
+            Some(ahead) => ahead.answers().await?,
+            None => fetch_raw(client.clone(), config.clone(), sessions.clone(), plan, wait).await?,
+        };
+        let next = raw
+            .next_plan()
+            .filter(|plan| current && !plan.is_empty())
+            .map(|plan| Ahead::start(&client, &config, &sessions, plan));
+        Ok((raw.decode().await, next))
+    };
+    (round, discard)
+}
+
+/// Applies a round's outcome: advances positions and returns the records,
+/// one partition's records per vector (moved, never copied into one).
 /// Data for a partition in `discard`, no longer assigned, paused, or
 /// sought elsewhere during the fetch is dropped. Partition-level errors are
 /// handled here (metadata refresh, offset reset).
@@ -103,7 +281,7 @@ pub(super) async fn apply_round(
     assignment: &mut Assignment,
     outcome: RoundOutcome,
     discard: &BTreeSet<(String, i32)>,
-) -> Result<Vec<ConsumerRecord>> {
+) -> Result<Vec<Vec<ConsumerRecord>>> {
     let mut records = Vec::new();
     let mut refresh = false;
     for result in outcome {
@@ -126,10 +304,8 @@ pub(super) async fn apply_round(
                                 state.high_watermark = Some(high_watermark);
                             }
                             state.position = Some(fetched.next_offset);
-                            if records.is_empty() {
-                                records = fetched.records;
-                            } else {
-                                records.extend(fetched.records);
+                            if !fetched.records.is_empty() {
+                                records.push(fetched.records);
                             }
                         }
                         Err(e) if e.code() == Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
@@ -195,7 +371,7 @@ async fn fetch_from(
     leader: i32,
     parts: Vec<(String, i32, i64, i32)>,
     wait: Duration,
-) -> Result<Vec<((String, i32), PartitionUpdate)>> {
+) -> Result<RawAnswer> {
     let conn = client.broker_connection(leader, Lane::Fetch).await?;
     let version = conn.version_of::<FetchRequest>()?;
     let metadata = client.metadata();
@@ -260,6 +436,12 @@ async fn fetch_from(
         }
         table.stats.session_resets += u64::from(!code.is_ok() && session.session_id != 0);
     }
+    let decoding = Decoding {
+        check_crcs: config.check_crcs,
+        read_committed: config.read_committed,
+        max_decompressed: client.config().max_decompressed_batch_size,
+        full: session.full,
+    };
     if matches!(
         code,
         ErrorCode::FETCH_SESSION_ID_NOT_FOUND
@@ -268,7 +450,10 @@ async fn fetch_from(
     ) {
         // The session starts over with the next round's full fetch.
         tracing::debug!(node = leader, error = %code.name(), "fetch session reset");
-        return Ok(Vec::new());
+        return Ok(RawAnswer {
+            jobs: Vec::new(),
+            how: decoding,
+        });
     }
     if !code.is_ok() {
         return Err(Error::broker(
@@ -281,12 +466,6 @@ async fn fetch_from(
         .iter()
         .map(|(t, ..)| (topic_id(t), t.clone()))
         .collect();
-    let decoding = Decoding {
-        check_crcs: config.check_crcs,
-        read_committed: config.read_committed,
-        max_decompressed: client.config().max_decompressed_batch_size,
-        full: session.full,
-    };
     let jobs = parts
         .into_iter()
         .map(|(topic, partition, offset, _)| {
@@ -299,7 +478,10 @@ async fn fetch_from(
             }
         })
         .collect();
-    Ok(decode_all(jobs, decoding).await)
+    Ok(RawAnswer {
+        jobs,
+        how: decoding,
+    })
 }
 
 /// Below this many fetched bytes a response is decoded where it arrived.
@@ -317,6 +499,7 @@ struct Decoding {
 }
 
 /// One partition of a response, to decode.
+#[derive(Debug)]
 struct DecodeJob {
     topic: String,
     partition: i32,
@@ -574,6 +757,8 @@ fn read_partition(
     };
     let mut aborted = AbortedTransactions::new(listed);
     let bytes = data.records.clone().unwrap_or_default();
+    let shared_topic: Arc<str> = Arc::from(topic);
+    records.reserve(record_estimate(&bytes, offset));
     for batch in batches(bytes) {
         let batch = batch.map_err(decode_error)?;
         if check_crcs {
@@ -586,16 +771,13 @@ fn read_partition(
         let control = batch.control_record().map_err(decode_error)?;
         let skip = aborted.skips(&batch.header, control);
         if !batch.header.is_control() && !skip {
-            // The count is from the wire: a record takes at least 7 bytes.
-            let count = usize::try_from(batch.header.records_count).unwrap_or(0);
-            records.reserve(count.min(batch.header.size() / 7));
             for record in batch.records(max_decompressed).map_err(decode_error)? {
                 let record = record.map_err(decode_error)?;
                 if record.offset < next_offset {
                     continue;
                 }
                 records.push(ConsumerRecord {
-                    topic: topic.to_owned(),
+                    topic: Arc::clone(&shared_topic),
                     partition,
                     offset: record.offset,
                     timestamp: record.timestamp,
@@ -612,6 +794,21 @@ fn read_partition(
         next_offset,
         high_watermark: Some(data.high_watermark),
     })
+}
+
+/// How many records the batches of `bytes` from `offset` on hold, going by
+/// their headers, so the records' vector is allocated once. The counts are
+/// from the wire: each is capped at what the batch's size can hold (a
+/// record takes at least 7 bytes), so garbage cannot make it huge.
+fn record_estimate(bytes: &bytes::Bytes, offset: i64) -> usize {
+    batches(bytes.clone())
+        .map_while(|batch| batch.ok())
+        .filter(|batch| !batch.header.is_control() && batch.header.last_offset() >= offset)
+        .map(|batch| {
+            let count = usize::try_from(batch.header.records_count).unwrap_or(0);
+            count.min(batch.header.size() / 7)
+        })
+        .sum()
 }
 
 /// The read_committed filter. The broker lists, per fetched partition, the
@@ -720,6 +917,91 @@ mod tests {
                 (*p, fetched.next_offset, fetched.records.len(), checksum)
             })
             .collect()
+    }
+
+    proptest::proptest! {
+        /// The round sent ahead starts each partition where decoding the
+        /// previous round leaves it, whatever the fetch position and however
+        /// the broker cut the last batch short.
+        #[test]
+        fn the_next_plan_starts_where_decoding_ends(
+            batches in 0usize..4,
+            offset in 0i64..450,
+            cut in 0usize..20_000,
+        ) {
+            let mut data = partition_data(batches, 7);
+            let bytes = data.records.clone().unwrap_or_default();
+            data.records = Some(bytes.slice(..bytes.len().saturating_sub(cut)));
+            let decoded = read_partition("t", 0, offset, &data, true, false, 1 << 20)
+                .expect("decodes");
+            proptest::prop_assert_eq!(
+                end_of_complete_batches(&data, offset),
+                Some(decoded.next_offset)
+            );
+        }
+    }
+
+    #[test]
+    fn next_plan_is_none_after_any_error() {
+        let how = Decoding {
+            check_crcs: true,
+            read_committed: false,
+            max_decompressed: 1 << 20,
+            full: true,
+        };
+        let round = |jobs: Vec<DecodeJob>, planned: usize| RawRound {
+            planned,
+            answers: vec![Ok(RawAnswer { jobs, how })],
+        };
+        let plan = round(jobs(), 6).next_plan();
+        assert!(plan.is_none(), "a full answer that left a partition out");
+        let incremental = RawRound {
+            planned: 6,
+            answers: vec![Ok(RawAnswer {
+                jobs: jobs(),
+                how: Decoding { full: false, ..how },
+            })],
+        };
+        let plan = incremental
+            .next_plan()
+            .expect("every partition accounted for");
+        let offsets: Vec<(i32, i64)> = plan.iter().map(|((_, p), o)| (*p, *o)).collect();
+        assert_eq!(
+            offsets,
+            vec![
+                (0, 1000),
+                (1, 2000),
+                (2, 3000),
+                (3, 50),
+                (4, 5000),
+                (5, 6000)
+            ],
+            "past the last batch; the partition left out stays"
+        );
+        let mut failed = jobs();
+        if let Some(data) = &mut failed[1].data {
+            data.error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER.0;
+        }
+        assert!(round(failed, 6).next_plan().is_none(), "a partition error");
+        let short = RawRound {
+            planned: 7,
+            answers: vec![Ok(RawAnswer {
+                jobs: jobs(),
+                how: Decoding { full: false, ..how },
+            })],
+        };
+        assert!(
+            short.next_plan().is_none(),
+            "a planned partition without a leader"
+        );
+        let broken = RawRound {
+            planned: 0,
+            answers: vec![Err(Error::Timeout {
+                op: "fetch",
+                after: Duration::from_secs(1),
+            })],
+        };
+        assert!(broken.next_plan().is_none(), "a request that failed");
     }
 
     #[test]

@@ -3,10 +3,16 @@
 //!
 //! Prefetch: when a poll returns records, the next round starts at once in
 //! a spawned task, so the brokers' answers arrive while the application
-//! works; the next poll applies them. At most one round is in flight, so no
-//! partition is fetched twice at once. Positions move only when a round is
-//! applied, and a partition sought, paused or unassigned meanwhile has its
-//! prefetched data dropped.
+//! works; the next poll applies them. Rounds are also pipelined: as soon as
+//! a round's answers arrive, the batch headers say where every partition
+//! will go on, and the round after it is sent before this one is decoded,
+//! so the broker reads its log while the consumer decodes. If the positions
+//! moved meanwhile (a seek, pause or assignment change), that round's
+//! answers are still awaited, to keep the broker's fetch session in step,
+//! and only what is still current in them is used; the round after it is
+//! planned afresh. So at most two rounds are fetched ahead of the records
+//! the application holds. Positions move only when a round is applied, and a partition
+//! sought, paused or unassigned meanwhile has its prefetched data dropped.
 //!
 //! Positions start from an explicit [`Consumer::seek`], or from the
 //! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
@@ -28,6 +34,7 @@ use crate::error::{Error, Result};
 use bytes::Bytes;
 use kafkacc_protocol::records::Header;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where to start when a partition has no valid position.
@@ -99,8 +106,8 @@ impl ConsumerConfig {
 /// A record read from Kafka.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerRecord {
-    /// Topic.
-    pub topic: String,
+    /// Topic (shared by the records of one fetch, not copied per record).
+    pub topic: Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset.
@@ -134,10 +141,13 @@ pub struct Consumer {
     client: Client,
     config: ConsumerConfig,
     assignment: BTreeMap<(String, i32), PartitionState>,
-    /// Records given back by a dropped stream, returned first.
-    buffered: VecDeque<ConsumerRecord>,
+    /// Records fetched and not yet returned, in order: each vector holds
+    /// records of one partition (a poll returns one vector as it is).
+    buffered: VecDeque<Vec<ConsumerRecord>>,
     /// The round started when the last poll returned records.
     prefetch: Option<Prefetch>,
+    /// The round sent while the last one was decoded, not yet used.
+    ahead: Option<fetch::Ahead>,
     /// Every broker's fetch session, shared with the round in flight.
     sessions: fetch::Sessions,
 }
@@ -145,7 +155,7 @@ pub struct Consumer {
 /// A fetch round running in its own task; dropping it aborts the task.
 #[derive(Debug)]
 struct Prefetch {
-    task: tokio::task::JoinHandle<Result<fetch::RoundOutcome>>,
+    task: tokio::task::JoinHandle<fetch::Round>,
     /// Partitions sought, paused or unassigned since the round started:
     /// their fetched data is dropped.
     discard: BTreeSet<(String, i32)>,
@@ -166,6 +176,7 @@ impl Consumer {
             assignment: BTreeMap::new(),
             buffered: VecDeque::new(),
             prefetch: None,
+            ahead: None,
             sessions: fetch::Sessions::default(),
         }
     }
@@ -185,6 +196,7 @@ impl Consumer {
     /// Drops the round in flight and closes the fetch sessions.
     pub(crate) async fn close_fetch_sessions(&mut self) {
         self.prefetch = None;
+        self.ahead = None;
         fetch::close_sessions(&self.client, &self.sessions).await;
     }
 
@@ -223,6 +235,7 @@ impl Consumer {
         self.assignment.clear();
         self.buffered.clear();
         self.prefetch = None;
+        self.ahead = None;
     }
 
     /// The assigned partitions.
@@ -259,11 +272,16 @@ impl Consumer {
         self.seek(topic, partition, offset)
     }
 
-    /// The next offset to be returned for a partition, if known.
+    /// The offset of the next record [`Consumer::poll`] returns for a
+    /// partition, if known.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.assignment
-            .get(&(topic.to_owned(), partition))
-            .and_then(|s| s.position)
+        let state = self.assignment.get(&(topic.to_owned(), partition))?;
+        let fetched_first = self
+            .buffered
+            .iter()
+            .filter_map(|records| records.first())
+            .find(|r| r.partition == partition && *r.topic == *topic);
+        fetched_first.map(|r| r.offset).or(state.position)
     }
 
     /// The high watermark seen in the last fetch of a partition.
@@ -288,13 +306,15 @@ impl Consumer {
         }
     }
 
-    /// Returns the records available now, fetching until some arrive or
-    /// `timeout` passes (then an empty vector).
+    /// Returns records available now, fetching until some arrive or
+    /// `timeout` passes (then an empty vector). One call returns one
+    /// partition's fetched records; the others' come with the next calls
+    /// (without waiting) while the next fetch is already under way.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if !self.buffered.is_empty() {
-                return Ok(Vec::from(std::mem::take(&mut self.buffered)));
+            if let Some(records) = self.buffered.pop_front() {
+                return Ok(records);
             }
             let (outcome, discard) = if let Some(mut prefetch) = self.prefetch.take() {
                 let joined = match tokio::time::timeout_at(deadline, &mut prefetch.task).await {
@@ -307,7 +327,7 @@ impl Consumer {
                 let outcome = match joined {
                     Ok(outcome) => outcome,
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_cancelled) => Ok(Vec::new()),
+                    Err(_cancelled) => Ok((Vec::new(), None)),
                 };
                 (outcome, std::mem::take(&mut prefetch.discard))
             } else {
@@ -319,26 +339,27 @@ impl Consumer {
                 let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
                 let wait = self.config.fetch_max_wait.min(remaining);
                 let plan = fetch::plan(&self.assignment);
-                let round = fetch::fetch_round(
-                    self.client.clone(),
-                    self.config.clone(),
-                    self.sessions.clone(),
-                    plan,
-                    wait,
-                );
-                (round.await, BTreeSet::new())
+                let (round, discard) = self.next_round(plan, wait);
+                (round.await, discard)
             };
-            let records = fetch::apply_round(
+            let (outcome, mut ahead) = outcome?;
+            if let Some(ahead) = &mut ahead {
+                // Sent before these partitions were sought, paused or dropped.
+                ahead.discard.extend(discard.iter().cloned());
+            }
+            self.ahead = ahead;
+            let fetched = fetch::apply_round(
                 &self.client,
                 &self.config,
                 &mut self.assignment,
-                outcome?,
+                outcome,
                 &discard,
             )
             .await?;
-            if !records.is_empty() {
+            if !fetched.is_empty() {
+                self.buffered.extend(fetched);
                 self.start_prefetch();
-                return Ok(records);
+                continue;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok(Vec::new());
@@ -355,17 +376,31 @@ impl Consumer {
         if plan.is_empty() || self.assignment.values().any(needs_reset) {
             return;
         }
-        let round = fetch::fetch_round(
+        let (round, discard) = self.next_round(plan, self.config.fetch_max_wait);
+        self.prefetch = Some(Prefetch {
+            task: tokio::spawn(round),
+            discard,
+        });
+    }
+
+    /// The round that fetches `plan` (see [`fetch::next_round`]) and the
+    /// partitions whose fetched data it must drop.
+    fn next_round(
+        &mut self,
+        plan: Vec<fetch::Planned>,
+        wait: Duration,
+    ) -> (
+        impl std::future::Future<Output = fetch::Round> + Send + 'static,
+        BTreeSet<(String, i32)>,
+    ) {
+        fetch::next_round(
+            self.ahead.take(),
+            plan,
+            wait,
             self.client.clone(),
             self.config.clone(),
             self.sessions.clone(),
-            plan,
-            self.config.fetch_max_wait,
-        );
-        self.prefetch = Some(Prefetch {
-            task: tokio::spawn(round),
-            discard: BTreeSet::new(),
-        });
+        )
     }
 
     /// Adds a partition a group assigned; it is not read until
@@ -404,10 +439,16 @@ impl Consumer {
 
     /// Drops a partition's buffered and prefetched records.
     fn forget_fetched(&mut self, topic: &str, partition: i32) {
-        self.buffered
-            .retain(|r| !(r.topic == topic && r.partition == partition));
+        self.buffered.retain(|records| {
+            !records
+                .first()
+                .is_some_and(|r| r.partition == partition && *r.topic == *topic)
+        });
         if let Some(prefetch) = &mut self.prefetch {
             prefetch.discard.insert((topic.to_owned(), partition));
+        }
+        if let Some(ahead) = &mut self.ahead {
+            ahead.discard.insert((topic.to_owned(), partition));
         }
     }
 

@@ -57,7 +57,7 @@ pub(crate) fn record_stream<'a, C: PollSource + Send>(
                 return Some((Ok(record), s));
             }
             match s.consumer.poll_batch(STREAM_POLL).await {
-                Ok(records) => s.pending.extend(records),
+                Ok(records) => s.pending = VecDeque::from(records),
                 Err(e) => {
                     s.done = !e.is_retriable();
                     return Some((Err(e), s));
@@ -104,15 +104,28 @@ impl Consumer {
     }
 
     /// Puts records back in front of the buffer, to be returned first by
-    /// the next poll (records a stream fetched but did not yield).
+    /// the next poll (records a stream fetched but did not yield), one
+    /// vector per run of records of one partition.
     pub(crate) fn unread(&mut self, records: VecDeque<ConsumerRecord>) {
-        for record in records.into_iter().rev() {
-            if self
+        let mut runs: Vec<Vec<ConsumerRecord>> = Vec::new();
+        for record in records {
+            if !self
                 .assignment
-                .contains_key(&(record.topic.clone(), record.partition))
+                .contains_key(&(record.topic.to_string(), record.partition))
             {
-                self.buffered.push_front(record);
+                continue;
             }
+            match runs.last_mut() {
+                Some(run)
+                    if run[0].partition == record.partition && run[0].topic == record.topic =>
+                {
+                    run.push(record);
+                }
+                _ => runs.push(vec![record]),
+            }
+        }
+        for run in runs.into_iter().rev() {
+            self.buffered.push_front(run);
         }
     }
 }

@@ -443,20 +443,44 @@ impl GroupConsumer {
             let mut records = self.consumer.poll(slice).await?;
             // A revocation that arrived meanwhile wins over these records.
             self.process_events().await?;
-            records.retain(|r| {
-                self.owned
-                    .contains(&TopicPartition::new(r.topic.as_str(), r.partition))
-            });
-            for r in &records {
-                self.consumed.insert(
-                    TopicPartition::new(r.topic.as_str(), r.partition),
-                    r.offset + 1,
-                );
-            }
+            self.keep_owned_and_track(&mut records);
             if !records.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(records);
             }
         }
+    }
+
+    /// Drops records of partitions this member no longer owns and notes
+    /// the rest as consumed. Records come in runs of one partition, so the
+    /// lookups are per run, not per record.
+    fn keep_owned_and_track(&mut self, records: &mut Vec<ConsumerRecord>) {
+        // Each run of one partition: where it ends and whether it is kept.
+        let mut runs: Vec<(usize, bool)> = Vec::new();
+        let mut start = 0;
+        while let Some(first) = records.get(start) {
+            let end = records[start..]
+                .iter()
+                .position(|r| r.partition != first.partition || r.topic != first.topic)
+                .map_or(records.len(), |n| start + n);
+            let tp = TopicPartition::new(&*first.topic, first.partition);
+            let owned = self.owned.contains(&tp);
+            if owned {
+                self.consumed.insert(tp, records[end - 1].offset + 1);
+            }
+            runs.push((end, owned));
+            start = end;
+        }
+        if runs.iter().all(|(_, owned)| *owned) {
+            return;
+        }
+        let (mut index, mut run) = (0, 0);
+        records.retain(|_| {
+            while runs[run].0 <= index {
+                run += 1;
+            }
+            index += 1;
+            runs[run].1
+        });
     }
 
     /// Commits the positions of the records returned so far and waits for

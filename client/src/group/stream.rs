@@ -54,7 +54,7 @@ fn give_back(group: &mut GroupConsumer, records: VecDeque<ConsumerRecord>) {
     let mut first: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     for r in &records {
         first
-            .entry(TopicPartition::new(r.topic.as_str(), r.partition))
+            .entry(TopicPartition::new(&*r.topic, r.partition))
             .or_insert(r.offset);
     }
     for (tp, offset) in first {

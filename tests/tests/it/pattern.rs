@@ -57,7 +57,7 @@ async fn read_until(consumer: &mut GroupConsumer, read: &mut Vec<ConsumerRecord>
 fn per_topic(read: &[ConsumerRecord]) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for r in read {
-        *out.entry(r.topic.clone()).or_default() += 1;
+        *out.entry(r.topic.to_string()).or_default() += 1;
     }
     out
 }

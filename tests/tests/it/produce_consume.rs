@@ -413,6 +413,96 @@ async fn new_partitions_get_records_after_a_metadata_refresh() {
     assert!(grown.contains(&2) && grown.contains(&3));
 }
 
+/// Fetch rounds are pipelined: when a round's answer arrives the next round
+/// is sent before this one is decoded, and the prefetch started by a poll
+/// does the same. So after one poll, and with the application idle, three
+/// rounds have been sent (the one returned, the prefetched one, and the one
+/// sent ahead of it), and no more: the consumer fetches at most two rounds
+/// ahead of what it returned.
+#[tokio::test]
+async fn rounds_are_pipelined_two_ahead_and_no_further() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = topic_with(&client, "pipelined", 1).await;
+    produce_one_per_batch(&client, &topic, 20).await;
+    let mut config = ConsumerConfig::default()
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100));
+    config.max_partition_fetch_bytes = 1; // one batch (one record) per round
+    let mut consumer = Consumer::new(client.clone(), config);
+    consumer.assign(&topic, &[0]).await.expect("assign");
+    let first = consumer.poll(Duration::from_secs(10)).await.expect("poll");
+    assert_eq!(first.iter().map(|r| r.offset).collect::<Vec<_>>(), [0]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = consumer.fetch_session_stats();
+    let sent = stats.full_fetches + stats.incremental_fetches;
+    assert_eq!(sent, 3, "rounds sent after one poll: {stats:?}");
+    // The rounds ahead were planned from the right positions: every record
+    // comes once, in order.
+    let mut offsets = vec![0];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while offsets.len() < 20 && Instant::now() < deadline {
+        let records = consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .expect("poll");
+        offsets.extend(records.iter().map(|r| r.offset));
+    }
+    assert_eq!(offsets, (0..20).collect::<Vec<i64>>());
+}
+
+/// A poll returns one partition's records at a time; the others' wait in
+/// the consumer, and `position` counts them as not yet returned.
+#[tokio::test]
+async fn a_poll_returns_one_partition_and_position_counts_the_rest_as_unread() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = topic_with(&client, "one-partition-a-poll", 2).await;
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
+    let mut deliveries = Vec::new();
+    for partition in 0..2 {
+        for i in 0..10 {
+            let record = ProducerRecord::new(&topic)
+                .partition(partition)
+                .value(format!("{i}"));
+            deliveries.push(producer.send(record).await.expect("send"));
+        }
+    }
+    for delivery in deliveries {
+        delivery.await.expect("delivered");
+    }
+    let config = ConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest);
+    let mut consumer = Consumer::new(client.clone(), config);
+    consumer.assign(&topic, &[]).await.expect("assign");
+    // Until one round has brought both partitions (the first may not).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    while got.values().map(Vec::len).sum::<usize>() < 20 && Instant::now() < deadline {
+        let records = consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .expect("poll");
+        let partitions: HashSet<i32> = records.iter().map(|r| r.partition).collect();
+        assert!(
+            partitions.len() <= 1,
+            "one partition a poll: {partitions:?}"
+        );
+        for r in &records {
+            got.entry(r.partition).or_default().push(r.offset);
+        }
+        for partition in 0..2 {
+            let read = got.get(&partition).map_or(0, Vec::len) as i64;
+            assert_eq!(
+                consumer.position(&topic, partition),
+                Some(read),
+                "partition {partition}: the next record returned is the {read}th"
+            );
+        }
+    }
+    assert_eq!(got.get(&0), Some(&(0..10).collect::<Vec<i64>>()));
+    assert_eq!(got.get(&1), Some(&(0..10).collect::<Vec<i64>>()));
+}
+
 /// A seek (or pause) while the next round is already prefetched: the
 /// prefetched records of the old position never come back.
 #[tokio::test]

@@ -450,10 +450,7 @@ impl Copier {
             let value = text(r.value.as_deref()).replace("in-", "out-");
             let record = ProducerRecord::new(output).value(value);
             drop(self.producer.send(record).await.expect("send"));
-            offsets.insert(
-                TopicPartition::new(r.topic.as_str(), r.partition),
-                r.offset + 1,
-            );
+            offsets.insert(TopicPartition::new(&*r.topic, r.partition), r.offset + 1);
         }
         let group = self.consumer.group_metadata();
         self.producer
