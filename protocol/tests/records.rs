@@ -431,6 +431,22 @@ fn record_count_must_match_the_records() {
     assert_eq!(got.len(), 2);
     assert!(got[0].is_ok());
     assert!(matches!(got[1], Err(DecodeError::TrailingBytes(_))));
+    // The internal loop agrees: the last record is not handed out.
+    let mut offsets = Vec::new();
+    let result = with_count(&bytes, 2)
+        .records(1 << 20)
+        .unwrap()
+        .for_each_ref(|r| offsets.push(r.offset));
+    assert_eq!(offsets, [0]);
+    assert!(matches!(result, Err(DecodeError::TrailingBytes(_))));
+    // None announced: nothing, and no error (Java reads `count` records).
+    assert_eq!(with_count(&bytes, 0).records(1 << 20).unwrap().count(), 0);
+    let mut seen = 0;
+    let result = with_count(&bytes, 0)
+        .records(1 << 20)
+        .unwrap()
+        .for_each_ref(|_| seen += 1);
+    assert_eq!((seen, result), (0, Ok(())));
     // More announced than present: a truncation error, then the end.
     let got: Vec<_> = with_count(&bytes, 4).records(1 << 20).unwrap().collect();
     assert_eq!(got.len(), 4);

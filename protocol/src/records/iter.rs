@@ -181,11 +181,7 @@ impl Records {
         let mut remaining = v2.remaining;
         let result = loop {
             if remaining == 0 {
-                break if pos == data.len() {
-                    Ok(())
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len() - pos))
-                };
+                break Ok(());
             }
             remaining -= 1;
             match parse_record(
@@ -197,6 +193,11 @@ impl Records {
             ) {
                 Ok((record, end)) => {
                     pos = end;
+                    // As `next_ref` (and Java): bytes after the last
+                    // record make the last one an error.
+                    if remaining == 0 && end != data.len() {
+                        break Err(DecodeError::TrailingBytes(data.len() - end));
+                    }
                     f(record);
                 }
                 Err(e) => {
