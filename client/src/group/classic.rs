@@ -54,6 +54,7 @@ use crate::group::assignor::{
     Assignor, MemberSubscription, Subscription, TopicPartition, decode_assignment,
     decode_subscription, encode_assignment, encode_subscription,
 };
+use crate::group::io::OffsetFetchJob;
 use crate::group::io::{
     CommitId, Coordinator, Dest, GroupEvent, Outgoing, Request, Response, Token,
 };
@@ -224,15 +225,6 @@ enum Pending {
     OffsetFetch,
     /// A fire-and-forget LeaveGroup after a poll timeout.
     LeaveAfterPollTimeout,
-}
-
-/// Committed offsets still to fetch for newly assigned partitions.
-#[derive(Debug, Clone, Default)]
-struct OffsetFetchJob {
-    partitions: BTreeSet<TopicPartition>,
-    in_flight: Option<Token>,
-    retry_at: Option<Instant>,
-    attempts: u32,
 }
 
 /// Heartbeat bookkeeping while in a generation.
@@ -973,42 +965,21 @@ impl ClassicMember {
         if self.offset_fetch.as_ref().and_then(|j| j.in_flight) != Some(token) {
             return;
         }
-        let Some(mut job) = self.offset_fetch.take() else {
+        let Some(job) = self.offset_fetch.take() else {
             return;
         };
-        job.in_flight = None;
-        let (group_code, partitions) = super::io::offset_fetch_rows(&r);
-        if !group_code.is_ok() {
-            match code_recovery(group_code) {
-                Recovery::FindCoordinator
-                    if group_code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS =>
-                {
-                    self.mark_coordinator_unknown(now);
-                }
-                Recovery::Fatal => {
-                    self.fail(Error::broker(group_code, "OffsetFetch", None));
-                    return;
-                }
-                _ => {}
-            }
+        let answer = job.settle(&r);
+        if answer.coordinator_lost {
+            self.mark_coordinator_unknown(now);
         }
-        // Still wanted (a coordinator change above may not drop it).
-        let (offsets, retry) = if group_code.is_ok() {
-            super::io::settle_committed_rows(partitions, &job.partitions)
-        } else {
-            (BTreeMap::new(), true)
-        };
-        for tp in offsets.keys() {
-            job.partitions.remove(tp);
+        if let Some(e) = answer.fatal {
+            self.fail(e);
+            return;
         }
-        if !offsets.is_empty() {
+        for offsets in answer.committed {
             self.events.push_back(GroupEvent::Committed { offsets });
         }
-        if job.partitions.is_empty() {
-            return;
-        }
-        if retry {
-            job.attempts += 1;
+        if let Some(mut job) = answer.retry {
             job.retry_at = Some(
                 now + retry::backoff(
                     self.config.retry_backoff,
@@ -1017,12 +988,6 @@ impl ClassicMember {
                 ),
             );
             self.offset_fetch = Some(job);
-        } else {
-            // Partitions the broker did not mention: nothing committed.
-            let missing: BTreeMap<TopicPartition, Option<i64>> =
-                job.partitions.iter().map(|tp| (tp.clone(), None)).collect();
-            self.events
-                .push_back(GroupEvent::Committed { offsets: missing });
         }
     }
 

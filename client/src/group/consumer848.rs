@@ -45,6 +45,7 @@
 
 use crate::error::{Error, code_recovery};
 use crate::group::assignor::TopicPartition;
+use crate::group::io::OffsetFetchJob;
 use crate::group::io::{
     CommitId, Coordinator, Dest, GroupEvent, Membership, Outgoing, Request, Response, Token,
 };
@@ -196,15 +197,6 @@ struct Heartbeat {
     /// Send the next one as soon as the in-flight one is answered (an
     /// ownership change to acknowledge).
     soon: bool,
-    attempts: u32,
-}
-
-/// Committed offsets still to fetch for newly assigned partitions.
-#[derive(Debug, Clone, Default)]
-struct OffsetFetchJob {
-    partitions: BTreeSet<TopicPartition>,
-    in_flight: Option<Token>,
-    retry_at: Option<Instant>,
     attempts: u32,
 }
 
@@ -821,50 +813,28 @@ impl Consumer848Member {
     }
 
     fn on_offset_fetch(&mut self, now: Instant, token: Token, r: OffsetFetchResponse) {
+        // Only the answer to the current job counts: a job replaced by a
+        // rebalance may ask for other partitions, and its answer is older.
         if self.offset_fetch.as_ref().and_then(|j| j.in_flight) != Some(token) {
             return;
         }
-        let Some(mut job) = self.offset_fetch.take() else {
+        let Some(job) = self.offset_fetch.take() else {
             return;
         };
-        job.in_flight = None;
-        let (group_code, rows) = super::io::offset_fetch_rows(&r);
-        if !group_code.is_ok() {
-            match code_recovery(group_code) {
-                Recovery::FindCoordinator
-                    if group_code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS =>
-                {
-                    self.mark_coordinator_unknown(now);
-                }
-                Recovery::Fatal => {
-                    self.fail(Error::broker(group_code, "OffsetFetch", None));
-                    return;
-                }
-                _ => {}
-            }
+        let answer = job.settle(&r);
+        if answer.coordinator_lost {
+            self.mark_coordinator_unknown(now);
         }
-        let (offsets, retry) = if group_code.is_ok() {
-            super::io::settle_committed_rows(rows, &job.partitions)
-        } else {
-            (BTreeMap::new(), true)
-        };
-        for tp in offsets.keys() {
-            job.partitions.remove(tp);
+        if let Some(e) = answer.fatal {
+            self.fail(e);
+            return;
         }
-        if !offsets.is_empty() {
+        for offsets in answer.committed {
             self.events.push_back(GroupEvent::Committed { offsets });
         }
-        if job.partitions.is_empty() {
-            return;
-        }
-        if retry {
-            job.attempts += 1;
+        if let Some(mut job) = answer.retry {
             job.retry_at = Some(now + self.backoff(job.attempts));
             self.offset_fetch = Some(job);
-        } else {
-            let missing = job.partitions.iter().map(|tp| (tp.clone(), None)).collect();
-            self.events
-                .push_back(GroupEvent::Committed { offsets: missing });
         }
     }
 

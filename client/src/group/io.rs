@@ -365,6 +365,90 @@ pub(crate) fn offset_commit_request(
     })
 }
 
+/// Committed offsets still to fetch for newly assigned partitions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OffsetFetchJob {
+    pub partitions: BTreeSet<TopicPartition>,
+    pub in_flight: Option<Token>,
+    pub retry_at: Option<Instant>,
+    pub attempts: u32,
+}
+
+/// What the answer to an [`OffsetFetchJob`]'s request means for the
+/// member (both membership machines act on it the same way).
+#[derive(Debug)]
+pub(crate) struct OffsetFetchAnswer {
+    /// The coordinator moved or is gone: find it again.
+    pub coordinator_lost: bool,
+    /// An error that ends the membership.
+    pub fatal: Option<Error>,
+    /// Offsets to report, in order: the settled ones, then (when nothing
+    /// is left to ask) None for those the broker did not mention.
+    pub committed: Vec<BTreeMap<TopicPartition, Option<i64>>>,
+    /// The job again, one attempt more, when some partitions must be asked
+    /// again (the caller sets when).
+    pub retry: Option<OffsetFetchJob>,
+}
+
+impl OffsetFetchJob {
+    /// Settles this job with the answer to its request.
+    pub(crate) fn settle(
+        mut self,
+        r: &kafkacc_protocol::messages::OffsetFetchResponse,
+    ) -> OffsetFetchAnswer {
+        use kafkacc_protocol::ErrorCode;
+        self.in_flight = None;
+        let mut answer = OffsetFetchAnswer {
+            coordinator_lost: false,
+            fatal: None,
+            committed: Vec::new(),
+            retry: None,
+        };
+        let (group_code, rows) = offset_fetch_rows(r);
+        if !group_code.is_ok() {
+            match crate::error::code_recovery(group_code) {
+                crate::Recovery::FindCoordinator
+                    if group_code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS =>
+                {
+                    answer.coordinator_lost = true;
+                }
+                crate::Recovery::Fatal => {
+                    answer.fatal = Some(Error::broker(group_code, "OffsetFetch", None));
+                    return answer;
+                }
+                _ => {}
+            }
+        }
+        let (offsets, retry) = if group_code.is_ok() {
+            settle_committed_rows(rows, &self.partitions)
+        } else {
+            (BTreeMap::new(), true)
+        };
+        for tp in offsets.keys() {
+            self.partitions.remove(tp);
+        }
+        if !offsets.is_empty() {
+            answer.committed.push(offsets);
+        }
+        if self.partitions.is_empty() {
+            return answer;
+        }
+        if retry {
+            self.attempts += 1;
+            answer.retry = Some(self);
+        } else {
+            // Partitions the broker did not mention: nothing committed.
+            let missing = self
+                .partitions
+                .iter()
+                .map(|tp| (tp.clone(), None))
+                .collect();
+            answer.committed.push(missing);
+        }
+        answer
+    }
+}
+
 /// An OffsetFetch answer flattened to its group error code and
 /// (topic, partition, committed offset, error code) rows: v8+ answers per
 /// group, older versions at the top level.
