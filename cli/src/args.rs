@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         kafkacc groups describe my-group\n  \
         kafkacc topics create users -p 6\n  \
         kafkacc topics describe users\n  \
+        kafkacc topics alter users --set retention.ms=86400000\n  \
         kafkacc metadata"
 )]
 pub(crate) struct Cli {
@@ -167,15 +168,30 @@ pub(crate) enum TopicsCommand {
         /// Replication factor (-1: the broker's default).
         #[arg(short, long, default_value_t = -1)]
         replication_factor: i16,
+        /// A topic configuration, KEY=VALUE (repeatable), e.g. retention.ms=3600000.
+        #[arg(short, long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
     },
     /// Delete a topic.
     Delete {
         /// Topic name.
         name: String,
     },
-    /// Show a topic's partitions, leaders and end offsets.
+    /// Show a topic's partitions, leaders, end offsets and the
+    /// configuration set on it.
     Describe {
         /// Topic name.
         name: String,
+    },
+    /// Change a topic's configuration, key by key (other keys keep theirs).
+    Alter {
+        /// Topic name.
+        name: String,
+        /// Set KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Remove a key's setting, back to the broker's default (repeatable).
+        #[arg(long = "delete", value_name = "KEY")]
+        delete: Vec<String>,
     },
 }

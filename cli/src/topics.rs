@@ -1,8 +1,8 @@
 //! `kafkacc topics ...` and `kafkacc metadata`.
 
 use crate::args::{TopicsArgs, TopicsCommand};
-use crate::{CliResult, connect};
-use kafkacc::{Admin, NewTopic, OffsetSpec};
+use crate::{CliError, CliResult, connect};
+use kafkacc::{Admin, ConfigChange, ConfigResource, NewTopic, OffsetSpec};
 
 pub(crate) async fn run(bootstrap: &str, args: TopicsArgs) -> CliResult {
     let admin = Admin::new(connect(bootstrap).await?);
@@ -18,12 +18,14 @@ pub(crate) async fn run(bootstrap: &str, args: TopicsArgs) -> CliResult {
             name,
             partitions,
             replication_factor,
+            configs,
         } => {
-            admin
-                .create_topic(
-                    NewTopic::new(&name, partitions).replication_factor(replication_factor),
-                )
-                .await?;
+            let mut topic = NewTopic::new(&name, partitions).replication_factor(replication_factor);
+            for config in &configs {
+                let (key, value) = key_value(config)?;
+                topic = topic.config(key, value);
+            }
+            admin.create_topic(topic).await?;
             println!("created topic {name} with {partitions} partitions");
         }
         TopicsCommand::Delete { name } => {
@@ -51,9 +53,48 @@ pub(crate) async fn run(bootstrap: &str, args: TopicsArgs) -> CliResult {
                     p.partition, p.leader, p.replicas, p.isr
                 );
             }
+            // Not every Kafka-compatible broker describes configs.
+            match admin.describe_configs(&ConfigResource::Topic(name)).await {
+                Ok(entries) => {
+                    for e in entries.iter().filter(|e| !e.is_default()) {
+                        let value = e.value.as_deref().unwrap_or("(hidden)");
+                        println!("  config {}={value} ({:?})", e.name, e.source);
+                    }
+                }
+                Err(e) => println!("  configs unavailable: {e}"),
+            }
+        }
+        TopicsCommand::Alter { name, set, delete } => {
+            let mut changes = Vec::new();
+            for entry in &set {
+                let (key, value) = key_value(entry)?;
+                changes.push((key, ConfigChange::Set(value.to_owned())));
+            }
+            for key in &delete {
+                changes.push((key.as_str(), ConfigChange::Delete));
+            }
+            if changes.is_empty() {
+                return Err(CliError::Usage(
+                    "nothing to change: give --set KEY=VALUE or --delete KEY".into(),
+                ));
+            }
+            admin
+                .alter_configs(&ConfigResource::Topic(name.clone()), &changes)
+                .await?;
+            println!(
+                "altered {} configuration keys of topic {name}",
+                changes.len()
+            );
         }
     }
     Ok(())
+}
+
+/// `KEY=VALUE` split at the first `=`.
+fn key_value(text: &str) -> Result<(&str, &str), CliError> {
+    text.split_once('=')
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| CliError::Usage(format!("expected KEY=VALUE, got {text:?}")))
 }
 
 pub(crate) async fn metadata(bootstrap: &str) -> CliResult {

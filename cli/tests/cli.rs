@@ -34,7 +34,18 @@ fn stdout(out: &Output) -> String {
 #[test]
 fn topics_produce_and_consume_round_trip() {
     let topic = kafkacc_tests::unique_name("cli");
-    let created = kafkacc(&["topics", "create", &topic, "-p", "3"], None);
+    let created = kafkacc(
+        &[
+            "topics",
+            "create",
+            &topic,
+            "-p",
+            "3",
+            "--config",
+            "retention.ms=3600000",
+        ],
+        None,
+    );
     assert!(stdout(&created).contains("created topic"));
     assert!(
         stdout(&kafkacc(&["topics", "list"], None))
@@ -50,6 +61,22 @@ fn topics_produce_and_consume_round_trip() {
         3,
         "{described}"
     );
+    if !kafkacc_tests::broker().is_tansu() && !kafkacc_tests::broker().is_fake() {
+        assert!(
+            described.contains("config retention.ms=3600000 (DynamicTopic)"),
+            "{described}"
+        );
+        let altered = kafkacc(
+            &["topics", "alter", &topic, "--set", "retention.ms=7200000"],
+            None,
+        );
+        assert!(stdout(&altered).contains("altered 1 configuration keys"));
+        let described = stdout(&kafkacc(&["topics", "describe", &topic], None));
+        assert!(
+            described.contains("config retention.ms=7200000 (DynamicTopic)"),
+            "{described}"
+        );
+    }
 
     let input = "alice:first\nbob:second\ncarol:third:with:colons\n";
     let produced = kafkacc(

@@ -32,7 +32,9 @@ mod retry;
 pub mod security;
 pub mod serde;
 
-pub use admin::{Admin, NewTopic, OffsetSpec};
+pub use admin::{
+    Admin, ConfigChange, ConfigEntry, ConfigResource, ConfigSource, NewTopic, OffsetSpec,
+};
 pub use client::Client;
 pub use config::{BrokerAddressMap, ClientConfig};
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};

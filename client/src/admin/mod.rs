@@ -1,7 +1,10 @@
-//! Cluster administration: topics, partitions, offsets, groups.
+//! Cluster administration: topics, partitions, offsets, groups,
+//! configuration.
 
+mod configs;
 mod groups;
 
+pub use configs::{ConfigChange, ConfigEntry, ConfigResource, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, GroupMember};
 
 use crate::client::Client;

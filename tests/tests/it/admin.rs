@@ -1,5 +1,7 @@
 use crate::client;
-use kafkacc::{Admin, Error, NewTopic, OffsetSpec};
+use kafkacc::{
+    Admin, ConfigChange, ConfigEntry, ConfigResource, ConfigSource, Error, NewTopic, OffsetSpec,
+};
 use kafkacc_protocol::ErrorCode;
 use kafkacc_tests::{log_on_failure, unique_name};
 
@@ -55,4 +57,114 @@ async fn create_describe_and_delete_a_topic() {
     let deleted = admin.delete_topics(&[&topic]).await.expect("delete");
     assert_eq!(deleted.len(), 1);
     deleted[0].1.as_ref().expect("delete succeeded");
+}
+
+/// Topic configuration: a key set at creation reads back as set on the
+/// topic, an incremental change replaces it and leaves the other keys
+/// alone, and deleting it falls back to the default. A broker's own
+/// configuration is read from that broker.
+#[tokio::test]
+async fn describe_and_alter_topic_and_broker_configs() {
+    let _log = log_on_failure();
+    if kafkacc_tests::broker().is_tansu() {
+        return kafkacc_tests::skip(
+            "describe_and_alter_topic_and_broker_configs",
+            "Tansu keeps no topic configuration (broker README deviation 4)",
+        );
+    }
+    let client = client().await;
+    let admin = Admin::new(client.clone());
+    let topic = unique_name("configs");
+    admin
+        .create_topic(NewTopic::new(&topic, 1).config("retention.ms", "3600000"))
+        .await
+        .expect("create topic");
+    let resource = ConfigResource::Topic(topic.clone());
+    let entries = match admin.describe_configs(&resource).await {
+        Err(Error::UnsupportedVersion { .. }) if kafkacc_tests::broker().is_fake() => {
+            return kafkacc_tests::skip(
+                "describe_and_alter_topic_and_broker_configs",
+                "the fake cluster does not offer DescribeConfigs",
+            );
+        }
+        other => other.expect("describe topic configs"),
+    };
+    let entry = |entries: &[ConfigEntry], name: &str| {
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} missing from {entries:?}"))
+    };
+    let retention = entry(&entries, "retention.ms");
+    assert_eq!(retention.value.as_deref(), Some("3600000"));
+    assert_eq!(retention.source, ConfigSource::DynamicTopic);
+    let cleanup = entry(&entries, "cleanup.policy");
+    assert!(!cleanup.is_default() || cleanup.value.as_deref() == Some("delete"));
+
+    admin
+        .alter_configs(
+            &resource,
+            &[
+                ("retention.ms", ConfigChange::Set("7200000".into())),
+                ("max.message.bytes", ConfigChange::Set("2000000".into())),
+            ],
+        )
+        .await
+        .expect("alter");
+    let entries = admin.describe_configs(&resource).await.expect("describe");
+    assert_eq!(
+        entry(&entries, "retention.ms").value.as_deref(),
+        Some("7200000")
+    );
+    let max = entry(&entries, "max.message.bytes");
+    assert_eq!(
+        (max.value.as_deref(), max.source),
+        (Some("2000000"), ConfigSource::DynamicTopic)
+    );
+
+    admin
+        .alter_configs(&resource, &[("retention.ms", ConfigChange::Delete)])
+        .await
+        .expect("delete the setting");
+    let entries = admin.describe_configs(&resource).await.expect("describe");
+    let retention = entry(&entries, "retention.ms");
+    assert_ne!(
+        retention.source,
+        ConfigSource::DynamicTopic,
+        "{retention:?}"
+    );
+    assert_ne!(retention.value.as_deref(), Some("7200000"));
+    assert_eq!(
+        entry(&entries, "max.message.bytes").value.as_deref(),
+        Some("2000000"),
+        "a key not named keeps its value"
+    );
+
+    // An unknown key is refused, and nothing changes.
+    let refused = admin
+        .alter_configs(
+            &resource,
+            &[
+                ("max.message.bytes", ConfigChange::Set("3000000".into())),
+                ("no.such.key", ConfigChange::Set("1".into())),
+            ],
+        )
+        .await;
+    assert!(matches!(refused, Err(Error::Broker { .. })), "{refused:?}");
+    let entries = admin.describe_configs(&resource).await.expect("describe");
+    assert_eq!(
+        entry(&entries, "max.message.bytes").value.as_deref(),
+        Some("2000000"),
+        "all or nothing"
+    );
+
+    let node = *client.metadata().brokers.keys().next().expect("a broker");
+    let broker = admin
+        .describe_configs(&ConfigResource::Broker(node))
+        .await
+        .expect("describe broker configs");
+    let id = entry(&broker, "node.id");
+    assert_eq!(id.value, Some(node.to_string()));
+    assert!(id.read_only, "{id:?}");
 }
