@@ -10,7 +10,8 @@
 #           PLAINTEXT=127.0.0.1:PORT
 #           SSL=127.0.0.1:PORT             server certificate only
 #           MTLS=127.0.0.1:PORT            SSL with ssl.client.auth=required
-#           SASL_PLAINTEXT=127.0.0.1:PORT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#           SASL_PLAINTEXT=127.0.0.1:PORT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512,
+#                                          OAUTHBEARER (Kafka's default: unsecured tokens)
 #           SASL_SSL=127.0.0.1:PORT        the same mechanisms over TLS
 #           REAUTH=127.0.0.1:PORT          SASL_PLAINTEXT, connections.max.reauth.ms=MS (default 3000)
 #           CERTS=DIR/certs
@@ -215,6 +216,7 @@ cmd_start() {
         jaas+="listener.name.$name.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";
 listener.name.$name.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.$name.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$name.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
 "
     done
 
@@ -244,11 +246,12 @@ ssl.client.auth=none
 listener.name.mtls.ssl.client.auth=required
 listener.name.mtls.ssl.truststore.type=PEM
 listener.name.mtls.ssl.truststore.location=$certs/ca.pem
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 $jaas
 listener.name.reauth.plain.connections.max.reauth.ms=$reauth_ms
 listener.name.reauth.scram-sha-256.connections.max.reauth.ms=$reauth_ms
 listener.name.reauth.scram-sha-512.connections.max.reauth.ms=$reauth_ms
+listener.name.reauth.oauthbearer.connections.max.reauth.ms=$reauth_ms
 EOF
 
     local -a jvm=(java -Xmx512m -Xms64m -XX:+UseSerialGC -Xshare:auto -XX:+ExitOnOutOfMemoryError

@@ -15,13 +15,18 @@
 //!
 //! # References
 //! - KIP-43 (SASL PLAIN), KIP-84 (SCRAM), KIP-152 (SaslAuthenticate),
-//!   KIP-368 (re-authentication); RFC 4616, RFC 5802, RFC 7677.
+//!   KIP-368 (re-authentication), KIP-255 (OAUTHBEARER), KIP-342 (SASL
+//!   extensions); RFC 4616, RFC 5802, RFC 7677, RFC 7628, RFC 7515.
 
 use crate::error::{Error, Result};
+use base64::Engine;
 use std::fmt;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A secret string or byte blob: compared and used as usual, printed as `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -192,6 +197,9 @@ pub enum SaslMechanism {
     ScramSha256,
     /// `SCRAM-SHA-512`.
     ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628): a bearer token from
+    /// [`SaslConfig::oauthbearer`]'s provider.
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -201,6 +209,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -221,27 +230,52 @@ impl fmt::Display for SaslMechanism {
 pub struct SaslConfig {
     /// The mechanism.
     pub mechanism: SaslMechanism,
-    /// The user name.
+    /// The user name (for OAUTHBEARER, the principal, if known).
     pub username: String,
     password: Secret<String>,
+    /// OAUTHBEARER's token source.
+    token: Option<TokenProvider>,
+    /// SASL extensions sent with an OAUTHBEARER token (KIP-342).
+    extensions: Vec<(String, String)>,
     stats: Arc<Counters>,
 }
 
+/// What an OAUTHBEARER token provider returns: the token, or why there is
+/// none.
+pub type TokenFuture = Pin<Box<dyn Future<Output = std::result::Result<String, String>> + Send>>;
+
+/// Where OAUTHBEARER tokens come from.
+#[derive(Clone)]
+struct TokenProvider(Arc<dyn Fn() -> TokenFuture + Send + Sync>);
+
 impl fmt::Debug for SaslConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SaslConfig")
-            .field("mechanism", &self.mechanism)
+        let mut d = f.debug_struct("SaslConfig");
+        d.field("mechanism", &self.mechanism)
             .field("username", &self.username)
-            .field("password", &self.password)
-            .finish()
+            .field("password", &self.password);
+        if self.token.is_some() {
+            d.field("token", &Secret(()));
+        }
+        if !self.extensions.is_empty() {
+            d.field("extensions", &self.extensions);
+        }
+        d.finish()
     }
 }
 
 impl PartialEq for SaslConfig {
     fn eq(&self, other: &Self) -> bool {
+        let same_provider = match (&self.token, &other.token) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (None, None) => true,
+            _ => false,
+        };
         self.mechanism == other.mechanism
             && self.username == other.username
             && self.password == other.password
+            && self.extensions == other.extensions
+            && same_provider
     }
 }
 
@@ -272,8 +306,65 @@ impl SaslConfig {
             mechanism,
             username: username.into(),
             password: Secret(password.into()),
+            token: None,
+            extensions: Vec::new(),
             stats: Arc::default(),
         }
+    }
+
+    /// SASL/OAUTHBEARER with tokens from `provider`. It is called for every
+    /// authentication, of a new connection and of a live one (KIP-368), so
+    /// it can hand out a fresh token when the last one nears its expiry (or
+    /// a cached one until then). The broker's session ends no later than
+    /// the token does, and the connection re-authenticates before that.
+    pub fn oauthbearer<F, Fut>(provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<String, String>> + Send + 'static,
+    {
+        SaslConfig {
+            token: Some(TokenProvider(Arc::new(move || Box::pin(provider())))),
+            ..SaslConfig::new(SaslMechanism::OAuthBearer, "", "")
+        }
+    }
+
+    /// SASL/OAUTHBEARER with unsecured tokens (RFC 7515 `alg: none`) naming
+    /// `principal`, each valid for `lifetime`: what a Kafka broker with the
+    /// default OAUTHBEARER setup accepts. For development clusters only;
+    /// anything real needs tokens from an identity provider
+    /// ([`SaslConfig::oauthbearer`]).
+    pub fn oauthbearer_unsecured(principal: impl Into<String>, lifetime: Duration) -> Self {
+        let principal = principal.into();
+        let subject = principal.clone();
+        SaslConfig {
+            username: principal,
+            ..SaslConfig::oauthbearer(move || {
+                let token = unsecured_token(&subject, SystemTime::now(), lifetime);
+                async move { Ok(token) }
+            })
+        }
+    }
+
+    /// Adds a SASL extension sent with each OAUTHBEARER token (KIP-342),
+    /// e.g. a logical cluster or identity pool a managed service asks for.
+    /// Keys are letters only and `auth` is reserved; a bad one fails
+    /// authentication with a message that says so.
+    pub fn extension(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extensions.push((key.into(), value.into()));
+        self
+    }
+
+    /// A token from the OAUTHBEARER provider.
+    pub(crate) async fn oauthbearer_token(&self) -> std::result::Result<String, String> {
+        match &self.token {
+            Some(provider) => (provider.0)().await,
+            None => Err("no token provider (use SaslConfig::oauthbearer)".into()),
+        }
+    }
+
+    /// The SASL extensions, in the order they were added.
+    pub(crate) fn extensions(&self) -> &[(String, String)] {
+        &self.extensions
     }
 
     /// SASL/PLAIN.
@@ -315,9 +406,76 @@ impl SaslConfig {
     }
 }
 
+/// An unsecured JSON Web Token (RFC 7515 `alg: none`, no signature) for
+/// `principal` (the `sub` claim), issued at `issued_at` and expiring
+/// `lifetime` later: the token [`SaslConfig::oauthbearer_unsecured`] sends.
+pub fn unsecured_token(principal: &str, issued_at: SystemTime, lifetime: Duration) -> String {
+    let iat = issued_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let exp = iat.saturating_add(lifetime.as_secs().max(1));
+    let header = r#"{"alg":"none"}"#;
+    let claims = format!(
+        r#"{{"sub":{},"iat":{iat},"exp":{exp}}}"#,
+        json_string(principal)
+    );
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}.", b64.encode(header), b64.encode(claims))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsecured_tokens_are_alg_none_jwts_with_sub_iat_and_exp() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = unsecured_token("ali\"ce", at, Duration::from_secs(3600));
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{token}");
+        assert_eq!(parts[2], "", "no signature");
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let decode =
+            |part: &str| String::from_utf8(b64.decode(part).expect("base64url")).expect("utf-8");
+        assert_eq!(decode(parts[0]), r#"{"alg":"none"}"#);
+        assert_eq!(
+            decode(parts[1]),
+            r#"{"sub":"ali\"ce","iat":1700000000,"exp":1700003600}"#
+        );
+    }
+
+    #[test]
+    fn oauthbearer_configs_hide_the_token_and_call_the_provider() {
+        let sasl = SaslConfig::oauthbearer(|| async { Ok("TOKEN-SECRET".to_owned()) })
+            .extension("logicalCluster", "lkc-1");
+        let text = format!("{sasl:?}");
+        assert!(!text.contains("TOKEN-SECRET"), "{text}");
+        assert!(text.contains("lkc-1"), "{text}");
+        let token = futures::executor::block_on(sasl.oauthbearer_token());
+        assert_eq!(token.as_deref(), Ok("TOKEN-SECRET"));
+        assert_eq!(sasl, sasl.clone(), "clones share the provider");
+        let other = SaslConfig::oauthbearer(|| async { Ok("TOKEN-SECRET".to_owned()) });
+        assert_ne!(sasl, other);
+        let none = futures::executor::block_on(SaslConfig::plain("a", "b").oauthbearer_token());
+        assert!(none.is_err());
+    }
 
     #[test]
     fn secrets_never_show_in_debug_output() {

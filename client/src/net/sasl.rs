@@ -1,6 +1,7 @@
 //! SASL authentication of one connection (KIP-43, KIP-152): SaslHandshake v1
 //! names the mechanism, then SaslAuthenticate requests carry the
-//! mechanism's tokens. PLAIN takes one round, SCRAM two.
+//! mechanism's tokens. PLAIN and OAUTHBEARER take one round (OAUTHBEARER
+//! two when the broker refuses the token), SCRAM two.
 //!
 //! The same exchange re-authenticates a live connection (KIP-368); the
 //! caller then holds the connection's send gate so that no other request is
@@ -55,6 +56,7 @@ pub(crate) async fn authenticate(
         }
         SaslMechanism::ScramSha256 => scram(conn, version, sasl, ScramHash::Sha256, &fail).await?,
         SaslMechanism::ScramSha512 => scram(conn, version, sasl, ScramHash::Sha512, &fail).await?,
+        SaslMechanism::OAuthBearer => oauthbearer(conn, version, sasl, &fail).await?,
     };
     sasl.count_authentication(reauthentication);
     tracing::debug!(
@@ -88,6 +90,75 @@ async fn scram(
         .verify(&server_final.auth_bytes)
         .map_err(scram_error)?;
     Ok(server_final)
+}
+
+/// OAUTHBEARER (RFC 7628): the token in the client's first message. A
+/// broker that accepts it answers with nothing; one that refuses it answers
+/// with a JSON error, to which the client replies with a lone separator
+/// before the broker ends the exchange with an error.
+async fn oauthbearer(
+    conn: &Connection,
+    version: i16,
+    sasl: &SaslConfig,
+    fail: &impl Fn(String) -> Error,
+) -> Result<SaslAuthenticateResponse> {
+    let token = sasl
+        .oauthbearer_token()
+        .await
+        .map_err(|e| fail(format!("OAUTHBEARER token provider: {e}")))?;
+    let first = oauthbearer_first_message(&token, sasl.extensions()).map_err(&fail)?;
+    let response = round(conn, version, first, fail).await?;
+    if response.auth_bytes.is_empty() {
+        return Ok(response);
+    }
+    let challenge = String::from_utf8_lossy(&response.auth_bytes).into_owned();
+    // The broker ends the exchange with an error either way.
+    let _ = round(conn, version, vec![SEPARATOR], fail).await;
+    Err(fail(format!("OAUTHBEARER token refused: {challenge}")))
+}
+
+/// RFC 7628's key/value separator (Ctrl-A).
+const SEPARATOR: u8 = 0x01;
+
+/// The OAUTHBEARER client's first message: the GS2 header, the token and
+/// the extensions, each followed by a separator, then a final separator.
+fn oauthbearer_first_message(
+    token: &str,
+    extensions: &[(String, String)],
+) -> std::result::Result<Vec<u8>, String> {
+    // RFC 6750 b64token: the characters a bearer token may have.
+    let b64token = token.trim_end_matches('=');
+    let valid_token = !b64token.is_empty()
+        && b64token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    if !valid_token {
+        return Err(
+            "OAUTHBEARER token is empty or has characters a bearer token cannot have".into(),
+        );
+    }
+    let mut message = format!("n,,{}auth=Bearer {token}", SEPARATOR as char);
+    for (key, value) in extensions {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphabetic()) || key == "auth" {
+            return Err(format!(
+                "SASL extension name {key:?}: letters only, not \"auth\""
+            ));
+        }
+        // RFC 7628 value: printable ASCII, space, tab, CR, LF.
+        if !value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) || b"\t\r\n".contains(&b))
+        {
+            return Err(format!(
+                "SASL extension {key}: the value has characters it cannot have"
+            ));
+        }
+        message.push(SEPARATOR as char);
+        message.push_str(&format!("{key}={value}"));
+    }
+    message.push(SEPARATOR as char);
+    message.push(SEPARATOR as char);
+    Ok(message.into_bytes())
 }
 
 /// One SaslAuthenticate round trip; a broker error fails authentication.
@@ -207,6 +278,93 @@ mod tests {
             _ => None,
         })
         .await
+    }
+
+    #[test]
+    fn oauthbearer_first_message_is_rfc_7628s() {
+        let message = oauthbearer_first_message("eyJh.eyJz.", &[]).unwrap();
+        assert_eq!(message, b"n,,\x01auth=Bearer eyJh.eyJz.\x01\x01");
+        let extensions = [
+            ("logicalCluster".to_owned(), "lkc-1".to_owned()),
+            ("identityPoolId".to_owned(), "pool 2".to_owned()),
+        ];
+        let message = oauthbearer_first_message("abc", &extensions).unwrap();
+        assert_eq!(
+            message,
+            b"n,,\x01auth=Bearer abc\x01logicalCluster=lkc-1\x01identityPoolId=pool 2\x01\x01"
+        );
+        for token in ["", "a b", "a\x01b", "=="] {
+            assert!(oauthbearer_first_message(token, &[]).is_err(), "{token:?}");
+        }
+        for (key, value) in [("auth", "x"), ("bad-key", "x"), ("", "x"), ("ok", "a\x01b")] {
+            let bad = [(key.to_owned(), value.to_owned())];
+            assert!(
+                oauthbearer_first_message("abc", &bad).is_err(),
+                "{key:?}={value:?}"
+            );
+        }
+    }
+
+    /// A broker that checks the OAUTHBEARER first message and either
+    /// accepts it or answers with RFC 7628's JSON error, then fails the
+    /// client's separator reply.
+    async fn oauthbearer_broker(accept: bool, seen: Arc<Mutex<Vec<Vec<u8>>>>) -> String {
+        serve_one(move |_, request| match request {
+            RequestKind::ApiVersions(_) => Some(api_versions()),
+            RequestKind::SaslHandshake(r) => {
+                assert_eq!(&*r.mechanism, "OAUTHBEARER");
+                handshake_ok()
+            }
+            RequestKind::SaslAuthenticate(r) => {
+                let mut seen = seen.lock().unwrap();
+                seen.push(r.auth_bytes.to_vec());
+                match (accept, seen.len()) {
+                    (true, _) => authenticate_reply("", 0, 60_000),
+                    (false, 1) => authenticate_reply(r#"{"status":"invalid_token"}"#, 0, 0),
+                    (false, _) => authenticate_reply("", 58, 0),
+                }
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn oauthbearer_exchange_against_a_scripted_broker() {
+        let sasl = SaslConfig::oauthbearer(|| async { Ok("T0KEN".to_owned()) });
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let addr = oauthbearer_broker(true, seen.clone()).await;
+        Connection::connect(&addr, conn_config(&sasl))
+            .await
+            .unwrap();
+        assert_eq!(sasl.stats().authentications, 1);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![b"n,,\x01auth=Bearer T0KEN\x01\x01".to_vec()]
+        );
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let addr = oauthbearer_broker(false, seen.clone()).await;
+        let refused = Connection::connect(&addr, conn_config(&sasl)).await;
+        match refused {
+            Err(Error::Authentication { reason, .. }) => {
+                assert!(reason.contains("invalid_token"), "{reason}");
+            }
+            other => panic!("expected an authentication error, got {other:?}"),
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "the client answers the error challenge");
+        assert_eq!(seen[1], vec![SEPARATOR]);
+
+        let failing =
+            SaslConfig::oauthbearer(|| async { Err("identity provider down".to_owned()) });
+        let addr = oauthbearer_broker(true, Arc::new(Mutex::new(Vec::new()))).await;
+        match Connection::connect(&addr, conn_config(&failing)).await {
+            Err(Error::Authentication { reason, .. }) => {
+                assert!(reason.contains("identity provider down"), "{reason}");
+            }
+            other => panic!("expected an authentication error, got {other:?}"),
+        }
     }
 
     #[tokio::test]

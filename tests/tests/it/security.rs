@@ -238,6 +238,93 @@ async fn sasl_plain() {
     assert!(!format!("{err:?}").contains("wrong-password"), "{err:?}");
 }
 
+/// OAUTHBEARER with Kafka's default (unsecured) token validation: a valid
+/// token for `alice` produces and consumes; an expired token and a provider
+/// that fails are refused with typed errors that carry the reason.
+#[tokio::test]
+async fn sasl_oauthbearer() {
+    let _log = SecureLogOnFailure;
+    let broker = secure_broker();
+    let sasl = SaslConfig::oauthbearer_unsecured(USER, Duration::from_secs(3600));
+    produce_and_consume(config(&broker.sasl_plaintext).sasl(sasl.clone()), 3).await;
+    assert!(sasl.stats().authentications >= 1);
+
+    let issued = std::time::SystemTime::now() - Duration::from_secs(7200);
+    let expired = kafkacc::security::unsecured_token(USER, issued, Duration::from_secs(60));
+    let err = refused(
+        config(&broker.sasl_plaintext).sasl(SaslConfig::oauthbearer(move || {
+            let token = expired.clone();
+            async move { Ok(token) }
+        })),
+    )
+    .await;
+    match &err {
+        Error::Authentication { reason, .. } => {
+            assert!(reason.contains("invalid_token"), "{reason}");
+        }
+        other => panic!("expected an authentication error, got {other:?}"),
+    }
+
+    let err = refused(
+        config(&broker.sasl_plaintext).sasl(SaslConfig::oauthbearer(|| async {
+            Err("identity provider unreachable".to_owned())
+        })),
+    )
+    .await;
+    assert!(
+        matches!(&err, Error::Authentication { reason, .. } if reason.contains("identity provider unreachable")),
+        "{err:?}"
+    );
+}
+
+/// On the REAUTH listener an OAUTHBEARER session lasts REAUTH_MS: every
+/// re-authentication asks the provider for a token again.
+#[tokio::test]
+async fn oauthbearer_sessions_are_renewed_with_fresh_tokens() {
+    let _log = SecureLogOnFailure;
+    let broker = secure_broker();
+    let minted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = minted.clone();
+    let sasl = SaslConfig::oauthbearer(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = kafkacc::security::unsecured_token(
+            USER,
+            std::time::SystemTime::now(),
+            Duration::from_secs(600),
+        );
+        async move { Ok(token) }
+    });
+    let client = Client::connect(config(&broker.reauth).sasl(sasl.clone()))
+        .await
+        .expect("connect");
+    let topic = unique_name("oauth-reauth");
+    Admin::new(client.clone())
+        .create_topic(NewTopic::new(&topic, 1))
+        .await
+        .expect("create topic");
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
+    let until = Instant::now() + Duration::from_millis(REAUTH_MS * 2 + 1000);
+    let mut sent = 0;
+    while Instant::now() < until {
+        producer
+            .send(ProducerRecord::new(&topic).value(format!("secret-{sent}")))
+            .await
+            .expect("send")
+            .await
+            .expect("delivered across re-authentications");
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stats = sasl.stats();
+    assert!(stats.reauthentications >= 2, "{stats:?}");
+    let tokens = minted.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        tokens >= stats.authentications + stats.reauthentications,
+        "a token per authentication: {tokens} for {stats:?}"
+    );
+    assert_eq!(consume(&client, &topic, sent).await, sent);
+}
+
 #[tokio::test]
 async fn sasl_scram_sha256() {
     let _log = SecureLogOnFailure;
