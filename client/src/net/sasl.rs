@@ -352,9 +352,11 @@ mod tests {
             }
             other => panic!("expected an authentication error, got {other:?}"),
         }
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 2, "the client answers the error challenge");
-        assert_eq!(seen[1], vec![SEPARATOR]);
+        {
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 2, "the client answers the error challenge");
+            assert_eq!(seen[1], vec![SEPARATOR]);
+        }
 
         let failing =
             SaslConfig::oauthbearer(|| async { Err("identity provider down".to_owned()) });
