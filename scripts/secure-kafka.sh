@@ -20,7 +20,11 @@
 #       With --watch-pid, a detached watchdog stops the broker once PID is gone.
 #   scripts/secure-kafka.sh stop DIR
 #
-# The user `alice` (password `alice-secret`) exists for every mechanism.
+# The user `alice` (password `alice-secret`) exists for every mechanism, and
+# `bob` (password `bob-secret`) for PLAIN. The StandardAuthorizer runs with
+# allow.everyone.if.no.acl.found=true, so a resource without ACLs is open to
+# everyone and the ACL tests restrict only their own topics; the PLAINTEXT
+# and controller listeners' ANONYMOUS principal is a super user.
 # Certificates (PEM, in DIR/certs): ca.pem (the CA that signed the broker's
 # and the client's certificates), server.pem (SAN localhost and 127.0.0.1),
 # client.pem + client.key (a client certificate for MTLS), other-ca.pem (an
@@ -213,7 +217,7 @@ cmd_start() {
     listeners+="CONTROLLER://127.0.0.1:${port[CONTROLLER]}"
     advertised="${advertised%,}"
     for name in sasl_plaintext sasl_ssl reauth; do
-        jaas+="listener.name.$name.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";
+        jaas+="listener.name.$name.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\" user_bob=\"bob-secret\";
 listener.name.$name.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.$name.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.$name.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
@@ -247,6 +251,9 @@ listener.name.mtls.ssl.client.auth=required
 listener.name.mtls.ssl.truststore.type=PEM
 listener.name.mtls.ssl.truststore.location=$certs/ca.pem
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS
 $jaas
 listener.name.reauth.plain.connections.max.reauth.ms=$reauth_ms
 listener.name.reauth.scram-sha-256.connections.max.reauth.ms=$reauth_ms

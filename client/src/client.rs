@@ -171,6 +171,18 @@ impl Client {
         let fresh = self.refresh(Some(&[topic]), auto_create).await?;
         match fresh.topic(topic) {
             Some(t) if !t.partitions.is_empty() => Ok(fresh),
+            // TOPIC_AUTHORIZATION_FAILED, INVALID_TOPIC_EXCEPTION, ...: no
+            // wait will fix these, say so rather than "unknown".
+            Some(t)
+                if !t.error.is_ok()
+                    && crate::error::code_recovery(t.error) == crate::Recovery::Fatal =>
+            {
+                Err(Error::broker(
+                    t.error,
+                    format!("Metadata for topic {topic}"),
+                    None,
+                ))
+            }
             _ => Err(Error::UnknownTopic(topic.to_owned())),
         }
     }

@@ -1,9 +1,13 @@
 //! Cluster administration: topics, partitions, offsets, groups,
-//! configuration.
+//! configuration, ACLs.
 
+mod acls;
 mod configs;
 mod groups;
 
+pub use acls::{
+    AclBinding, AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType,
+};
 pub use configs::{ConfigChange, ConfigEntry, ConfigResource, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, GroupMember};
 

@@ -3,11 +3,13 @@
 //! The TLS and SASL tests run against their own secured Apache Kafka
 //! ([`kafkacc_tests::secure_broker`]), whatever broker the rest of the suite uses.
 
+use kafkacc::admin::{AclBinding, AclFilter, AclOperation};
 use kafkacc::security::{SaslConfig, TlsConfig};
 use kafkacc::{
     Admin, Client, ClientConfig, Consumer, ConsumerConfig, Error, NewTopic, OffsetReset, Producer,
     ProducerConfig, ProducerRecord,
 };
+use kafkacc_protocol::ErrorCode;
 use kafkacc_protocol::generated::metadata_response::MetadataResponseBroker;
 use kafkacc_protocol::messages::MetadataResponse;
 use kafkacc_protocol::{RequestKind, ResponseKind};
@@ -323,6 +325,106 @@ async fn oauthbearer_sessions_are_renewed_with_fresh_tokens() {
         "a token per authentication: {tokens} for {stats:?}"
     );
     assert_eq!(consume(&client, &topic, sent).await, sent);
+}
+
+/// What `user` gets when it writes one record to `topic` (through SASL
+/// PLAIN): Ok, or the error of the send or of the delivery.
+async fn write_as(broker: &SecureBroker, user: (&str, &str), topic: &str) -> Result<(), Error> {
+    let sasl = SaslConfig::plain(user.0, user.1);
+    let client = Client::connect(config(&broker.sasl_plaintext).sasl(sasl)).await?;
+    let producer_config = ProducerConfig::default().delivery_timeout(Duration::from_secs(5));
+    let producer = Producer::new(client.clone(), producer_config)?;
+    let outcome = match producer
+        .send(ProducerRecord::new(topic).value("secret-acl"))
+        .await
+    {
+        Ok(delivery) => delivery.await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    client.close();
+    outcome
+}
+
+/// Polls `check` (bounded): ACL changes reach the broker's authorizer
+/// through the metadata log, a moment after the admin call returns.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match check().await {
+            Ok(()) => return,
+            Err(last) if Instant::now() >= deadline => panic!("{what}: {last}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// ACLs on a real StandardAuthorizer: once alice alone may use a topic, bob
+/// is refused with TOPIC_AUTHORIZATION_FAILED while alice still writes;
+/// the ACL describes and deletes as created, and after the delete bob may
+/// write again.
+#[tokio::test]
+async fn acls_are_created_enforced_described_and_deleted() {
+    let _log = SecureLogOnFailure;
+    let broker = secure_broker();
+    let alice = (USER, PASSWORD);
+    let bob = ("bob", "bob-secret");
+    let client =
+        Client::connect(config(&broker.sasl_plaintext).sasl(SaslConfig::plain(alice.0, alice.1)))
+            .await
+            .expect("connect");
+    let admin = Admin::new(client.clone());
+    let topic = unique_name("acl");
+    admin
+        .create_topic(NewTopic::new(&topic, 1))
+        .await
+        .expect("create topic");
+    write_as(&broker, bob, &topic)
+        .await
+        .expect("no ACL yet: bob writes");
+
+    let acl = AclBinding::allow_topic(&topic, "User:alice", AclOperation::All);
+    admin
+        .create_acls(std::slice::from_ref(&acl))
+        .await
+        .expect("create ACL");
+    let described = admin
+        .describe_acls(&AclFilter::topic(&topic))
+        .await
+        .expect("describe");
+    assert_eq!(described, vec![acl.clone()]);
+    eventually("bob refused", || async {
+        match write_as(&broker, bob, &topic).await {
+            Err(e) if e.code() == Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    write_as(&broker, alice, &topic)
+        .await
+        .expect("alice is allowed");
+
+    let deleted = admin
+        .delete_acls(&[AclFilter::topic(&topic)])
+        .await
+        .expect("delete");
+    assert_eq!(deleted, vec![acl]);
+    assert!(
+        admin
+            .describe_acls(&AclFilter::topic(&topic))
+            .await
+            .expect("describe")
+            .is_empty()
+    );
+    eventually("bob writes again", || async {
+        write_as(&broker, bob, &topic)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
 }
 
 #[tokio::test]
