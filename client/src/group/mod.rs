@@ -484,7 +484,10 @@ impl GroupConsumer {
     }
 
     /// Commits the positions of the records returned so far and waits for
-    /// the outcome. Retries while the coordinator is moving.
+    /// the outcome. Retries while the coordinator is moving, and waits out
+    /// a rebalance in progress (REBALANCE_IN_PROGRESS): once it ends, the
+    /// positions of the partitions this member still owns are committed
+    /// (those it gave up were committed when it gave them up).
     pub async fn commit(&mut self) -> Result<()> {
         self.check_open()?;
         let deadline = Instant::now() + self.request_timeout;
@@ -506,7 +509,10 @@ impl GroupConsumer {
                     self.committed.extend(offsets);
                     return Ok(());
                 }
-                Err(e) if e.is_retriable() && Instant::now() < deadline => {
+                Err(e)
+                    if (e.is_retriable() || e.code() == Some(ErrorCode::REBALANCE_IN_PROGRESS))
+                        && Instant::now() < deadline =>
+                {
                     tracing::debug!(error = %e, attempt, "commit failed; retrying");
                     tokio::time::sleep(self.retry_backoff * (attempt + 1).min(10)).await;
                     attempt += 1;

@@ -382,7 +382,7 @@ async fn acls_are_created_enforced_described_and_deleted() {
         .create_topic(NewTopic::new(&topic, 1))
         .await
         .expect("create topic");
-    write_as(&broker, bob, &topic)
+    write_as(broker, bob, &topic)
         .await
         .expect("no ACL yet: bob writes");
 
@@ -397,13 +397,13 @@ async fn acls_are_created_enforced_described_and_deleted() {
         .expect("describe");
     assert_eq!(described, vec![acl.clone()]);
     eventually("bob refused", || async {
-        match write_as(&broker, bob, &topic).await {
+        match write_as(broker, bob, &topic).await {
             Err(e) if e.code() == Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED) => Ok(()),
             other => Err(format!("{other:?}")),
         }
     })
     .await;
-    write_as(&broker, alice, &topic)
+    write_as(broker, alice, &topic)
         .await
         .expect("alice is allowed");
 
@@ -420,7 +420,7 @@ async fn acls_are_created_enforced_described_and_deleted() {
             .is_empty()
     );
     eventually("bob writes again", || async {
-        write_as(&broker, bob, &topic)
+        write_as(broker, bob, &topic)
             .await
             .map_err(|e| e.to_string())
     })
