@@ -159,6 +159,26 @@ impl AclBinding {
     }
 }
 
+impl AclBinding {
+    /// An ACL as an answer carries it: the resource (type, name, pattern),
+    /// who (principal, host), and what (operation, permission).
+    fn from_wire(
+        (resource_type, resource_name, pattern_type): (i8, &StrBytes, i8),
+        (principal, host): (&StrBytes, &StrBytes),
+        (operation, permission): (i8, i8),
+    ) -> Self {
+        AclBinding {
+            resource_type: AclResourceType::from_wire(resource_type),
+            resource_name: resource_name.to_string(),
+            pattern_type: AclPatternType::from_wire(pattern_type),
+            principal: principal.to_string(),
+            host: host.to_string(),
+            operation: AclOperation::from_wire(operation),
+            permission: AclPermission::from_wire(permission),
+        }
+    }
+}
+
 /// Which ACLs a describe or delete selects; None (and the `Any` values)
 /// match everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,15 +272,15 @@ impl Admin {
         let mut acls = Vec::new();
         for resource in &response.resources {
             for acl in &resource.acls {
-                acls.push(AclBinding {
-                    resource_type: AclResourceType::from_wire(resource.resource_type),
-                    resource_name: resource.resource_name.to_string(),
-                    pattern_type: AclPatternType::from_wire(resource.pattern_type),
-                    principal: acl.principal.to_string(),
-                    host: acl.host.to_string(),
-                    operation: AclOperation::from_wire(acl.operation),
-                    permission: AclPermission::from_wire(acl.permission_type),
-                });
+                acls.push(AclBinding::from_wire(
+                    (
+                        resource.resource_type,
+                        &resource.resource_name,
+                        resource.pattern_type,
+                    ),
+                    (&acl.principal, &acl.host),
+                    (acl.operation, acl.permission_type),
+                ));
             }
         }
         Ok(acls)
@@ -294,15 +314,11 @@ impl Admin {
             )?;
             for acl in &result.matching_acls {
                 check(acl.error_code, "DeleteAcls", acl.error_message.as_deref())?;
-                deleted.push(AclBinding {
-                    resource_type: AclResourceType::from_wire(acl.resource_type),
-                    resource_name: acl.resource_name.to_string(),
-                    pattern_type: AclPatternType::from_wire(acl.pattern_type),
-                    principal: acl.principal.to_string(),
-                    host: acl.host.to_string(),
-                    operation: AclOperation::from_wire(acl.operation),
-                    permission: AclPermission::from_wire(acl.permission_type),
-                });
+                deleted.push(AclBinding::from_wire(
+                    (acl.resource_type, &acl.resource_name, acl.pattern_type),
+                    (&acl.principal, &acl.host),
+                    (acl.operation, acl.permission_type),
+                ));
             }
         }
         Ok(deleted)

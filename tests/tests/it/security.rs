@@ -138,6 +138,23 @@ async fn consume(client: &Client, topic: &str, n: usize) -> usize {
     seen
 }
 
+/// Writes `secret-0`, `secret-1`, ... to `topic` every 200 ms, each
+/// delivered before the next, until `until`; returns how many.
+async fn produce_until(producer: &Producer, topic: &str, until: Instant) -> usize {
+    let mut sent = 0;
+    while Instant::now() < until {
+        producer
+            .send(ProducerRecord::new(topic).value(format!("secret-{sent}")))
+            .await
+            .expect("send")
+            .await
+            .expect("delivered across re-authentications");
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sent
+}
+
 /// Connecting must fail fast with a typed error.
 async fn refused(config: ClientConfig) -> Error {
     let started = Instant::now();
@@ -305,18 +322,12 @@ async fn oauthbearer_sessions_are_renewed_with_fresh_tokens() {
         .await
         .expect("create topic");
     let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
-    let until = Instant::now() + Duration::from_millis(REAUTH_MS * 2 + 1000);
-    let mut sent = 0;
-    while Instant::now() < until {
-        producer
-            .send(ProducerRecord::new(&topic).value(format!("secret-{sent}")))
-            .await
-            .expect("send")
-            .await
-            .expect("delivered across re-authentications");
-        sent += 1;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let sent = produce_until(
+        &producer,
+        &topic,
+        Instant::now() + Duration::from_millis(REAUTH_MS * 2 + 1000),
+    )
+    .await;
     let stats = sasl.stats();
     assert!(stats.reauthentications >= 2, "{stats:?}");
     let tokens = minted.load(std::sync::atomic::Ordering::Relaxed);
@@ -497,18 +508,12 @@ async fn sessions_are_reauthenticated_before_they_expire() {
         .expect("create topic");
     let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
     let periods = 3;
-    let until = Instant::now() + Duration::from_millis(REAUTH_MS * periods + 1000);
-    let mut sent = 0;
-    while Instant::now() < until {
-        producer
-            .send(ProducerRecord::new(&topic).value(format!("secret-{sent}")))
-            .await
-            .expect("send")
-            .await
-            .expect("delivered across re-authentications");
-        sent += 1;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let sent = produce_until(
+        &producer,
+        &topic,
+        Instant::now() + Duration::from_millis(REAUTH_MS * periods + 1000),
+    )
+    .await;
     let stats = sasl.stats();
     assert!(
         stats.reauthentications >= periods,
