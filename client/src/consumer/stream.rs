@@ -115,12 +115,12 @@ impl Consumer {
             {
                 continue;
             }
+            let same_partition = |run: &Vec<ConsumerRecord>| {
+                run.first()
+                    .is_some_and(|r| r.partition == record.partition && r.topic == record.topic)
+            };
             match runs.last_mut() {
-                Some(run)
-                    if run[0].partition == record.partition && run[0].topic == record.topic =>
-                {
-                    run.push(record);
-                }
+                Some(run) if same_partition(run) => run.push(record),
                 _ => runs.push(vec![record]),
             }
         }
