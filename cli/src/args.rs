@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         kafkacc consume users -f json -c 10\n  \
         kafkacc consume users -G my-group\n  \
         kafkacc groups describe my-group\n  \
+        kafkacc groups reset-offsets my-group -t users --to earliest\n  \
         kafkacc topics create users -p 6\n  \
         kafkacc topics describe users\n  \
         kafkacc topics alter users --set retention.ms=86400000\n  \
@@ -62,6 +63,27 @@ pub(crate) enum GroupsCommand {
     Describe {
         /// Group id.
         group: String,
+    },
+    /// Delete a group (it must have no active member).
+    Delete {
+        /// Group id.
+        group: String,
+    },
+    /// Set a group's committed offsets for a topic (the group must have no
+    /// active member).
+    ResetOffsets {
+        /// Group id.
+        group: String,
+        /// Topic whose offsets to set.
+        #[arg(short, long)]
+        topic: String,
+        /// Only these partitions (repeatable; default all).
+        #[arg(short, long)]
+        partition: Vec<i32>,
+        /// Where to: earliest, latest, an offset, or @TIMESTAMP_MS (the
+        /// first record at or after it).
+        #[arg(long = "to", value_name = "earliest|latest|OFFSET|@MS")]
+        to: String,
     },
 }
 

@@ -1,8 +1,9 @@
 //! `kafkacc groups ...`.
 
 use crate::args::{GroupsArgs, GroupsCommand};
-use crate::{CliResult, connect};
-use kafkacc::{Admin, OffsetSpec};
+use crate::{CliError, CliResult, connect};
+use kafkacc::{Admin, OffsetSpec, TopicPartition};
+use std::collections::BTreeMap;
 
 pub(crate) async fn run(bootstrap: &str, args: GroupsArgs) -> CliResult {
     let admin = Admin::new(connect(bootstrap).await?);
@@ -49,6 +50,80 @@ pub(crate) async fn run(bootstrap: &str, args: GroupsArgs) -> CliResult {
                 }
             }
         }
+        GroupsCommand::Delete { group } => {
+            for (group, outcome) in admin.delete_groups(&[&group]).await? {
+                outcome?;
+                println!("deleted group {group}");
+            }
+        }
+        GroupsCommand::ResetOffsets {
+            group,
+            topic,
+            partition,
+            to,
+        } => {
+            let targets = match to.as_str() {
+                "earliest" => {
+                    admin
+                        .list_offsets(&topic, &partition, OffsetSpec::Earliest)
+                        .await?
+                }
+                "latest" => {
+                    admin
+                        .list_offsets(&topic, &partition, OffsetSpec::Latest)
+                        .await?
+                }
+                other => match other.strip_prefix('@') {
+                    Some(ms) => {
+                        let ms = number(ms)?;
+                        let found = admin
+                            .list_offsets(&topic, &partition, OffsetSpec::Timestamp(ms))
+                            .await?;
+                        // No record at or after the time: the end.
+                        let ends = admin
+                            .list_offsets(&topic, &partition, OffsetSpec::Latest)
+                            .await?;
+                        found
+                            .into_iter()
+                            .map(|(p, o)| {
+                                (
+                                    p,
+                                    if o < 0 {
+                                        ends.get(&p).copied().unwrap_or(0)
+                                    } else {
+                                        o
+                                    },
+                                )
+                            })
+                            .collect()
+                    }
+                    None => {
+                        let offset = number(other)?;
+                        let ends = admin
+                            .list_offsets(&topic, &partition, OffsetSpec::Latest)
+                            .await?;
+                        ends.into_keys().map(|p| (p, offset)).collect()
+                    }
+                },
+            };
+            let offsets: BTreeMap<TopicPartition, i64> = targets
+                .iter()
+                .map(|(p, o)| (TopicPartition::new(&*topic, *p), *o))
+                .collect();
+            admin.alter_group_offsets(&group, &offsets).await?;
+            for (p, o) in targets {
+                println!("{group} {topic}/{p} committed {o}");
+            }
+        }
     }
     Ok(())
+}
+
+/// `text` as an i64, or a usage error.
+fn number(text: &str) -> Result<i64, CliError> {
+    text.parse().map_err(|_| {
+        CliError::Usage(format!(
+            "expected earliest, latest, an offset or @MS, got {text:?}"
+        ))
+    })
 }

@@ -209,4 +209,25 @@ fn group_consume_commits_and_groups_describe_shows_no_lag() {
         })
         .sum();
     assert_eq!(committed, 100, "{described}");
+
+    // Rewind the (now empty) group to the start: all 100 come back.
+    let reset = stdout(&kafkacc(
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "-t",
+            &topic,
+            "--to",
+            "earliest",
+        ],
+        None,
+    ));
+    assert_eq!(reset.lines().count(), 2, "{reset}");
+    assert!(reset.lines().all(|l| l.ends_with("committed 0")), "{reset}");
+    let again = stdout(&kafkacc(&["consume", &topic, "-G", &group, "-e"], None));
+    assert_eq!(again.lines().count(), 100, "{again}");
+
+    let deleted = stdout(&kafkacc(&["groups", "delete", &group], None));
+    assert_eq!(deleted.trim(), format!("deleted group {group}"));
 }

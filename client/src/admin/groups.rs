@@ -1,13 +1,22 @@
 //! Consumer-group administration: list groups, describe one (members and
-//! their assignments), and its committed offsets.
+//! their assignments), read, reset and delete its committed offsets, delete
+//! groups.
 
 use super::Admin;
 use crate::error::{Error, Result};
+use crate::group::assignor::TopicPartition;
 use crate::group::assignor::decode_assignment;
 use crate::group::coordinator_connection;
+use crate::group::io::{Request as GroupRequest, fit_to_version, offset_commit_request};
 use crate::net::pool::Lane;
+use kafkacc_protocol::generated::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequest;
-use kafkacc_protocol::messages::{DescribeGroupsRequest, ListGroupsRequest};
+use kafkacc_protocol::messages::{
+    DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetDeleteRequest,
+};
 use kafkacc_protocol::{ErrorCode, StrBytes};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -155,6 +164,110 @@ impl Admin {
             }
         }
         Ok(out)
+    }
+
+    /// Sets a group's committed offsets, to rewind it or skip ahead (what
+    /// `kafka-consumer-groups --reset-offsets` does). Other partitions keep
+    /// theirs. The group must have no active member: the broker refuses
+    /// otherwise (UNKNOWN_MEMBER_ID), since a member would overwrite them.
+    pub async fn alter_group_offsets(
+        &self,
+        group_id: &str,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<()> {
+        let conn = coordinator_connection(&self.client, group_id).await?;
+        // v10 names topics by id; the generation -1 and no member id make
+        // it an admin commit.
+        let version = conn.version_of::<OffsetCommitRequest>()?.min(9);
+        let mut request = offset_commit_request(group_id, None, -1, "", offsets);
+        fit_to_version(&mut request, version)?;
+        let GroupRequest::OffsetCommit(request) = request else {
+            return Err(Error::Config("not an OffsetCommit request".into()));
+        };
+        let response = conn.send_at(&request, version).await?;
+        for t in &response.topics {
+            for p in &t.partitions {
+                ErrorCode(p.error_code).into_result().map_err(|code| {
+                    Error::broker(
+                        code,
+                        format!("OffsetCommit {group_id} {}/{}", t.name, p.partition_index),
+                        None,
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a group's committed offsets of `partitions` of `topic`
+    /// (OffsetDelete, KIP-496); the broker refuses while a member of the
+    /// group is subscribed to the topic (GROUP_SUBSCRIBED_TO_TOPIC).
+    pub async fn delete_group_offsets(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<()> {
+        let conn = coordinator_connection(&self.client, group_id).await?;
+        let request = OffsetDeleteRequest {
+            group_id: group_id.into(),
+            topics: vec![OffsetDeleteRequestTopic {
+                name: topic.into(),
+                partitions: partitions
+                    .iter()
+                    .map(|p| OffsetDeleteRequestPartition {
+                        partition_index: *p,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let response = conn.send(&request).await?;
+        let context = |code, partition: Option<i32>| {
+            let at = partition
+                .map(|p| format!(" {topic}/{p}"))
+                .unwrap_or_default();
+            Error::broker(code, format!("OffsetDelete {group_id}{at}"), None)
+        };
+        ErrorCode(response.error_code)
+            .into_result()
+            .map_err(|code| context(code, None))?;
+        for t in &response.topics {
+            for p in &t.partitions {
+                ErrorCode(p.error_code)
+                    .into_result()
+                    .map_err(|code| context(code, Some(p.partition_index)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes groups (their committed offsets included); each group's
+    /// outcome is returned separately. A group with active members is
+    /// refused (NON_EMPTY_GROUP).
+    pub async fn delete_groups(&self, group_ids: &[&str]) -> Result<Vec<(String, Result<()>)>> {
+        let mut outcomes = Vec::with_capacity(group_ids.len());
+        for group_id in group_ids {
+            let outcome = async {
+                let conn = coordinator_connection(&self.client, group_id).await?;
+                let request = DeleteGroupsRequest {
+                    groups_names: vec![StrBytes::from(*group_id)],
+                    ..Default::default()
+                };
+                let response = conn.send(&request).await?;
+                for r in &response.results {
+                    ErrorCode(r.error_code).into_result().map_err(|code| {
+                        Error::broker(code, format!("DeleteGroups {}", r.group_id), None)
+                    })?;
+                }
+                Ok(())
+            }
+            .await;
+            outcomes.push(((*group_id).to_owned(), outcome));
+        }
+        Ok(outcomes)
     }
 
     /// Topics a group is involved with: assigned to a member or committed.

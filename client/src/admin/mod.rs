@@ -17,9 +17,13 @@ use crate::metadata::{ClusterMetadata, TopicInfo};
 use crate::net::pool::Lane;
 use kafkacc_protocol::generated::create_partitions_request::CreatePartitionsTopic;
 use kafkacc_protocol::generated::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafkacc_protocol::generated::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafkacc_protocol::generated::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafkacc_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsRequest,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    ListOffsetsRequest,
 };
 use kafkacc_protocol::{ErrorCode, Request, StrBytes};
 use std::collections::BTreeMap;
@@ -285,6 +289,64 @@ impl Admin {
         spec: OffsetSpec,
     ) -> Result<BTreeMap<i32, i64>> {
         list_offsets(&self.client, topic, partitions, spec).await
+    }
+
+    /// Deletes the records of `topic` below the given offset of each
+    /// partition (DeleteRecords; -1: below the high watermark, i.e. all of
+    /// them) and returns each partition's new low watermark, the first
+    /// offset still readable.
+    pub async fn delete_records(
+        &self,
+        topic: &str,
+        before: &BTreeMap<i32, i64>,
+    ) -> Result<BTreeMap<i32, i64>> {
+        let metadata = self.client.topic_metadata(topic, false).await?;
+        let info = metadata
+            .topic(topic)
+            .ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let mut by_leader: BTreeMap<i32, Vec<DeleteRecordsPartition>> = BTreeMap::new();
+        for (&partition, &offset) in before {
+            let leader = info.partition(partition).map(|p| p.leader).ok_or_else(|| {
+                Error::UnknownPartition {
+                    topic: topic.to_owned(),
+                    partition,
+                }
+            })?;
+            by_leader
+                .entry(leader)
+                .or_default()
+                .push(DeleteRecordsPartition {
+                    partition_index: partition,
+                    offset,
+                    ..Default::default()
+                });
+        }
+        let mut low_watermarks = BTreeMap::new();
+        for (leader, partitions) in by_leader {
+            let request = DeleteRecordsRequest {
+                topics: vec![DeleteRecordsTopic {
+                    name: topic.into(),
+                    partitions,
+                    ..Default::default()
+                }],
+                timeout_ms: self.timeout_ms(),
+                ..Default::default()
+            };
+            let response = self.client.send_to(leader, Lane::Default, &request).await?;
+            for t in &response.topics {
+                for p in &t.partitions {
+                    ErrorCode(p.error_code).into_result().map_err(|code| {
+                        Error::broker(
+                            code,
+                            format!("DeleteRecords {topic}/{}", p.partition_index),
+                            None,
+                        )
+                    })?;
+                    low_watermarks.insert(p.partition_index, p.low_watermark);
+                }
+            }
+        }
+        Ok(low_watermarks)
     }
 }
 

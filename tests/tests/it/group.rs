@@ -46,7 +46,7 @@ async fn produce(client: &Client, topic: &str, from: usize, count: usize) {
         .expect("close producer");
 }
 
-fn member(client: &Client, group: &str, instance: Option<&str>) -> GroupConsumer {
+pub(crate) fn member(client: &Client, group: &str, instance: Option<&str>) -> GroupConsumer {
     let consumer = ConsumerConfig::default()
         .auto_offset_reset(OffsetReset::Earliest)
         .fetch_max_wait(Duration::from_millis(100));

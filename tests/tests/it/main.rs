@@ -9,6 +9,7 @@ mod bootstrap;
 mod faults;
 mod fetch_session;
 mod group;
+mod group_admin;
 mod group_callbacks;
 mod group_partitions;
 mod hostile_broker;
