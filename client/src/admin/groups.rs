@@ -217,12 +217,9 @@ impl Admin {
                     .iter()
                     .map(|p| OffsetDeleteRequestPartition {
                         partition_index: *p,
-                        ..Default::default()
                     })
                     .collect(),
-                ..Default::default()
             }],
-            ..Default::default()
         };
         let response = conn.send(&request).await?;
         let context = |code, partition: Option<i32>| {
