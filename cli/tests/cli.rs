@@ -71,11 +71,17 @@ fn topics_produce_and_consume_round_trip() {
             None,
         );
         assert!(stdout(&altered).contains("altered 1 configuration keys"));
-        let described = stdout(&kafkacc(&["topics", "describe", &topic], None));
-        assert!(
-            described.contains("config retention.ms=7200000 (DynamicTopic)"),
-            "{described}"
-        );
+        // The change reaches the broker's view a moment after the call.
+        let wanted = "config retention.ms=7200000 (DynamicTopic)";
+        let mut described = String::new();
+        for _ in 0..100 {
+            described = stdout(&kafkacc(&["topics", "describe", &topic], None));
+            if described.contains(wanted) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(described.contains(wanted), "{described}");
     }
 
     let input = "alice:first\nbob:second\ncarol:third:with:colons\n";

@@ -59,6 +59,31 @@ async fn create_describe_and_delete_a_topic() {
     deleted[0].1.as_ref().expect("delete succeeded");
 }
 
+/// The value of config `name` in `entries`.
+fn value_of<'a>(entries: &'a [ConfigEntry], name: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.as_deref())
+}
+
+/// `resource`'s configuration once `ready` holds for it (at most 30 s;
+/// then the last one, for the caller's assertions to explain).
+async fn described_when(
+    admin: &Admin,
+    resource: &ConfigResource,
+    ready: impl Fn(&[ConfigEntry]) -> bool,
+) -> Vec<ConfigEntry> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let entries = admin.describe_configs(resource).await.expect("describe");
+        if ready(&entries) || std::time::Instant::now() >= deadline {
+            return entries;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Topic configuration: a key set at creation reads back as set on the
 /// topic, an incremental change replaces it and leaves the other keys
 /// alone, and deleting it falls back to the default. A broker's own
@@ -112,7 +137,12 @@ async fn describe_and_alter_topic_and_broker_configs() {
         )
         .await
         .expect("alter");
-    let entries = admin.describe_configs(&resource).await.expect("describe");
+    // A change reaches the broker's view through the metadata log, a
+    // moment after the call returns.
+    let entries = described_when(&admin, &resource, |e| {
+        value_of(e, "retention.ms") == Some("7200000")
+    })
+    .await;
     assert_eq!(
         entry(&entries, "retention.ms").value.as_deref(),
         Some("7200000")
@@ -127,7 +157,10 @@ async fn describe_and_alter_topic_and_broker_configs() {
         .alter_configs(&resource, &[("retention.ms", ConfigChange::Delete)])
         .await
         .expect("delete the setting");
-    let entries = admin.describe_configs(&resource).await.expect("describe");
+    let entries = described_when(&admin, &resource, |e| {
+        value_of(e, "retention.ms") != Some("7200000")
+    })
+    .await;
     let retention = entry(&entries, "retention.ms");
     assert_ne!(
         retention.source,
@@ -152,6 +185,7 @@ async fn describe_and_alter_topic_and_broker_configs() {
         )
         .await;
     assert!(matches!(refused, Err(Error::Broker { .. })), "{refused:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let entries = admin.describe_configs(&resource).await.expect("describe");
     assert_eq!(
         entry(&entries, "max.message.bytes").value.as_deref(),
