@@ -19,9 +19,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         kafkacc topics create users -p 6\n  \
         kafkacc topics describe users\n  \
         kafkacc topics alter users --set retention.ms=86400000\n  \
-        kafkacc metadata"
+        kafkacc metadata\n  \
+        KAFKA_SASL_PASSWORD=... kafkacc --sasl scram-sha-512 --user alice --tls --ca ca.pem topics list"
 )]
 pub(crate) struct Cli {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the cluster is and how to authenticate to it.
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
     /// Bootstrap brokers, comma-separated host:port.
     #[arg(
         short,
@@ -31,8 +41,42 @@ pub(crate) struct Cli {
         default_value = "localhost:9092"
     )]
     pub bootstrap: String,
-    #[command(subcommand)]
-    pub command: Command,
+    /// SASL mechanism (with --user and --password).
+    #[arg(long, global = true, value_enum, env = "KAFKA_SASL_MECHANISM")]
+    pub sasl: Option<SaslChoice>,
+    /// SASL user name.
+    #[arg(long, global = true, env = "KAFKA_SASL_USERNAME")]
+    pub user: Option<String>,
+    /// SASL password; prefer the environment variable, since other users
+    /// of the machine can see command lines.
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SASL_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Connect with TLS (SSL, or SASL_SSL with --sasl), trusting the
+    /// system's CAs unless --ca is given. Needs the `tls` build feature.
+    #[arg(long, global = true)]
+    pub tls: bool,
+    /// The CA certificate (PEM file) that signed the brokers'
+    /// certificates; implies --tls.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+/// A SASL mechanism.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum SaslChoice {
+    /// PLAIN (use it over TLS only: the password travels as is).
+    Plain,
+    /// SCRAM-SHA-256.
+    #[value(name = "scram-sha-256")]
+    ScramSha256,
+    /// SCRAM-SHA-512.
+    #[value(name = "scram-sha-512")]
+    ScramSha512,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +248,18 @@ pub(crate) enum TopicsCommand {
     Describe {
         /// Topic name.
         name: String,
+    },
+    /// Delete a topic's records below an offset (the earliest offset moves
+    /// there).
+    DeleteRecords {
+        /// Topic name.
+        name: String,
+        /// Delete below this offset, or `end` for all records.
+        #[arg(long, value_name = "OFFSET|end")]
+        before: String,
+        /// Only these partitions (repeatable; default all).
+        #[arg(short, long)]
+        partition: Vec<i32>,
     },
     /// Change a topic's configuration, key by key (other keys keep theirs).
     Alter {

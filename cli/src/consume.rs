@@ -1,6 +1,6 @@
 //! `kafkacc consume`.
 
-use crate::args::{ConsumeArgs, Format};
+use crate::args::{ClusterArgs, ConsumeArgs, Format};
 use crate::{CliError, CliResult, connect};
 use kafkacc::group::{GroupConfig, GroupConsumer};
 use kafkacc::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec};
@@ -36,12 +36,12 @@ fn bad_start(from: &str) -> CliError {
     ))
 }
 
-pub(crate) async fn run(bootstrap: &str, args: ConsumeArgs) -> CliResult {
+pub(crate) async fn run(cluster: &ClusterArgs, args: ConsumeArgs) -> CliResult {
     if let Some(group) = args.group.clone() {
-        return run_in_group(bootstrap, &group, args).await;
+        return run_in_group(cluster, &group, args).await;
     }
     let start = parse_start(&args.from)?;
-    let client = connect(bootstrap).await?;
+    let client = connect(cluster).await?;
     let config = ConsumerConfig::default()
         .auto_offset_reset(OffsetReset::Latest)
         .fetch_max_wait(Duration::from_millis(250));
@@ -89,7 +89,7 @@ pub(crate) async fn run(bootstrap: &str, args: ConsumeArgs) -> CliResult {
 /// Consumes as a group member: partitions come from the group, reading
 /// resumes at the group's committed offsets (else `--from beginning|end`),
 /// and offsets are committed after each batch printed.
-async fn run_in_group(bootstrap: &str, group: &str, args: ConsumeArgs) -> CliResult {
+async fn run_in_group(cluster: &ClusterArgs, group: &str, args: ConsumeArgs) -> CliResult {
     let reset = match args.from.as_str() {
         "beginning" => OffsetReset::Earliest,
         "end" => OffsetReset::Latest,
@@ -103,7 +103,7 @@ async fn run_in_group(bootstrap: &str, group: &str, args: ConsumeArgs) -> CliRes
         .auto_offset_reset(reset)
         .fetch_max_wait(Duration::from_millis(250));
     let mut consumer =
-        GroupConsumer::new(connect(bootstrap).await?, config, GroupConfig::new(group))?;
+        GroupConsumer::new(connect(cluster).await?, config, GroupConfig::new(group))?;
     consumer.subscribe(&[&args.topic])?;
     let stdout = std::io::stdout();
     let mut seen = 0u64;

@@ -1,12 +1,12 @@
 //! `kafkacc groups ...`.
 
-use crate::args::{GroupsArgs, GroupsCommand};
+use crate::args::{ClusterArgs, GroupsArgs, GroupsCommand};
 use crate::{CliError, CliResult, connect};
 use kafkacc::{Admin, OffsetSpec, TopicPartition};
 use std::collections::BTreeMap;
 
-pub(crate) async fn run(bootstrap: &str, args: GroupsArgs) -> CliResult {
-    let admin = Admin::new(connect(bootstrap).await?);
+pub(crate) async fn run(cluster: &ClusterArgs, args: GroupsArgs) -> CliResult {
+    let admin = Admin::new(connect(cluster).await?);
     match args.command {
         GroupsCommand::List => {
             for g in admin.list_groups().await? {

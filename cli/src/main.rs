@@ -14,11 +14,11 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = args::Cli::parse();
     let result = match cli.command {
-        args::Command::Produce(a) => produce::run(&cli.bootstrap, a).await,
-        args::Command::Consume(a) => consume::run(&cli.bootstrap, a).await,
-        args::Command::Topics(a) => topics::run(&cli.bootstrap, a).await,
-        args::Command::Groups(a) => groups::run(&cli.bootstrap, a).await,
-        args::Command::Metadata => topics::metadata(&cli.bootstrap).await,
+        args::Command::Produce(a) => produce::run(&cli.cluster, a).await,
+        args::Command::Consume(a) => consume::run(&cli.cluster, a).await,
+        args::Command::Topics(a) => topics::run(&cli.cluster, a).await,
+        args::Command::Groups(a) => groups::run(&cli.cluster, a).await,
+        args::Command::Metadata => topics::metadata(&cli.cluster).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,11 +62,31 @@ impl From<std::io::Error> for CliError {
 pub(crate) type CliResult = Result<(), CliError>;
 
 /// Connects to the cluster named by `-b`.
-pub(crate) async fn connect(bootstrap: &str) -> Result<kafkacc::Client, CliError> {
+pub(crate) async fn connect(cluster: &args::ClusterArgs) -> Result<kafkacc::Client, CliError> {
+    use kafkacc::security::{SaslConfig, SaslMechanism, TlsConfig};
     // A person is waiting: give up on an unreachable cluster sooner than a
     // long-running service would.
-    let config = kafkacc::ClientConfig::new(bootstrap)
+    let mut config = kafkacc::ClientConfig::new(&cluster.bootstrap)
         .client_id("kafkacc-cli")
         .bootstrap_timeout(std::time::Duration::from_secs(10));
+    if let Some(choice) = cluster.sasl {
+        let (Some(user), Some(password)) = (&cluster.user, &cluster.password) else {
+            return Err(CliError::Usage(
+                "--sasl needs --user and --password (or KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)"
+                    .into(),
+            ));
+        };
+        let mechanism = match choice {
+            args::SaslChoice::Plain => SaslMechanism::Plain,
+            args::SaslChoice::ScramSha256 => SaslMechanism::ScramSha256,
+            args::SaslChoice::ScramSha512 => SaslMechanism::ScramSha512,
+        };
+        config = config.sasl(SaslConfig::new(mechanism, user, password));
+    }
+    if let Some(ca) = &cluster.ca {
+        config = config.tls(TlsConfig::ca_file(ca)?);
+    } else if cluster.tls {
+        config = config.tls(TlsConfig::system_roots());
+    }
     Ok(kafkacc::Client::connect(config).await?)
 }

@@ -1,6 +1,6 @@
 //! `kafkacc produce`.
 
-use crate::args::{Codec, FakeKind, ProduceArgs};
+use crate::args::{ClusterArgs, Codec, FakeKind, ProduceArgs};
 use crate::{CliError, CliResult, connect, fake_data};
 use indicatif::{ProgressBar, ProgressStyle};
 use kafkacc::{Acks, Compression, DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 /// memory stays flat on long inputs.
 const WINDOW: usize = 10_000;
 
-pub(crate) async fn run(bootstrap: &str, args: ProduceArgs) -> CliResult {
+pub(crate) async fn run(cluster: &ClusterArgs, args: ProduceArgs) -> CliResult {
     let acks = match args.acks.as_str() {
         "all" | "-1" => Acks::All,
         "1" => Acks::Leader,
@@ -31,7 +31,7 @@ pub(crate) async fn run(bootstrap: &str, args: ProduceArgs) -> CliResult {
     let config = ProducerConfig::default()
         .acks(acks)
         .compression(codec(args.compression));
-    let producer = Producer::new(connect(bootstrap).await?, config)?;
+    let producer = Producer::new(connect(cluster).await?, config)?;
 
     let mut lines: Box<dyn Iterator<Item = std::io::Result<(Option<String>, String)>>> =
         match (args.fake, &args.file) {

@@ -1,11 +1,11 @@
 //! `kafkacc topics ...` and `kafkacc metadata`.
 
-use crate::args::{TopicsArgs, TopicsCommand};
+use crate::args::{ClusterArgs, TopicsArgs, TopicsCommand};
 use crate::{CliError, CliResult, connect};
 use kafkacc::{Admin, ConfigChange, ConfigResource, NewTopic, OffsetSpec};
 
-pub(crate) async fn run(bootstrap: &str, args: TopicsArgs) -> CliResult {
-    let admin = Admin::new(connect(bootstrap).await?);
+pub(crate) async fn run(cluster: &ClusterArgs, args: TopicsArgs) -> CliResult {
+    let admin = Admin::new(connect(cluster).await?);
     match args.command {
         TopicsCommand::List => {
             for topic in admin.list_topics().await? {
@@ -64,6 +64,25 @@ pub(crate) async fn run(bootstrap: &str, args: TopicsArgs) -> CliResult {
                 Err(e) => println!("  configs unavailable: {e}"),
             }
         }
+        TopicsCommand::DeleteRecords {
+            name,
+            before,
+            partition,
+        } => {
+            let offset = match before.as_str() {
+                "end" => -1,
+                other => other.parse().map_err(|_| {
+                    CliError::Usage(format!("--before takes an offset or end, got {other:?}"))
+                })?,
+            };
+            let partitions = admin
+                .list_offsets(&name, &partition, OffsetSpec::Latest)
+                .await?;
+            let before = partitions.into_keys().map(|p| (p, offset)).collect();
+            for (p, low) in admin.delete_records(&name, &before).await? {
+                println!("{name}/{p} earliest offset {low}");
+            }
+        }
         TopicsCommand::Alter { name, set, delete } => {
             let mut changes = Vec::new();
             for entry in &set {
@@ -97,8 +116,8 @@ fn key_value(text: &str) -> Result<(&str, &str), CliError> {
         .ok_or_else(|| CliError::Usage(format!("expected KEY=VALUE, got {text:?}")))
 }
 
-pub(crate) async fn metadata(bootstrap: &str) -> CliResult {
-    let client = connect(bootstrap).await?;
+pub(crate) async fn metadata(cluster: &ClusterArgs) -> CliResult {
+    let client = connect(cluster).await?;
     let metadata = client.refresh_all_metadata().await?;
     println!(
         "cluster {} controller {}",

@@ -83,6 +83,25 @@ fn topics_produce_and_consume_round_trip() {
         }
         assert!(described.contains(wanted), "{described}");
     }
+    if !kafkacc_tests::broker().is_tansu() && !kafkacc_tests::broker().is_fake() {
+        // DeleteRecords (Tansu crashes on it, the fake cluster lacks it).
+        let trimmed = format!("{topic}-trim");
+        kafkacc(&["topics", "create", &trimmed, "-p", "2"], None);
+        kafkacc(&["produce", &trimmed, "-p", "1"], Some("x\ny\nz\n"));
+        let deleted = stdout(&kafkacc(
+            &[
+                "topics",
+                "delete-records",
+                &trimmed,
+                "-p",
+                "1",
+                "--before",
+                "2",
+            ],
+            None,
+        ));
+        assert_eq!(deleted.trim(), format!("{trimmed}/1 earliest offset 2"));
+    }
 
     let input = "alice:first\nbob:second\ncarol:third:with:colons\n";
     let produced = kafkacc(
@@ -236,4 +255,84 @@ fn group_consume_commits_and_groups_describe_shows_no_lag() {
 
     let deleted = stdout(&kafkacc(&["groups", "delete", &group], None));
     assert_eq!(deleted.trim(), format!("deleted group {group}"));
+}
+
+/// The SASL options reach a secured cluster (its own Apache Kafka): SCRAM
+/// with the password from the environment creates, produces and consumes;
+/// a wrong password, a missing user and TLS in a build without the `tls`
+/// feature each fail with a one-line reason.
+#[test]
+fn sasl_options_reach_a_secured_cluster() {
+    use kafkacc_tests::secure_broker::{PASSWORD, USER, secure_broker};
+    let broker = secure_broker();
+    let run = |args: &[&str], password: &str, stdin: &str| -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
+            .args(["-b", &broker.sasl_plaintext, "--sasl", "scram-sha-512"])
+            .args(args)
+            .env("KAFKA_SASL_PASSWORD", password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kafkacc");
+        if let Some(mut pipe) = child.stdin.take() {
+            pipe.write_all(stdin.as_bytes()).expect("write stdin");
+        }
+        child.wait_with_output().expect("wait")
+    };
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let topic = kafkacc_tests::unique_name("cli-sasl");
+    ok(run(
+        &["--user", USER, "topics", "create", &topic],
+        PASSWORD,
+        "",
+    ));
+    ok(run(
+        &["--user", USER, "produce", &topic],
+        PASSWORD,
+        "one\ntwo\n",
+    ));
+    let consumed = ok(run(
+        &[
+            "--user",
+            USER,
+            "consume",
+            &topic,
+            "--from",
+            "beginning",
+            "-e",
+        ],
+        PASSWORD,
+        "",
+    ));
+    assert_eq!(consumed, "one\ntwo\n");
+
+    let failure = |out: Output| {
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let wrong = failure(run(&["--user", USER, "topics", "list"], "wrong", ""));
+    assert!(wrong.starts_with("kafkacc: "), "{wrong}");
+    assert!(wrong.to_lowercase().contains("authentication"), "{wrong}");
+    assert!(
+        !wrong.contains("wrong"),
+        "the password is not echoed: {wrong}"
+    );
+    let no_user = failure(run(&["topics", "list"], PASSWORD, ""));
+    assert!(no_user.contains("--sasl needs --user"), "{no_user}");
+    if !cfg!(feature = "tls") {
+        let tls = failure(run(
+            &["--user", USER, "--tls", "topics", "list"],
+            PASSWORD,
+            "",
+        ));
+        assert!(tls.contains("`tls` feature"), "{tls}");
+    }
 }
