@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         kafkacc topics describe users\n  \
         kafkacc topics alter users --set retention.ms=86400000\n  \
         kafkacc metadata\n  \
+        kafkacc acls create --topic users --principal User:bob --operation read\n  \
         KAFKA_SASL_PASSWORD=... kafkacc --sasl scram-sha-512 --user alice --tls --ca ca.pem topics list"
 )]
 pub(crate) struct Cli {
@@ -91,6 +92,72 @@ pub(crate) enum Command {
     Groups(GroupsArgs),
     /// Show brokers and topics.
     Metadata,
+    /// List, create or delete ACLs (the cluster must run an authorizer).
+    Acls(AclsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AclsArgs {
+    #[command(subcommand)]
+    pub command: AclsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AclsCommand {
+    /// List the ACLs that match (all of them without options).
+    List(AclArgs),
+    /// Create one ACL (a resource and --principal are required).
+    Create(AclArgs),
+    /// Delete the ACLs that match.
+    Delete(AclArgs),
+}
+
+/// Which ACLs (for list and delete), or the ACL (for create).
+#[derive(Debug, Args)]
+pub(crate) struct AclArgs {
+    /// A topic.
+    #[arg(long, group = "resource")]
+    pub topic: Option<String>,
+    /// A consumer group.
+    #[arg(long, group = "resource")]
+    pub group: Option<String>,
+    /// A transactional id.
+    #[arg(long, group = "resource")]
+    pub transactional_id: Option<String>,
+    /// The cluster.
+    #[arg(long, group = "resource")]
+    pub cluster: bool,
+    /// The name is a prefix (all resources whose name starts with it).
+    #[arg(long)]
+    pub prefixed: bool,
+    /// Who, e.g. User:alice.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// From which host (create: default any).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// What (create: default all).
+    #[arg(long, value_enum)]
+    pub operation: Option<AclOperationChoice>,
+    /// Deny rather than allow.
+    #[arg(long)]
+    pub deny: bool,
+}
+
+/// An ACL operation.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AclOperationChoice {
+    All,
+    Read,
+    Write,
+    Create,
+    Delete,
+    Alter,
+    Describe,
+    ClusterAction,
+    DescribeConfigs,
+    AlterConfigs,
+    IdempotentWrite,
 }
 
 #[derive(Debug, Args)]

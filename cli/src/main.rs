@@ -1,5 +1,6 @@
 //! `kafkacc`: a command-line Kafka client built on the kafkacc library.
 
+mod acls;
 mod args;
 mod consume;
 mod fake_data;
@@ -19,6 +20,7 @@ async fn main() -> ExitCode {
         args::Command::Topics(a) => topics::run(&cli.cluster, a).await,
         args::Command::Groups(a) => groups::run(&cli.cluster, a).await,
         args::Command::Metadata => topics::metadata(&cli.cluster).await,
+        args::Command::Acls(a) => acls::run(&cli.cluster, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

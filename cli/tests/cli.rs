@@ -327,6 +327,45 @@ fn sasl_options_reach_a_secured_cluster() {
     );
     let no_user = failure(run(&["topics", "list"], PASSWORD, ""));
     assert!(no_user.contains("--sasl needs --user"), "{no_user}");
+    // ACLs: alice lets only herself read the topic; list shows it,
+    // delete removes it.
+    let created = ok(run(
+        &[
+            "--user",
+            USER,
+            "acls",
+            "create",
+            "--topic",
+            &topic,
+            "--principal",
+            "User:alice",
+            "--operation",
+            "read",
+        ],
+        PASSWORD,
+        "",
+    ));
+    let shown = format!("Topic:{topic}:Literal User:alice * Read Allow");
+    assert_eq!(created.trim(), format!("created {shown}"));
+    let listed = ok(run(
+        &["--user", USER, "acls", "list", "--topic", &topic],
+        PASSWORD,
+        "",
+    ));
+    assert_eq!(listed.trim(), shown);
+    let deleted = ok(run(
+        &["--user", USER, "acls", "delete", "--topic", &topic],
+        PASSWORD,
+        "",
+    ));
+    assert_eq!(deleted.trim(), format!("deleted {shown}"));
+    let missing = failure(run(
+        &["--user", USER, "acls", "create", "--topic", &topic],
+        PASSWORD,
+        "",
+    ));
+    assert!(missing.contains("--principal is required"), "{missing}");
+
     if !cfg!(feature = "tls") {
         let tls = failure(run(
             &["--user", USER, "--tls", "topics", "list"],
