@@ -4,21 +4,30 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn kafkacc(args: &[&str], stdin: Option<&str>) -> Output {
-    let broker = kafkacc_tests::broker();
+/// Runs the binary with `args`, `env` and `stdin`; whatever the outcome.
+fn spawn(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
-        .args(["-b", &broker.bootstrap])
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn kafkacc");
     if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(stdin.unwrap_or("").as_bytes())
-            .expect("write stdin");
+        pipe.write_all(stdin.as_bytes()).expect("write stdin");
     }
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+/// Runs the binary against the test broker; it must succeed.
+fn kafkacc(args: &[&str], stdin: Option<&str>) -> Output {
+    let broker = kafkacc_tests::broker();
+    let all: Vec<&str> = ["-b", broker.bootstrap.as_str()]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let out = spawn(&all, &[], stdin.unwrap_or(""));
     assert!(
         out.status.success(),
         "kafkacc {args:?} failed: {}",
@@ -266,19 +275,11 @@ fn sasl_options_reach_a_secured_cluster() {
     use kafkacc_tests::secure_broker::{PASSWORD, USER, secure_broker};
     let broker = secure_broker();
     let run_at = |bootstrap: &str, args: &[&str], password: &str, stdin: &str| -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kafkacc"))
-            .args(["-b", bootstrap, "--sasl", "scram-sha-512"])
-            .args(args)
-            .env("KAFKA_SASL_PASSWORD", password)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn kafkacc");
-        if let Some(mut pipe) = child.stdin.take() {
-            pipe.write_all(stdin.as_bytes()).expect("write stdin");
-        }
-        child.wait_with_output().expect("wait")
+        let all: Vec<&str> = ["-b", bootstrap, "--sasl", "scram-sha-512"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        spawn(&all, &[("KAFKA_SASL_PASSWORD", password)], stdin)
     };
     let run = |args: &[&str], password: &str, stdin: &str| {
         run_at(&broker.sasl_plaintext, args, password, stdin)

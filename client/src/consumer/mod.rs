@@ -11,8 +11,9 @@
 //! answers are still awaited, to keep the broker's fetch session in step,
 //! and only what is still current in them is used; the round after it is
 //! planned afresh. So at most two rounds are fetched ahead of the records
-//! the application holds. Positions move only when a round is applied, and a partition
-//! sought, paused or unassigned meanwhile has its prefetched data dropped.
+//! the application holds. Positions move only when a round is applied, and
+//! a partition sought, paused or unassigned meanwhile has its prefetched
+//! data dropped.
 //!
 //! Positions start from an explicit [`Consumer::seek`], or from the
 //! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
