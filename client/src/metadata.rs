@@ -124,8 +124,8 @@ impl ClusterMetadata {
                     partition: p.partition_index,
                     leader: p.leader_id,
                     leader_epoch: p.leader_epoch,
-                    replicas: p.replica_nodes.clone(),
-                    isr: p.isr_nodes.clone(),
+                    replicas: p.replica_nodes.to_vec(),
+                    isr: p.isr_nodes.to_vec(),
                     error: ErrorCode(p.error_code),
                 })
                 .collect();

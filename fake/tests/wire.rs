@@ -330,7 +330,7 @@ async fn read_committed_stops_at_the_lso_and_lists_aborted_transactions() {
                 v3_and_below_producer_epoch: epoch,
                 v3_and_below_topics: vec![AddPartitionsToTxnTopic {
                     name: "tx".into(),
-                    partitions: vec![0],
+                    partitions: [0].into(),
                     ..Default::default()
                 }],
                 ..Default::default()

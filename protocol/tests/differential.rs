@@ -19,7 +19,7 @@ use kafka_protocol::protocol::{
 use kafka_protocol::records as theirs;
 use kafkacc_protocol::compression::Compression;
 use kafkacc_protocol::records::{BatchBuilder, Header, ProducerState, TimestampType, batches};
-use kafkacc_protocol::{Message, RawTaggedField, StrBytes, Uuid};
+use kafkacc_protocol::{Int32List, Message, RawTaggedField, StrBytes, Uuid};
 use proptest::prelude::{BoxedStrategy, Strategy, any};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::collections::BTreeMap;
@@ -163,6 +163,19 @@ impl<A: Mirror<B>, B> Mirror<Vec<B>> for Vec<A> {
             a.same(b).map_err(|e| format!("[{i}] {e}"))?;
         }
         Ok(())
+    }
+}
+
+/// Our `[]int32` lists (inline or not) against their `Vec`s.
+impl<B> Mirror<Vec<B>> for Int32List
+where
+    i32: Mirror<B>,
+{
+    fn to_theirs(&self) -> Vec<B> {
+        self.to_vec().to_theirs()
+    }
+    fn same(&self, theirs: &Vec<B>) -> Result<(), String> {
+        self.to_vec().same(theirs)
     }
 }
 

@@ -163,8 +163,8 @@ pub fn metadata_response(port: i32, topics: &[(&str, i32)]) -> ResponseKind {
                 .map(|p| MetadataResponsePartition {
                     partition_index: p,
                     leader_id: 1,
-                    replica_nodes: vec![1],
-                    isr_nodes: vec![1],
+                    replica_nodes: [1].into(),
+                    isr_nodes: [1].into(),
                     ..Default::default()
                 })
                 .collect(),

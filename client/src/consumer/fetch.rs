@@ -662,7 +662,7 @@ fn forgotten_topics(session: &SessionRequest, by_id: bool) -> Vec<ForgottenTopic
             ForgottenTopic {
                 topic,
                 topic_id,
-                partitions,
+                partitions: partitions.into(),
                 ..Default::default()
             }
         })

@@ -1561,7 +1561,7 @@ impl ClassicMember {
                         .into_iter()
                         .map(|(name, partition_indexes)| OffsetFetchRequestTopics {
                             name: name.into(),
-                            partition_indexes,
+                            partition_indexes: partition_indexes.into(),
                             ..Default::default()
                         })
                         .collect(),

@@ -1137,7 +1137,7 @@ impl Consumer848Member {
                     .into_iter()
                     .map(|(topic_id, partitions)| TopicPartitions {
                         topic_id,
-                        partitions,
+                        partitions: partitions.into(),
                         ..Default::default()
                     })
                     .collect(),
@@ -1193,7 +1193,7 @@ impl Consumer848Member {
                         .into_iter()
                         .map(|(name, partition_indexes)| OffsetFetchRequestTopics {
                             name: name.into(),
-                            partition_indexes,
+                            partition_indexes: partition_indexes.into(),
                             ..Default::default()
                         })
                         .collect(),

@@ -167,7 +167,7 @@ fn hb_ok(epoch: i32, partitions: Option<&[i32]>) -> Response {
         assignment: partitions.map(|ps| Assignment {
             topic_partitions: vec![TopicPartitions {
                 topic_id: topic_id(),
-                partitions: ps.to_vec(),
+                partitions: ps.into(),
                 ..Default::default()
             }],
             ..Default::default()

@@ -400,7 +400,7 @@ fn answer_848(request: &Request, code: ErrorCode, parts: &[i32], epoch: &mut i32
                 assignment: Some(HbAssignment {
                     topic_partitions: vec![TopicPartitions {
                         topic_id: topic_id(),
-                        partitions: parts.to_vec(),
+                        partitions: parts.into(),
                         ..Default::default()
                     }],
                     ..Default::default()

@@ -867,7 +867,7 @@ pub async fn committed_offsets(
         group_id: group_id.into(),
         topics: Some(vec![OffsetFetchRequestTopic {
             name: topic.into(),
-            partition_indexes: partitions,
+            partition_indexes: partitions.into(),
             ..Default::default()
         }]),
         ..Default::default()

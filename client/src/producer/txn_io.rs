@@ -186,7 +186,7 @@ async fn send(shared: &Shared, outgoing: Outgoing) -> Result<TxnResponse> {
                     .into_iter()
                     .map(|(name, partitions)| AddPartitionsToTxnTopic {
                         name: StrBytes::from(name),
-                        partitions,
+                        partitions: partitions.into(),
                         ..Default::default()
                     })
                     .collect(),

@@ -26,6 +26,7 @@ fn prim_strategy(p: Prim) -> String {
 fn base_strategy(ty: &FieldType) -> String {
     match ty {
         FieldType::Prim(p) => prim_strategy(*p),
+        FieldType::Array(Elem::Prim(Prim::Int32)) => "arb_int32_list()".into(),
         FieldType::Array(e) => {
             let inner = match e {
                 Elem::Prim(p) => prim_strategy(*p),

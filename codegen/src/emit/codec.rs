@@ -114,6 +114,17 @@ impl<'a> Body<'a> {
                 }
                 _ => format!("buf.put_{}({a});", p.rust()),
             },
+            FieldType::Array(Elem::Prim(Prim::Int32)) => {
+                if f.optional {
+                    pick(
+                        &format!("write_nullable_int32s(buf, {a}.as_deref(), {c})?;"),
+                        &format!("write_int32s(buf, {a}.as_deref().{null_err}, {c})?;"),
+                        &nullable,
+                    )
+                } else {
+                    format!("write_int32s(buf, &{a}, {c})?;")
+                }
+            }
             FieldType::Array(e) => {
                 let elem = self.write_elem(e, &c);
                 if f.optional {
@@ -189,6 +200,14 @@ impl<'a> Body<'a> {
                 }
                 _ => format!("read_{}({b})?", prim_reader(*p)),
             },
+            FieldType::Array(Elem::Prim(Prim::Int32)) => {
+                let plain = format!("read_int32s({b}, {c}, {name:?})?");
+                if f.optional {
+                    pick(format!("read_nullable_int32s({b}, {c})?"), plain, &nullable)
+                } else {
+                    plain
+                }
+            }
             FieldType::Array(e) => {
                 let elem = self.read_elem(e, &c, &name);
                 let plain = format!("read_array({b}, {c}, {name:?}, {elem})?");

@@ -142,7 +142,7 @@ pub fn message_file(msg: &Message) -> String {
         out.push_str("use crate::generated::ApiKey;\n");
     }
     out.push_str("use crate::wire::*;\n");
-    let krate: Vec<&str> = ["StrBytes", "Uuid"]
+    let krate: Vec<&str> = ["Int32List", "StrBytes", "Uuid"]
         .into_iter()
         .filter(|w| uses_word(&body, w))
         .collect();

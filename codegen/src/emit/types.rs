@@ -14,6 +14,7 @@ pub fn elem_type(e: &Elem) -> String {
 pub fn base_type(ty: &FieldType) -> String {
     match ty {
         FieldType::Prim(p) => p.rust().to_string(),
+        FieldType::Array(Elem::Prim(Prim::Int32)) => "Int32List".into(),
         FieldType::Array(e) => format!("Vec<{}>", elem_type(e)),
         FieldType::Struct(n) => n.clone(),
     }
@@ -46,6 +47,7 @@ fn base_default(f: &Field) -> String {
             (Prim::Bytes | Prim::Records, _) => "Bytes::new()".into(),
             _ => "0".into(),
         },
+        (FieldType::Array(Elem::Prim(Prim::Int32)), _) => "Int32List::new()".into(),
         (FieldType::Array(_), _) => "Vec::new()".into(),
         (FieldType::Struct(n), _) => format!("{n}::default()"),
     }

@@ -110,7 +110,7 @@ pub(crate) fn heartbeat(
                 .filter_map(|(topic, partitions)| {
                     state.topics.get(&topic).map(|t| TopicPartitions {
                         topic_id: t.id,
-                        partitions,
+                        partitions: partitions.into(),
                         ..Default::default()
                     })
                 })
@@ -138,7 +138,7 @@ fn described_assignment(state: &State, set: &BTreeSet<Tp>) -> describe_response:
             .map(|(topic, partitions)| describe_response::TopicPartitions {
                 topic_id: state.topics.get(topic).map(|t| t.id).unwrap_or_default(),
                 topic_name: sb(topic),
-                partitions,
+                partitions: partitions.into(),
                 ..Default::default()
             })
             .collect(),

@@ -121,7 +121,7 @@ fn topic_entry(state: &State, name: &str) -> MetadataResponseTopic {
                 partition_index: i32::try_from(i).unwrap_or(i32::MAX),
                 leader_id: if up { p.leader } else { -1 },
                 leader_epoch: p.leader_epoch,
-                replica_nodes: p.replicas.clone(),
+                replica_nodes: p.replicas.as_slice().into(),
                 isr_nodes: p
                     .replicas
                     .iter()

@@ -188,7 +188,7 @@ pub(crate) fn fetch(state: &State, ctx: &Ctx, req: OffsetFetchRequest) -> Respon
         let group = state.groups.get(group_id);
         let requested = req.topics.as_ref().map(|ts| {
             ts.iter()
-                .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.clone()))
+                .map(|t| (t.name.as_str().to_owned(), t.partition_indexes.to_vec()))
                 .collect()
         });
         let topics = if group_error.is_some() && ctx.version >= 2 {
@@ -248,7 +248,7 @@ pub(crate) fn fetch(state: &State, ctx: &Ctx, req: OffsetFetchRequest) -> Respon
                             t.name.as_str().to_owned()
                         };
                         ids.insert(name.clone(), t.topic_id);
-                        (name, t.partition_indexes.clone())
+                        (name, t.partition_indexes.to_vec())
                     })
                     .collect()
             });

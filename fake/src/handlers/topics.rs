@@ -40,7 +40,7 @@ pub(crate) fn create(state: &mut State, ctx: &Ctx, req: CreateTopicsRequest) -> 
                 let mut assignments: Vec<(i32, Vec<i32>)> = t
                     .assignments
                     .iter()
-                    .map(|a| (a.partition_index, a.broker_ids.clone()))
+                    .map(|a| (a.partition_index, a.broker_ids.to_vec()))
                     .collect();
                 assignments.sort_by_key(|(p, _)| *p);
                 let assignments: Vec<Vec<i32>> = assignments.into_iter().map(|(_, b)| b).collect();
@@ -165,7 +165,7 @@ pub(crate) fn create_partitions(
                 .assignments
                 .iter()
                 .flatten()
-                .map(|a| a.broker_ids.clone())
+                .map(|a| a.broker_ids.to_vec())
                 .collect();
             let outcome =
                 state.add_partitions(t.name.as_str(), t.count, &assignments, req.validate_only);

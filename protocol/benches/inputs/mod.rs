@@ -100,8 +100,8 @@ pub fn our_metadata() -> MetadataResponse {
                         partition_index: p,
                         leader_id: p % 3 + 1,
                         leader_epoch: 5,
-                        replica_nodes: vec![1, 2, 3],
-                        isr_nodes: vec![1, 2, 3],
+                        replica_nodes: [1, 2, 3].into(),
+                        isr_nodes: [1, 2, 3].into(),
                         ..Default::default()
                     })
                     .collect(),

@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `AddPartitionsToTxnRequest`: request, API key 24; versions 0-5; flexible 3+.
@@ -285,7 +285,7 @@ pub struct AddPartitionsToTxnTopic {
     /// `Name`: versions 0+.
     pub name: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -294,7 +294,7 @@ impl Default for AddPartitionsToTxnTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -305,10 +305,7 @@ impl Encode for AddPartitionsToTxnTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 3;
         write_string(buf, &self.name, flexible)?;
-        write_array(buf, &self.partitions, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -326,12 +323,7 @@ impl Decode for AddPartitionsToTxnTopic {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 3;
         let f_name = read_string(buf, flexible, "AddPartitionsToTxnTopic.Name")?;
-        let f_partitions = read_array(
-            buf,
-            flexible,
-            "AddPartitionsToTxnTopic.Partitions",
-            read_i32,
-        )?;
+        let f_partitions = read_int32s(buf, flexible, "AddPartitionsToTxnTopic.Partitions")?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {
@@ -493,7 +485,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(version: i16) -> BoxedStrategy<Self> {
             let s_name = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_name, s_partitions), arb_unknown_tagged(version >= 3))
                 .prop_map(|((f_name, f_partitions), unknown_tagged_fields)| Self {
                     name: f_name,

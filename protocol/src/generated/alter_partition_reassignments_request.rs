@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `AlterPartitionReassignmentsRequest`: request, API key 45; versions 0-1; flexible 0+.
@@ -136,7 +136,7 @@ pub struct ReassignablePartition {
     /// `PartitionIndex`: versions 0+.
     pub partition_index: i32,
     /// `Replicas`: versions 0+; nullable 0+; default null.
-    pub replicas: Option<Vec<i32>>,
+    pub replicas: Option<Int32List>,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -155,10 +155,7 @@ impl Encode for ReassignablePartition {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
-        write_nullable_array(buf, self.replicas.as_deref(), true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_nullable_int32s(buf, self.replicas.as_deref(), true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -168,7 +165,7 @@ impl Decode for ReassignablePartition {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_partition_index = read_i32(buf)?;
-        let f_replicas = read_nullable_array(buf, true, read_i32)?;
+        let f_replicas = read_nullable_int32s(buf, true)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             partition_index: f_partition_index,
@@ -247,7 +244,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_partition_index = any::<i32>().boxed();
-            let s_replicas = arb_nullable(true, arb_vec(any::<i32>().boxed()));
+            let s_replicas = arb_nullable(true, arb_int32_list());
             ((s_partition_index, s_replicas), arb_unknown_tagged(true))
                 .prop_map(
                     |((f_partition_index, f_replicas), unknown_tagged_fields)| Self {

@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::Uuid;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, Uuid};
 use bytes::Bytes;
 
 /// `AlterPartitionRequest`: request, API key 56; versions 2-3; flexible 0+.
@@ -128,7 +128,7 @@ pub struct PartitionData {
     /// `LeaderEpoch`: versions 0+.
     pub leader_epoch: i32,
     /// `NewIsr`: versions 0-2.
-    pub new_isr: Vec<i32>,
+    pub new_isr: Int32List,
     /// `NewIsrWithEpochs`: versions 3+.
     pub new_isr_with_epochs: Vec<BrokerState>,
     /// `LeaderRecoveryState`: versions 1+; default 0.
@@ -144,7 +144,7 @@ impl Default for PartitionData {
         Self {
             partition_index: 0,
             leader_epoch: 0,
-            new_isr: Vec::new(),
+            new_isr: Int32List::new(),
             new_isr_with_epochs: Vec::new(),
             leader_recovery_state: 0,
             partition_epoch: 0,
@@ -159,10 +159,7 @@ impl Encode for PartitionData {
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_epoch);
         if version <= 2 {
-            write_array(buf, &self.new_isr, true, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.new_isr, true)?;
         } else if !self.new_isr.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionData.NewIsr",
@@ -192,9 +189,9 @@ impl Decode for PartitionData {
         let f_partition_index = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
         let f_new_isr = if version <= 2 {
-            read_array(buf, true, "PartitionData.NewIsr", read_i32)?
+            read_int32s(buf, true, "PartitionData.NewIsr")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let f_new_isr_with_epochs = if version >= 3 {
             read_array(buf, true, "PartitionData.NewIsrWithEpochs", |buf| {
@@ -340,9 +337,9 @@ mod arbitrary {
             let s_partition_index = any::<i32>().boxed();
             let s_leader_epoch = any::<i32>().boxed();
             let s_new_isr = if version <= 2 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             let s_new_isr_with_epochs = if version >= 3 {
                 arb_vec(BrokerState::arbitrary_for_version(version))

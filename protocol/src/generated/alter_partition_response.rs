@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::Uuid;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, Uuid};
 use bytes::Bytes;
 
 /// `AlterPartitionResponse`: response, API key 56; versions 2-3; flexible 0+.
@@ -131,7 +131,7 @@ pub struct PartitionData {
     /// `LeaderEpoch`: versions 0+.
     pub leader_epoch: i32,
     /// `Isr`: versions 0+.
-    pub isr: Vec<i32>,
+    pub isr: Int32List,
     /// `LeaderRecoveryState`: versions 1+; default 0; ignorable.
     pub leader_recovery_state: i8,
     /// `PartitionEpoch`: versions 0+.
@@ -147,7 +147,7 @@ impl Default for PartitionData {
             error_code: 0,
             leader_id: 0,
             leader_epoch: 0,
-            isr: Vec::new(),
+            isr: Int32List::new(),
             leader_recovery_state: 0,
             partition_epoch: 0,
             unknown_tagged_fields: Vec::new(),
@@ -162,10 +162,7 @@ impl Encode for PartitionData {
         buf.put_i16(self.error_code);
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
-        write_array(buf, &self.isr, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.isr, true)?;
         buf.put_i8(self.leader_recovery_state);
         buf.put_i32(self.partition_epoch);
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -180,7 +177,7 @@ impl Decode for PartitionData {
         let f_error_code = read_i16(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_isr = read_array(buf, true, "PartitionData.Isr", read_i32)?;
+        let f_isr = read_int32s(buf, true, "PartitionData.Isr")?;
         let f_leader_recovery_state = read_i8(buf)?;
         let f_partition_epoch = read_i32(buf)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
@@ -256,7 +253,7 @@ mod arbitrary {
             let s_error_code = any::<i16>().boxed();
             let s_leader_id = any::<i32>().boxed();
             let s_leader_epoch = any::<i32>().boxed();
-            let s_isr = arb_vec(any::<i32>().boxed());
+            let s_isr = arb_int32_list();
             let s_leader_recovery_state = any::<i8>().boxed();
             let s_partition_epoch = any::<i32>().boxed();
             (

@@ -3,12 +3,13 @@
 //! strategies, and the round-trip check run for every message and version.
 //!
 //! Sizes stay small so that deeply nested messages remain cheap: strings of
-//! 0..8 chars, bytes of 0..16, arrays of 0..3 elements.
+//! 0..8 chars, bytes of 0..16, arrays of 0..3 elements (0..8 for `[]int32`,
+//! so that both the inline and the spilled `Int32List` are exercised).
 
 use crate::api::Message;
 use crate::generated::ApiKey;
 use crate::wire::{RawTaggedField, WireBuf, WireChunks};
-use crate::{StrBytes, Uuid, VersionRange};
+use crate::{Int32List, StrBytes, Uuid, VersionRange};
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::{BoxedStrategy, Just, Strategy, any, prop_oneof};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -37,6 +38,13 @@ pub fn arb_uuid() -> BoxedStrategy<Uuid> {
 pub fn arb_f64() -> BoxedStrategy<f64> {
     use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
     (POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO).boxed()
+}
+
+/// 0..8 arbitrary ids: inline and spilled lists both.
+pub fn arb_int32_list() -> BoxedStrategy<Int32List> {
+    proptest::collection::vec(any::<i32>(), 0..8)
+        .prop_map(|ids| ids.into_iter().collect())
+        .boxed()
 }
 
 /// 0..3 elements.

@@ -6,7 +6,7 @@
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `ConsumerGroupDescribeResponse`: response, API key 69; versions 0-1; flexible 0+.
@@ -269,7 +269,7 @@ pub struct TopicPartitions {
     /// `TopicName`: versions 0+.
     pub topic_name: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -279,7 +279,7 @@ impl Default for TopicPartitions {
         Self {
             topic_id: Uuid::ZERO,
             topic_name: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -290,10 +290,7 @@ impl Encode for TopicPartitions {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_string(buf, &self.topic_name, true)?;
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -304,7 +301,7 @@ impl Decode for TopicPartitions {
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_id = read_uuid(buf)?;
         let f_topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
-        let f_partitions = read_array(buf, true, "TopicPartitions.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, true, "TopicPartitions.Partitions")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic_id: f_topic_id,
@@ -521,7 +518,7 @@ mod arbitrary {
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic_id = arb_uuid();
             let s_topic_name = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             (
                 (s_topic_id, s_topic_name, s_partitions),
                 arb_unknown_tagged(true),

@@ -7,7 +7,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `ConsumerGroupHeartbeatRequest`: request, API key 68; versions 0-1; flexible 0+.
@@ -144,7 +144,7 @@ pub struct TopicPartitions {
     /// `TopicId`: versions 0+.
     pub topic_id: Uuid,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -153,7 +153,7 @@ impl Default for TopicPartitions {
     fn default() -> Self {
         Self {
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -163,10 +163,7 @@ impl Encode for TopicPartitions {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -176,7 +173,7 @@ impl Decode for TopicPartitions {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "TopicPartitions.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, true, "TopicPartitions.Partitions")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic_id: f_topic_id,
@@ -278,7 +275,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic_id = arb_uuid();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_topic_id, s_partitions), arb_unknown_tagged(true))
                 .prop_map(|((f_topic_id, f_partitions), unknown_tagged_fields)| Self {
                     topic_id: f_topic_id,

@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `ConsumerProtocolAssignment`: data schema; versions 0-3.
@@ -71,14 +71,14 @@ pub struct TopicPartition {
     /// `Topic`: versions 0+.
     pub topic: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         Self {
             topic: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
         }
     }
 }
@@ -87,10 +87,7 @@ impl Encode for TopicPartition {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, false)?;
-        write_array(buf, &self.partitions, false, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, false)?;
         Ok(())
     }
 }
@@ -99,7 +96,7 @@ impl Decode for TopicPartition {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, false, "TopicPartition.Topic")?;
-        let f_partitions = read_array(buf, false, "TopicPartition.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, false, "TopicPartition.Partitions")?;
         Ok(Self {
             topic: f_topic,
             partitions: f_partitions,
@@ -140,7 +137,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             (s_topic, s_partitions)
                 .prop_map(|(f_topic, f_partitions)| Self {
                     topic: f_topic,

@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `ConsumerProtocolSubscription`: data schema; versions 0-3.
@@ -107,14 +107,14 @@ pub struct TopicPartition {
     /// `Topic`: versions 1+.
     pub topic: StrBytes,
     /// `Partitions`: versions 1+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
 }
 
 impl Default for TopicPartition {
     fn default() -> Self {
         Self {
             topic: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
         }
     }
 }
@@ -131,10 +131,7 @@ impl Encode for TopicPartition {
             });
         }
         if version >= 1 {
-            write_array(buf, &self.partitions, false, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.partitions, false)?;
         } else if !self.partitions.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicPartition.Partitions",
@@ -154,9 +151,9 @@ impl Decode for TopicPartition {
             StrBytes::default()
         };
         let f_partitions = if version >= 1 {
-            read_array(buf, false, "TopicPartition.Partitions", read_i32)?
+            read_int32s(buf, false, "TopicPartition.Partitions")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         Ok(Self {
             topic: f_topic,
@@ -231,9 +228,9 @@ mod arbitrary {
                 Just(StrBytes::default()).boxed()
             };
             let s_partitions = if version >= 1 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             (s_topic, s_partitions)
                 .prop_map(|(f_topic, f_partitions)| Self {

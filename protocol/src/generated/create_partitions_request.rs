@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `CreatePartitionsRequest`: request, API key 37; versions 0-3; flexible 2+.
@@ -158,7 +158,7 @@ impl Decode for CreatePartitionsTopic {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePartitionsAssignment {
     /// `BrokerIds`: versions 0+.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -166,7 +166,7 @@ pub struct CreatePartitionsAssignment {
 impl Default for CreatePartitionsAssignment {
     fn default() -> Self {
         Self {
-            broker_ids: Vec::new(),
+            broker_ids: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -176,10 +176,7 @@ impl Encode for CreatePartitionsAssignment {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
-        write_array(buf, &self.broker_ids, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.broker_ids, flexible)?;
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -196,12 +193,7 @@ impl Decode for CreatePartitionsAssignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 2;
-        let f_broker_ids = read_array(
-            buf,
-            flexible,
-            "CreatePartitionsAssignment.BrokerIds",
-            read_i32,
-        )?;
+        let f_broker_ids = read_int32s(buf, flexible, "CreatePartitionsAssignment.BrokerIds")?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {
@@ -284,7 +276,7 @@ mod arbitrary {
     impl CreatePartitionsAssignment {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(version: i16) -> BoxedStrategy<Self> {
-            let s_broker_ids = arb_vec(any::<i32>().boxed());
+            let s_broker_ids = arb_int32_list();
             ((s_broker_ids,), arb_unknown_tagged(version >= 2))
                 .prop_map(|((f_broker_ids,), unknown_tagged_fields)| Self {
                     broker_ids: f_broker_ids,

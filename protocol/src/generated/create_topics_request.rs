@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `CreateTopicsRequest`: request, API key 19; versions 2-7; flexible 5+.
@@ -176,7 +176,7 @@ pub struct CreatableReplicaAssignment {
     /// `PartitionIndex`: versions 0+.
     pub partition_index: i32,
     /// `BrokerIds`: versions 0+.
-    pub broker_ids: Vec<i32>,
+    pub broker_ids: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -185,7 +185,7 @@ impl Default for CreatableReplicaAssignment {
     fn default() -> Self {
         Self {
             partition_index: 0,
-            broker_ids: Vec::new(),
+            broker_ids: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -196,10 +196,7 @@ impl Encode for CreatableReplicaAssignment {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 5;
         buf.put_i32(self.partition_index);
-        write_array(buf, &self.broker_ids, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.broker_ids, flexible)?;
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -217,12 +214,7 @@ impl Decode for CreatableReplicaAssignment {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 5;
         let f_partition_index = read_i32(buf)?;
-        let f_broker_ids = read_array(
-            buf,
-            flexible,
-            "CreatableReplicaAssignment.BrokerIds",
-            read_i32,
-        )?;
+        let f_broker_ids = read_int32s(buf, flexible, "CreatableReplicaAssignment.BrokerIds")?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {
@@ -375,7 +367,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(version: i16) -> BoxedStrategy<Self> {
             let s_partition_index = any::<i32>().boxed();
-            let s_broker_ids = arb_vec(any::<i32>().boxed());
+            let s_broker_ids = arb_int32_list();
             (
                 (s_partition_index, s_broker_ids),
                 arb_unknown_tagged(version >= 5),

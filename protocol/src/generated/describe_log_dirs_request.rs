@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `DescribeLogDirsRequest`: request, API key 35; versions 1-4; flexible 2+.
@@ -82,7 +82,7 @@ pub struct DescribableLogDirTopic {
     /// `Topic`: versions 0+.
     pub topic: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -91,7 +91,7 @@ impl Default for DescribableLogDirTopic {
     fn default() -> Self {
         Self {
             topic: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -102,10 +102,7 @@ impl Encode for DescribableLogDirTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         let flexible = version >= 2;
         write_string(buf, &self.topic, flexible)?;
-        write_array(buf, &self.partitions, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
@@ -123,8 +120,7 @@ impl Decode for DescribableLogDirTopic {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 2;
         let f_topic = read_string(buf, flexible, "DescribableLogDirTopic.Topic")?;
-        let f_partitions =
-            read_array(buf, flexible, "DescribableLogDirTopic.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, flexible, "DescribableLogDirTopic.Partitions")?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {
@@ -178,7 +174,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(version: i16) -> BoxedStrategy<Self> {
             let s_topic = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_topic, s_partitions), arb_unknown_tagged(version >= 2))
                 .prop_map(|((f_topic, f_partitions), unknown_tagged_fields)| Self {
                     topic: f_topic,

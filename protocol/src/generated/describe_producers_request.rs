@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `DescribeProducersRequest`: request, API key 61; versions 0; flexible 0+.
@@ -67,7 +67,7 @@ pub struct TopicRequest {
     /// `Name`: versions 0+.
     pub name: StrBytes,
     /// `PartitionIndexes`: versions 0+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -76,7 +76,7 @@ impl Default for TopicRequest {
     fn default() -> Self {
         Self {
             name: StrBytes::default(),
-            partition_indexes: Vec::new(),
+            partition_indexes: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -86,10 +86,7 @@ impl Encode for TopicRequest {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
-        write_array(buf, &self.partition_indexes, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partition_indexes, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -99,7 +96,7 @@ impl Decode for TopicRequest {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_name = read_string(buf, true, "TopicRequest.Name")?;
-        let f_partition_indexes = read_array(buf, true, "TopicRequest.PartitionIndexes", read_i32)?;
+        let f_partition_indexes = read_int32s(buf, true, "TopicRequest.PartitionIndexes")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             name: f_name,
@@ -146,7 +143,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_name = arb_string();
-            let s_partition_indexes = arb_vec(any::<i32>().boxed());
+            let s_partition_indexes = arb_int32_list();
             ((s_name, s_partition_indexes), arb_unknown_tagged(true))
                 .prop_map(
                     |((f_name, f_partition_indexes), unknown_tagged_fields)| Self {

@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `DescribeShareGroupOffsetsRequest`: request, API key 90; versions 0; flexible 0+.
@@ -119,7 +119,7 @@ pub struct DescribeShareGroupOffsetsRequestTopic {
     /// `TopicName`: versions 0+.
     pub topic_name: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -128,7 +128,7 @@ impl Default for DescribeShareGroupOffsetsRequestTopic {
     fn default() -> Self {
         Self {
             topic_name: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -138,10 +138,7 @@ impl Encode for DescribeShareGroupOffsetsRequestTopic {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -152,11 +149,10 @@ impl Decode for DescribeShareGroupOffsetsRequestTopic {
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_name =
             read_string(buf, true, "DescribeShareGroupOffsetsRequestTopic.TopicName")?;
-        let f_partitions = read_array(
+        let f_partitions = read_int32s(
             buf,
             true,
             "DescribeShareGroupOffsetsRequestTopic.Partitions",
-            read_i32,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
@@ -223,7 +219,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic_name = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_topic_name, s_partitions), arb_unknown_tagged(true))
                 .prop_map(
                     |((f_topic_name, f_partitions), unknown_tagged_fields)| Self {

@@ -6,7 +6,7 @@
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `DescribeTopicPartitionsResponse`: response, API key 75; versions 0; flexible 0+.
@@ -168,15 +168,15 @@ pub struct DescribeTopicPartitionsResponsePartition {
     /// `LeaderEpoch`: versions 0+; default -1; ignorable.
     pub leader_epoch: i32,
     /// `ReplicaNodes`: versions 0+.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: Int32List,
     /// `IsrNodes`: versions 0+.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: Int32List,
     /// `EligibleLeaderReplicas`: versions 0+; nullable 0+; default null.
-    pub eligible_leader_replicas: Option<Vec<i32>>,
+    pub eligible_leader_replicas: Option<Int32List>,
     /// `LastKnownElr`: versions 0+; nullable 0+; default null.
-    pub last_known_elr: Option<Vec<i32>>,
+    pub last_known_elr: Option<Int32List>,
     /// `OfflineReplicas`: versions 0+; ignorable.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -188,11 +188,11 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
+            replica_nodes: Int32List::new(),
+            isr_nodes: Int32List::new(),
             eligible_leader_replicas: None,
             last_known_elr: None,
-            offline_replicas: Vec::new(),
+            offline_replicas: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -205,31 +205,11 @@ impl Encode for DescribeTopicPartitionsResponsePartition {
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
-        write_array(buf, &self.replica_nodes, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_array(buf, &self.isr_nodes, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_nullable_array(
-            buf,
-            self.eligible_leader_replicas.as_deref(),
-            true,
-            |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            },
-        )?;
-        write_nullable_array(buf, self.last_known_elr.as_deref(), true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_array(buf, &self.offline_replicas, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.replica_nodes, true)?;
+        write_int32s(buf, &self.isr_nodes, true)?;
+        write_nullable_int32s(buf, self.eligible_leader_replicas.as_deref(), true)?;
+        write_nullable_int32s(buf, self.last_known_elr.as_deref(), true)?;
+        write_int32s(buf, &self.offline_replicas, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -242,25 +222,22 @@ impl Decode for DescribeTopicPartitionsResponsePartition {
         let f_partition_index = read_i32(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_replica_nodes = read_array(
+        let f_replica_nodes = read_int32s(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.ReplicaNodes",
-            read_i32,
         )?;
-        let f_isr_nodes = read_array(
+        let f_isr_nodes = read_int32s(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.IsrNodes",
-            read_i32,
         )?;
-        let f_eligible_leader_replicas = read_nullable_array(buf, true, read_i32)?;
-        let f_last_known_elr = read_nullable_array(buf, true, read_i32)?;
-        let f_offline_replicas = read_array(
+        let f_eligible_leader_replicas = read_nullable_int32s(buf, true)?;
+        let f_last_known_elr = read_nullable_int32s(buf, true)?;
+        let f_offline_replicas = read_int32s(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.OfflineReplicas",
-            read_i32,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
@@ -415,11 +392,11 @@ mod arbitrary {
             let s_partition_index = any::<i32>().boxed();
             let s_leader_id = any::<i32>().boxed();
             let s_leader_epoch = any::<i32>().boxed();
-            let s_replica_nodes = arb_vec(any::<i32>().boxed());
-            let s_isr_nodes = arb_vec(any::<i32>().boxed());
-            let s_eligible_leader_replicas = arb_nullable(true, arb_vec(any::<i32>().boxed()));
-            let s_last_known_elr = arb_nullable(true, arb_vec(any::<i32>().boxed()));
-            let s_offline_replicas = arb_vec(any::<i32>().boxed());
+            let s_replica_nodes = arb_int32_list();
+            let s_isr_nodes = arb_int32_list();
+            let s_eligible_leader_replicas = arb_nullable(true, arb_int32_list());
+            let s_last_known_elr = arb_nullable(true, arb_int32_list());
+            let s_offline_replicas = arb_int32_list();
             (
                 (
                     s_error_code,

@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `DescribeTransactionsResponse`: response, API key 65; versions 0; flexible 0+.
@@ -160,7 +160,7 @@ pub struct TopicData {
     /// `Topic`: versions 0+.
     pub topic: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -169,7 +169,7 @@ impl Default for TopicData {
     fn default() -> Self {
         Self {
             topic: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -179,10 +179,7 @@ impl Encode for TopicData {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, true)?;
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -192,7 +189,7 @@ impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, true, "TopicData.Topic")?;
-        let f_partitions = read_array(buf, true, "TopicData.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, true, "TopicData.Partitions")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic: f_topic,
@@ -294,7 +291,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_topic, s_partitions), arb_unknown_tagged(true))
                 .prop_map(|((f_topic, f_partitions), unknown_tagged_fields)| Self {
                     topic: f_topic,

@@ -7,7 +7,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `EndQuorumEpochRequest`: request, API key 54; versions 0-1; flexible 1+.
@@ -168,7 +168,7 @@ pub struct PartitionData {
     /// `LeaderEpoch`: versions 0+.
     pub leader_epoch: i32,
     /// `PreferredSuccessors`: versions 0; ignorable.
-    pub preferred_successors: Vec<i32>,
+    pub preferred_successors: Int32List,
     /// `PreferredCandidates`: versions 1+; ignorable.
     pub preferred_candidates: Vec<ReplicaInfo>,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
@@ -181,7 +181,7 @@ impl Default for PartitionData {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: 0,
-            preferred_successors: Vec::new(),
+            preferred_successors: Int32List::new(),
             preferred_candidates: Vec::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -196,10 +196,7 @@ impl Encode for PartitionData {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         if version <= 0 {
-            write_array(buf, &self.preferred_successors, false, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.preferred_successors, false)?;
         }
         if version >= 1 {
             write_array(buf, &self.preferred_candidates, true, |buf, v| {
@@ -226,9 +223,9 @@ impl Decode for PartitionData {
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
         let f_preferred_successors = if version <= 0 {
-            read_array(buf, false, "PartitionData.PreferredSuccessors", read_i32)?
+            read_int32s(buf, false, "PartitionData.PreferredSuccessors")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let f_preferred_candidates = if version >= 1 {
             read_array(buf, true, "PartitionData.PreferredCandidates", |buf| {
@@ -495,9 +492,9 @@ mod arbitrary {
             let s_leader_id = any::<i32>().boxed();
             let s_leader_epoch = any::<i32>().boxed();
             let s_preferred_successors = if version <= 0 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             let s_preferred_candidates = if version >= 1 {
                 arb_vec(ReplicaInfo::arbitrary_for_version(version))

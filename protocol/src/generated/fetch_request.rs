@@ -7,7 +7,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `FetchRequest`: request, API key 1; versions 4-18; flexible 12+.
@@ -487,7 +487,7 @@ pub struct ForgottenTopic {
     /// `TopicId`: versions 13+; ignorable.
     pub topic_id: Uuid,
     /// `Partitions`: versions 7+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -497,7 +497,7 @@ impl Default for ForgottenTopic {
         Self {
             topic: StrBytes::default(),
             topic_id: Uuid::ZERO,
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -514,10 +514,7 @@ impl Encode for ForgottenTopic {
             write_uuid(buf, &self.topic_id);
         }
         if version >= 7 {
-            write_array(buf, &self.partitions, flexible, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.partitions, flexible)?;
         } else if !self.partitions.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ForgottenTopic.Partitions",
@@ -551,9 +548,9 @@ impl Decode for ForgottenTopic {
             Uuid::ZERO
         };
         let f_partitions = if version >= 7 {
-            read_array(buf, flexible, "ForgottenTopic.Partitions", read_i32)?
+            read_int32s(buf, flexible, "ForgottenTopic.Partitions")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
@@ -832,9 +829,9 @@ mod arbitrary {
                 Just(Uuid::ZERO).boxed()
             };
             let s_partitions = if version >= 7 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             (
                 (s_topic, s_topic_id, s_partitions),

@@ -3,11 +3,11 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `ListPartitionReassignmentsRequest`: request, API key 46; versions 0; flexible 0+.
@@ -75,7 +75,7 @@ pub struct ListPartitionReassignmentsTopics {
     /// `Name`: versions 0+.
     pub name: StrBytes,
     /// `PartitionIndexes`: versions 0+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -84,7 +84,7 @@ impl Default for ListPartitionReassignmentsTopics {
     fn default() -> Self {
         Self {
             name: StrBytes::default(),
-            partition_indexes: Vec::new(),
+            partition_indexes: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -94,10 +94,7 @@ impl Encode for ListPartitionReassignmentsTopics {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
-        write_array(buf, &self.partition_indexes, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partition_indexes, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -107,11 +104,10 @@ impl Decode for ListPartitionReassignmentsTopics {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_name = read_string(buf, true, "ListPartitionReassignmentsTopics.Name")?;
-        let f_partition_indexes = read_array(
+        let f_partition_indexes = read_int32s(
             buf,
             true,
             "ListPartitionReassignmentsTopics.PartitionIndexes",
-            read_i32,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
@@ -167,7 +163,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_name = arb_string();
-            let s_partition_indexes = arb_vec(any::<i32>().boxed());
+            let s_partition_indexes = arb_int32_list();
             ((s_name, s_partition_indexes), arb_unknown_tagged(true))
                 .prop_map(
                     |((f_name, f_partition_indexes), unknown_tagged_fields)| Self {

@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `ListPartitionReassignmentsResponse`: response, API key 46; versions 0; flexible 0+.
@@ -134,11 +134,11 @@ pub struct OngoingPartitionReassignment {
     /// `PartitionIndex`: versions 0+.
     pub partition_index: i32,
     /// `Replicas`: versions 0+.
-    pub replicas: Vec<i32>,
+    pub replicas: Int32List,
     /// `AddingReplicas`: versions 0+.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: Int32List,
     /// `RemovingReplicas`: versions 0+.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -147,9 +147,9 @@ impl Default for OngoingPartitionReassignment {
     fn default() -> Self {
         Self {
             partition_index: 0,
-            replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            removing_replicas: Vec::new(),
+            replicas: Int32List::new(),
+            adding_replicas: Int32List::new(),
+            removing_replicas: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -159,18 +159,9 @@ impl Encode for OngoingPartitionReassignment {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
-        write_array(buf, &self.replicas, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_array(buf, &self.adding_replicas, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_array(buf, &self.removing_replicas, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.replicas, true)?;
+        write_int32s(buf, &self.adding_replicas, true)?;
+        write_int32s(buf, &self.removing_replicas, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -180,19 +171,11 @@ impl Decode for OngoingPartitionReassignment {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_partition_index = read_i32(buf)?;
-        let f_replicas = read_array(buf, true, "OngoingPartitionReassignment.Replicas", read_i32)?;
-        let f_adding_replicas = read_array(
-            buf,
-            true,
-            "OngoingPartitionReassignment.AddingReplicas",
-            read_i32,
-        )?;
-        let f_removing_replicas = read_array(
-            buf,
-            true,
-            "OngoingPartitionReassignment.RemovingReplicas",
-            read_i32,
-        )?;
+        let f_replicas = read_int32s(buf, true, "OngoingPartitionReassignment.Replicas")?;
+        let f_adding_replicas =
+            read_int32s(buf, true, "OngoingPartitionReassignment.AddingReplicas")?;
+        let f_removing_replicas =
+            read_int32s(buf, true, "OngoingPartitionReassignment.RemovingReplicas")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             partition_index: f_partition_index,
@@ -266,9 +249,9 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_partition_index = any::<i32>().boxed();
-            let s_replicas = arb_vec(any::<i32>().boxed());
-            let s_adding_replicas = arb_vec(any::<i32>().boxed());
-            let s_removing_replicas = arb_vec(any::<i32>().boxed());
+            let s_replicas = arb_int32_list();
+            let s_adding_replicas = arb_int32_list();
+            let s_removing_replicas = arb_int32_list();
             (
                 (
                     s_partition_index,

@@ -6,7 +6,7 @@
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `MetadataResponse`: response, API key 3; versions 0-13; flexible 9+.
@@ -343,11 +343,11 @@ pub struct MetadataResponsePartition {
     /// `LeaderEpoch`: versions 7+; default -1; ignorable.
     pub leader_epoch: i32,
     /// `ReplicaNodes`: versions 0+.
-    pub replica_nodes: Vec<i32>,
+    pub replica_nodes: Int32List,
     /// `IsrNodes`: versions 0+.
-    pub isr_nodes: Vec<i32>,
+    pub isr_nodes: Int32List,
     /// `OfflineReplicas`: versions 5+; ignorable.
-    pub offline_replicas: Vec<i32>,
+    pub offline_replicas: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -359,9 +359,9 @@ impl Default for MetadataResponsePartition {
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
-            replica_nodes: Vec::new(),
-            isr_nodes: Vec::new(),
-            offline_replicas: Vec::new(),
+            replica_nodes: Int32List::new(),
+            isr_nodes: Int32List::new(),
+            offline_replicas: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -377,19 +377,10 @@ impl Encode for MetadataResponsePartition {
         if version >= 7 {
             buf.put_i32(self.leader_epoch);
         }
-        write_array(buf, &self.replica_nodes, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
-        write_array(buf, &self.isr_nodes, flexible, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.replica_nodes, flexible)?;
+        write_int32s(buf, &self.isr_nodes, flexible)?;
         if version >= 5 {
-            write_array(buf, &self.offline_replicas, flexible, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.offline_replicas, flexible)?;
         }
         if flexible {
             write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
@@ -411,27 +402,12 @@ impl Decode for MetadataResponsePartition {
         let f_partition_index = read_i32(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = if version >= 7 { read_i32(buf)? } else { -1 };
-        let f_replica_nodes = read_array(
-            buf,
-            flexible,
-            "MetadataResponsePartition.ReplicaNodes",
-            read_i32,
-        )?;
-        let f_isr_nodes = read_array(
-            buf,
-            flexible,
-            "MetadataResponsePartition.IsrNodes",
-            read_i32,
-        )?;
+        let f_replica_nodes = read_int32s(buf, flexible, "MetadataResponsePartition.ReplicaNodes")?;
+        let f_isr_nodes = read_int32s(buf, flexible, "MetadataResponsePartition.IsrNodes")?;
         let f_offline_replicas = if version >= 5 {
-            read_array(
-                buf,
-                flexible,
-                "MetadataResponsePartition.OfflineReplicas",
-                read_i32,
-            )?
+            read_int32s(buf, flexible, "MetadataResponsePartition.OfflineReplicas")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
@@ -631,12 +607,12 @@ mod arbitrary {
             } else {
                 Just(-1).boxed()
             };
-            let s_replica_nodes = arb_vec(any::<i32>().boxed());
-            let s_isr_nodes = arb_vec(any::<i32>().boxed());
+            let s_replica_nodes = arb_int32_list();
+            let s_isr_nodes = arb_int32_list();
             let s_offline_replicas = if version >= 5 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             (
                 (

@@ -7,7 +7,7 @@ use crate::api::{Message, Request, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::generated::ApiKey;
 use crate::wire::*;
-use crate::{StrBytes, Uuid};
+use crate::{Int32List, StrBytes, Uuid};
 use bytes::Bytes;
 
 /// `OffsetFetchRequest`: request, API key 9; versions 1-10; flexible 6+; latest version unstable.
@@ -162,7 +162,7 @@ pub struct OffsetFetchRequestTopic {
     /// `Name`: versions 0-7.
     pub name: StrBytes,
     /// `PartitionIndexes`: versions 0-7.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -171,7 +171,7 @@ impl Default for OffsetFetchRequestTopic {
     fn default() -> Self {
         Self {
             name: StrBytes::default(),
-            partition_indexes: Vec::new(),
+            partition_indexes: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -190,10 +190,7 @@ impl Encode for OffsetFetchRequestTopic {
             });
         }
         if version <= 7 {
-            write_array(buf, &self.partition_indexes, flexible, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.partition_indexes, flexible)?;
         } else if !self.partition_indexes.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequestTopic.PartitionIndexes",
@@ -222,14 +219,9 @@ impl Decode for OffsetFetchRequestTopic {
             StrBytes::default()
         };
         let f_partition_indexes = if version <= 7 {
-            read_array(
-                buf,
-                flexible,
-                "OffsetFetchRequestTopic.PartitionIndexes",
-                read_i32,
-            )?
+            read_int32s(buf, flexible, "OffsetFetchRequestTopic.PartitionIndexes")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
@@ -356,7 +348,7 @@ pub struct OffsetFetchRequestTopics {
     /// `TopicId`: versions 10+; ignorable.
     pub topic_id: Uuid,
     /// `PartitionIndexes`: versions 8+.
-    pub partition_indexes: Vec<i32>,
+    pub partition_indexes: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -366,7 +358,7 @@ impl Default for OffsetFetchRequestTopics {
         Self {
             name: StrBytes::default(),
             topic_id: Uuid::ZERO,
-            partition_indexes: Vec::new(),
+            partition_indexes: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -383,10 +375,7 @@ impl Encode for OffsetFetchRequestTopics {
             write_uuid(buf, &self.topic_id);
         }
         if version >= 8 {
-            write_array(buf, &self.partition_indexes, true, |buf, v| {
-                buf.put_i32(*v);
-                Ok(())
-            })?;
+            write_int32s(buf, &self.partition_indexes, true)?;
         } else if !self.partition_indexes.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequestTopics.PartitionIndexes",
@@ -420,14 +409,9 @@ impl Decode for OffsetFetchRequestTopics {
             Uuid::ZERO
         };
         let f_partition_indexes = if version >= 8 {
-            read_array(
-                buf,
-                true,
-                "OffsetFetchRequestTopics.PartitionIndexes",
-                read_i32,
-            )?
+            read_int32s(buf, true, "OffsetFetchRequestTopics.PartitionIndexes")?
         } else {
-            Vec::new()
+            Int32List::new()
         };
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
@@ -518,9 +502,9 @@ mod arbitrary {
                 Just(StrBytes::default()).boxed()
             };
             let s_partition_indexes = if version <= 7 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             (
                 (s_name, s_partition_indexes),
@@ -597,9 +581,9 @@ mod arbitrary {
                 Just(Uuid::ZERO).boxed()
             };
             let s_partition_indexes = if version >= 8 {
-                arb_vec(any::<i32>().boxed())
+                arb_int32_list()
             } else {
-                Just(Vec::new()).boxed()
+                Just(Int32List::new()).boxed()
             };
             (
                 (s_name, s_topic_id, s_partition_indexes),

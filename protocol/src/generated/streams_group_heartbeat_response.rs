@@ -3,10 +3,10 @@
 
 #![allow(clippy::derivable_impls)]
 
-use crate::StrBytes;
 use crate::api::{Message, VersionRange};
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::wire::*;
+use crate::{Int32List, StrBytes};
 use bytes::Bytes;
 
 /// `StreamsGroupHeartbeatResponse`: response, API key 88; versions 0; flexible 0+.
@@ -262,7 +262,7 @@ pub struct TopicPartition {
     /// `Topic`: versions 0+.
     pub topic: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -271,7 +271,7 @@ impl Default for TopicPartition {
     fn default() -> Self {
         Self {
             topic: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -281,10 +281,7 @@ impl Encode for TopicPartition {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, true)?;
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -294,7 +291,7 @@ impl Decode for TopicPartition {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, true, "TopicPartition.Topic")?;
-        let f_partitions = read_array(buf, true, "TopicPartition.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, true, "TopicPartition.Partitions")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic: f_topic,
@@ -310,7 +307,7 @@ pub struct TaskIds {
     /// `SubtopologyId`: versions 0+.
     pub subtopology_id: StrBytes,
     /// `Partitions`: versions 0+.
-    pub partitions: Vec<i32>,
+    pub partitions: Int32List,
     /// Tagged fields of unknown tags, kept verbatim for re-encoding.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -319,7 +316,7 @@ impl Default for TaskIds {
     fn default() -> Self {
         Self {
             subtopology_id: StrBytes::default(),
-            partitions: Vec::new(),
+            partitions: Int32List::new(),
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -329,10 +326,7 @@ impl Encode for TaskIds {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
-        write_array(buf, &self.partitions, true, |buf, v| {
-            buf.put_i32(*v);
-            Ok(())
-        })?;
+        write_int32s(buf, &self.partitions, true)?;
         write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
         Ok(())
     }
@@ -342,7 +336,7 @@ impl Decode for TaskIds {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let f_partitions = read_array(buf, true, "TaskIds.Partitions", read_i32)?;
+        let f_partitions = read_int32s(buf, true, "TaskIds.Partitions")?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             subtopology_id: f_subtopology_id,
@@ -545,7 +539,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_topic = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_topic, s_partitions), arb_unknown_tagged(true))
                 .prop_map(|((f_topic, f_partitions), unknown_tagged_fields)| Self {
                     topic: f_topic,
@@ -560,7 +554,7 @@ mod arbitrary {
         /// A proptest strategy of values valid at `version`.
         pub fn arbitrary_for_version(_version: i16) -> BoxedStrategy<Self> {
             let s_subtopology_id = arb_string();
-            let s_partitions = arb_vec(any::<i32>().boxed());
+            let s_partitions = arb_int32_list();
             ((s_subtopology_id, s_partitions), arb_unknown_tagged(true))
                 .prop_map(
                     |((f_subtopology_id, f_partitions), unknown_tagged_fields)| Self {

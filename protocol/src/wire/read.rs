@@ -1,6 +1,7 @@
 //! Checked, zero-copy readers over [`Bytes`].
 
 use crate::error::{DecodeError, DecodeResult};
+use crate::int32_list::Int32List;
 use crate::str_bytes::StrBytes;
 use crate::uuid::Uuid;
 use bytes::{Buf, Bytes};
@@ -205,6 +206,28 @@ pub fn read_array<T>(
     element: impl FnMut(&mut Bytes) -> DecodeResult<T>,
 ) -> DecodeResult<Vec<T>> {
     read_nullable_array(buf, compact, element)?.ok_or(DecodeError::UnexpectedNull(field))
+}
+
+/// Reads a nullable `[]int32` array: one length check for the whole array,
+/// and no allocation when it is short (see [`Int32List`]).
+#[inline]
+pub fn read_nullable_int32s(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<Int32List>> {
+    let Some(len) = read_array_len(buf, compact)? else {
+        return Ok(None);
+    };
+    let size = len
+        .checked_mul(4)
+        .ok_or(DecodeError::InvalidLength(len as i64))?;
+    need(buf, size)?;
+    let ids = Int32List::from_wire(&buf[..size]);
+    buf.advance(size);
+    Ok(Some(ids))
+}
+
+/// Reads a non-nullable `[]int32` array.
+#[inline]
+pub fn read_int32s(buf: &mut Bytes, compact: bool, field: &'static str) -> DecodeResult<Int32List> {
+    read_nullable_int32s(buf, compact)?.ok_or(DecodeError::UnexpectedNull(field))
 }
 
 /// Reads the 1-byte presence marker of a nullable struct field:

@@ -221,6 +221,34 @@ pub fn write_nullable_array<B: WireBuf + ?Sized, T>(
     }
 }
 
+/// Writes an `[]int32` array (an [`Int32List`](crate::Int32List) field).
+/// Always inlined: as a call of its own it cost a third more per array.
+#[inline(always)]
+pub fn write_int32s<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    ids: &[i32],
+    compact: bool,
+) -> EncodeResult<()> {
+    write_array_len(buf, Some(ids.len()), compact)?;
+    for &id in ids {
+        buf.put_i32(id);
+    }
+    Ok(())
+}
+
+/// Writes a nullable `[]int32` array.
+#[inline]
+pub fn write_nullable_int32s<B: WireBuf + ?Sized>(
+    buf: &mut B,
+    ids: Option<&[i32]>,
+    compact: bool,
+) -> EncodeResult<()> {
+    match ids {
+        None => write_array_len(buf, None, compact),
+        Some(ids) => write_int32s(buf, ids, compact),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

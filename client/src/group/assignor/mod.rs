@@ -181,7 +181,7 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, EncodeE
             .map(
                 |(topic, partitions)| consumer_protocol_subscription::TopicPartition {
                     topic: topic.into(),
-                    partitions,
+                    partitions: partitions.into(),
                 },
             )
             .collect(),
@@ -231,7 +231,7 @@ pub fn encode_assignment(assignment: &Assignment) -> Result<Bytes, EncodeError> 
             .map(
                 |(topic, partitions)| consumer_protocol_assignment::TopicPartition {
                     topic: topic.into(),
-                    partitions,
+                    partitions: partitions.into(),
                 },
             )
             .collect(),
