@@ -188,11 +188,10 @@ impl Decode for PartitionData {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let f_partition_index = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_new_isr = if version <= 2 {
-            read_int32s(buf, true, "PartitionData.NewIsr")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_new_isr = Int32List::new();
+        if version <= 2 {
+            read_int32s_into(buf, true, "PartitionData.NewIsr", &mut f_new_isr)?;
+        }
         let f_new_isr_with_epochs = if version >= 3 {
             read_array(buf, true, "PartitionData.NewIsrWithEpochs", |buf| {
                 BrokerState::decode(buf, version)

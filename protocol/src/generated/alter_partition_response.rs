@@ -177,7 +177,8 @@ impl Decode for PartitionData {
         let f_error_code = read_i16(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_isr = read_int32s(buf, true, "PartitionData.Isr")?;
+        let mut f_isr = Int32List::new();
+        read_int32s_into(buf, true, "PartitionData.Isr", &mut f_isr)?;
         let f_leader_recovery_state = read_i8(buf)?;
         let f_partition_epoch = read_i32(buf)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;

@@ -178,7 +178,13 @@ impl Decode for AlterReplicaLogDirTopic {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 2;
         let f_name = read_string(buf, flexible, "AlterReplicaLogDirTopic.Name")?;
-        let f_partitions = read_int32s(buf, flexible, "AlterReplicaLogDirTopic.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "AlterReplicaLogDirTopic.Partitions",
+            &mut f_partitions,
+        )?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

@@ -96,7 +96,8 @@ impl Decode for TopicPartition {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, false, "TopicPartition.Topic")?;
-        let f_partitions = read_int32s(buf, false, "TopicPartition.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, false, "TopicPartition.Partitions", &mut f_partitions)?;
         Ok(Self {
             topic: f_topic,
             partitions: f_partitions,

@@ -150,11 +150,10 @@ impl Decode for TopicPartition {
         } else {
             StrBytes::default()
         };
-        let f_partitions = if version >= 1 {
-            read_int32s(buf, false, "TopicPartition.Partitions")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_partitions = Int32List::new();
+        if version >= 1 {
+            read_int32s_into(buf, false, "TopicPartition.Partitions", &mut f_partitions)?;
+        }
         Ok(Self {
             topic: f_topic,
             partitions: f_partitions,

@@ -193,7 +193,13 @@ impl Decode for CreatePartitionsAssignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 2;
-        let f_broker_ids = read_int32s(buf, flexible, "CreatePartitionsAssignment.BrokerIds")?;
+        let mut f_broker_ids = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "CreatePartitionsAssignment.BrokerIds",
+            &mut f_broker_ids,
+        )?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

@@ -214,7 +214,13 @@ impl Decode for CreatableReplicaAssignment {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 5;
         let f_partition_index = read_i32(buf)?;
-        let f_broker_ids = read_int32s(buf, flexible, "CreatableReplicaAssignment.BrokerIds")?;
+        let mut f_broker_ids = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "CreatableReplicaAssignment.BrokerIds",
+            &mut f_broker_ids,
+        )?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

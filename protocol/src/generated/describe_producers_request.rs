@@ -96,7 +96,13 @@ impl Decode for TopicRequest {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_name = read_string(buf, true, "TopicRequest.Name")?;
-        let f_partition_indexes = read_int32s(buf, true, "TopicRequest.PartitionIndexes")?;
+        let mut f_partition_indexes = Int32List::new();
+        read_int32s_into(
+            buf,
+            true,
+            "TopicRequest.PartitionIndexes",
+            &mut f_partition_indexes,
+        )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             name: f_name,

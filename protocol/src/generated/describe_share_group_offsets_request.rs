@@ -149,10 +149,12 @@ impl Decode for DescribeShareGroupOffsetsRequestTopic {
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_name =
             read_string(buf, true, "DescribeShareGroupOffsetsRequestTopic.TopicName")?;
-        let f_partitions = read_int32s(
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(
             buf,
             true,
             "DescribeShareGroupOffsetsRequestTopic.Partitions",
+            &mut f_partitions,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {

@@ -222,22 +222,28 @@ impl Decode for DescribeTopicPartitionsResponsePartition {
         let f_partition_index = read_i32(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_replica_nodes = read_int32s(
+        let mut f_replica_nodes = Int32List::new();
+        read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.ReplicaNodes",
+            &mut f_replica_nodes,
         )?;
-        let f_isr_nodes = read_int32s(
+        let mut f_isr_nodes = Int32List::new();
+        read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.IsrNodes",
+            &mut f_isr_nodes,
         )?;
         let f_eligible_leader_replicas = read_nullable_int32s(buf, true)?;
         let f_last_known_elr = read_nullable_int32s(buf, true)?;
-        let f_offline_replicas = read_int32s(
+        let mut f_offline_replicas = Int32List::new();
+        read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.OfflineReplicas",
+            &mut f_offline_replicas,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {

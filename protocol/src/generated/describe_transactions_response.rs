@@ -189,7 +189,8 @@ impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, true, "TopicData.Topic")?;
-        let f_partitions = read_int32s(buf, true, "TopicData.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "TopicData.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic: f_topic,

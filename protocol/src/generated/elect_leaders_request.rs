@@ -138,7 +138,13 @@ impl Decode for TopicPartitions {
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
         let flexible = version >= 2;
         let f_topic = read_string(buf, flexible, "TopicPartitions.Topic")?;
-        let f_partitions = read_int32s(buf, flexible, "TopicPartitions.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "TopicPartitions.Partitions",
+            &mut f_partitions,
+        )?;
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

@@ -222,11 +222,15 @@ impl Decode for PartitionData {
         let f_partition_index = read_i32(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = read_i32(buf)?;
-        let f_preferred_successors = if version <= 0 {
-            read_int32s(buf, false, "PartitionData.PreferredSuccessors")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_preferred_successors = Int32List::new();
+        if version <= 0 {
+            read_int32s_into(
+                buf,
+                false,
+                "PartitionData.PreferredSuccessors",
+                &mut f_preferred_successors,
+            )?;
+        }
         let f_preferred_candidates = if version >= 1 {
             read_array(buf, true, "PartitionData.PreferredCandidates", |buf| {
                 ReplicaInfo::decode(buf, version)

@@ -547,11 +547,15 @@ impl Decode for ForgottenTopic {
         } else {
             Uuid::ZERO
         };
-        let f_partitions = if version >= 7 {
-            read_int32s(buf, flexible, "ForgottenTopic.Partitions")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_partitions = Int32List::new();
+        if version >= 7 {
+            read_int32s_into(
+                buf,
+                flexible,
+                "ForgottenTopic.Partitions",
+                &mut f_partitions,
+            )?;
+        }
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

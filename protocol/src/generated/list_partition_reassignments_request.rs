@@ -104,10 +104,12 @@ impl Decode for ListPartitionReassignmentsTopics {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_name = read_string(buf, true, "ListPartitionReassignmentsTopics.Name")?;
-        let f_partition_indexes = read_int32s(
+        let mut f_partition_indexes = Int32List::new();
+        read_int32s_into(
             buf,
             true,
             "ListPartitionReassignmentsTopics.PartitionIndexes",
+            &mut f_partition_indexes,
         )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {

@@ -171,11 +171,27 @@ impl Decode for OngoingPartitionReassignment {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_partition_index = read_i32(buf)?;
-        let f_replicas = read_int32s(buf, true, "OngoingPartitionReassignment.Replicas")?;
-        let f_adding_replicas =
-            read_int32s(buf, true, "OngoingPartitionReassignment.AddingReplicas")?;
-        let f_removing_replicas =
-            read_int32s(buf, true, "OngoingPartitionReassignment.RemovingReplicas")?;
+        let mut f_replicas = Int32List::new();
+        read_int32s_into(
+            buf,
+            true,
+            "OngoingPartitionReassignment.Replicas",
+            &mut f_replicas,
+        )?;
+        let mut f_adding_replicas = Int32List::new();
+        read_int32s_into(
+            buf,
+            true,
+            "OngoingPartitionReassignment.AddingReplicas",
+            &mut f_adding_replicas,
+        )?;
+        let mut f_removing_replicas = Int32List::new();
+        read_int32s_into(
+            buf,
+            true,
+            "OngoingPartitionReassignment.RemovingReplicas",
+            &mut f_removing_replicas,
+        )?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             partition_index: f_partition_index,

@@ -402,13 +402,29 @@ impl Decode for MetadataResponsePartition {
         let f_partition_index = read_i32(buf)?;
         let f_leader_id = read_i32(buf)?;
         let f_leader_epoch = if version >= 7 { read_i32(buf)? } else { -1 };
-        let f_replica_nodes = read_int32s(buf, flexible, "MetadataResponsePartition.ReplicaNodes")?;
-        let f_isr_nodes = read_int32s(buf, flexible, "MetadataResponsePartition.IsrNodes")?;
-        let f_offline_replicas = if version >= 5 {
-            read_int32s(buf, flexible, "MetadataResponsePartition.OfflineReplicas")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_replica_nodes = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "MetadataResponsePartition.ReplicaNodes",
+            &mut f_replica_nodes,
+        )?;
+        let mut f_isr_nodes = Int32List::new();
+        read_int32s_into(
+            buf,
+            flexible,
+            "MetadataResponsePartition.IsrNodes",
+            &mut f_isr_nodes,
+        )?;
+        let mut f_offline_replicas = Int32List::new();
+        if version >= 5 {
+            read_int32s_into(
+                buf,
+                flexible,
+                "MetadataResponsePartition.OfflineReplicas",
+                &mut f_offline_replicas,
+            )?;
+        }
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

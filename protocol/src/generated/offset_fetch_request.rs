@@ -218,11 +218,15 @@ impl Decode for OffsetFetchRequestTopic {
         } else {
             StrBytes::default()
         };
-        let f_partition_indexes = if version <= 7 {
-            read_int32s(buf, flexible, "OffsetFetchRequestTopic.PartitionIndexes")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_partition_indexes = Int32List::new();
+        if version <= 7 {
+            read_int32s_into(
+                buf,
+                flexible,
+                "OffsetFetchRequestTopic.PartitionIndexes",
+                &mut f_partition_indexes,
+            )?;
+        }
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {
@@ -408,11 +412,15 @@ impl Decode for OffsetFetchRequestTopics {
         } else {
             Uuid::ZERO
         };
-        let f_partition_indexes = if version >= 8 {
-            read_int32s(buf, true, "OffsetFetchRequestTopics.PartitionIndexes")?
-        } else {
-            Int32List::new()
-        };
+        let mut f_partition_indexes = Int32List::new();
+        if version >= 8 {
+            read_int32s_into(
+                buf,
+                true,
+                "OffsetFetchRequestTopics.PartitionIndexes",
+                &mut f_partition_indexes,
+            )?;
+        }
         let unknown_tagged_fields = if flexible {
             read_tagged_fields(buf, |_, _| Ok(false))?
         } else {

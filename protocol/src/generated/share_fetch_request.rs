@@ -318,7 +318,8 @@ impl Decode for ForgottenTopic {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_int32s(buf, true, "ForgottenTopic.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "ForgottenTopic.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic_id: f_topic_id,

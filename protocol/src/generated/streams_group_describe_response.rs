@@ -576,7 +576,8 @@ impl Decode for TopicPartitions {
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic_id = read_uuid(buf)?;
         let f_topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
-        let f_partitions = read_int32s(buf, true, "TopicPartitions.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "TopicPartitions.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic_id: f_topic_id,
@@ -685,7 +686,8 @@ impl Decode for TaskIds {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let f_partitions = read_int32s(buf, true, "TaskIds.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "TaskIds.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             subtopology_id: f_subtopology_id,

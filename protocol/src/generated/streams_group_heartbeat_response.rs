@@ -291,7 +291,8 @@ impl Decode for TopicPartition {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_topic = read_string(buf, true, "TopicPartition.Topic")?;
-        let f_partitions = read_int32s(buf, true, "TopicPartition.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "TopicPartition.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             topic: f_topic,
@@ -336,7 +337,8 @@ impl Decode for TaskIds {
     #[inline]
     fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
         let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let f_partitions = read_int32s(buf, true, "TaskIds.Partitions")?;
+        let mut f_partitions = Int32List::new();
+        read_int32s_into(buf, true, "TaskIds.Partitions", &mut f_partitions)?;
         let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
         Ok(Self {
             subtopology_id: f_subtopology_id,

@@ -19,31 +19,37 @@ fn need(buf: &Bytes, n: usize) -> DecodeResult<()> {
 }
 
 macro_rules! fixed_reader {
-    ($(#[$doc:meta] $name:ident -> $ty:ty, $get:ident;)*) => {$(
+    ($(#[$doc:meta] $name:ident -> $ty:ty;)*) => {$(
         #[$doc]
         #[inline]
         pub fn $name(buf: &mut Bytes) -> DecodeResult<$ty> {
-            need(buf, std::mem::size_of::<$ty>())?;
-            Ok(buf.$get())
+            // Straight from the slice: `Buf::get_*` checks the length again
+            // and is not always inlined.
+            const SIZE: usize = std::mem::size_of::<$ty>();
+            let Some(&bytes) = buf.first_chunk::<SIZE>() else {
+                return Err(DecodeError::Truncated { needed: SIZE, remaining: buf.len() });
+            };
+            buf.advance(SIZE);
+            Ok(<$ty>::from_be_bytes(bytes))
         }
     )*};
 }
 
 fixed_reader! {
     /// Reads an `int8`.
-    read_i8 -> i8, get_i8;
+    read_i8 -> i8;
     /// Reads an `int16`.
-    read_i16 -> i16, get_i16;
+    read_i16 -> i16;
     /// Reads a `uint16`.
-    read_u16 -> u16, get_u16;
+    read_u16 -> u16;
     /// Reads an `int32`.
-    read_i32 -> i32, get_i32;
+    read_i32 -> i32;
     /// Reads a `uint32`.
-    read_u32 -> u32, get_u32;
+    read_u32 -> u32;
     /// Reads an `int64`.
-    read_i64 -> i64, get_i64;
+    read_i64 -> i64;
     /// Reads a `float64`.
-    read_f64 -> f64, get_f64;
+    read_f64 -> f64;
 }
 
 /// Reads a `bool`: any non-zero byte is true.
@@ -64,6 +70,13 @@ pub fn read_uuid(buf: &mut Bytes) -> DecodeResult<Uuid> {
 /// Reads an unsigned varint of at most 5 bytes (a `u32`).
 #[inline]
 pub fn read_unsigned_varint(buf: &mut Bytes) -> DecodeResult<u32> {
+    // Lengths and counts nearly always fit one byte.
+    if let Some(&byte) = buf.first() {
+        if byte < 0x80 {
+            buf.advance(1);
+            return Ok(u32::from(byte));
+        }
+    }
     let mut value: u32 = 0;
     for i in 0..5 {
         let byte = read_i8(buf)? as u8;
@@ -208,26 +221,48 @@ pub fn read_array<T>(
     read_nullable_array(buf, compact, element)?.ok_or(DecodeError::UnexpectedNull(field))
 }
 
-/// Reads a nullable `[]int32` array: one length check for the whole array,
-/// and no allocation when it is short (see [`Int32List`]).
+/// Reads the `len` ids of an `[]int32` array into `out`.
 #[inline]
-pub fn read_nullable_int32s(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<Int32List>> {
-    let Some(len) = read_array_len(buf, compact)? else {
-        return Ok(None);
-    };
+fn take_int32s(buf: &mut Bytes, len: usize, out: &mut Int32List) -> DecodeResult<()> {
     let size = len
         .checked_mul(4)
         .ok_or(DecodeError::InvalidLength(len as i64))?;
     need(buf, size)?;
-    let ids = Int32List::from_wire(&buf[..size]);
+    out.fill_from_wire(&buf[..size]);
     buf.advance(size);
-    Ok(Some(ids))
+    Ok(())
+}
+
+/// Reads a non-nullable `[]int32` array into `out` (generated decoders
+/// fill their fields in place; see [`Int32List`]).
+#[inline]
+pub fn read_int32s_into(
+    buf: &mut Bytes,
+    compact: bool,
+    field: &'static str,
+    out: &mut Int32List,
+) -> DecodeResult<()> {
+    let len = read_array_len(buf, compact)?.ok_or(DecodeError::UnexpectedNull(field))?;
+    take_int32s(buf, len, out)
 }
 
 /// Reads a non-nullable `[]int32` array.
 #[inline]
 pub fn read_int32s(buf: &mut Bytes, compact: bool, field: &'static str) -> DecodeResult<Int32List> {
-    read_nullable_int32s(buf, compact)?.ok_or(DecodeError::UnexpectedNull(field))
+    let mut ids = Int32List::new();
+    read_int32s_into(buf, compact, field, &mut ids)?;
+    Ok(ids)
+}
+
+/// Reads a nullable `[]int32` array.
+#[inline]
+pub fn read_nullable_int32s(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<Int32List>> {
+    let Some(len) = read_array_len(buf, compact)? else {
+        return Ok(None);
+    };
+    let mut ids = Int32List::new();
+    take_int32s(buf, len, &mut ids)?;
+    Ok(Some(ids))
 }
 
 /// Reads the 1-byte presence marker of a nullable struct field:
@@ -315,6 +350,31 @@ mod tests {
         let mut buf = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6]);
         let got = read_array(&mut buf, false, "x", read_i8);
         assert_eq!(got, Err(DecodeError::InvalidLength(i64::from(i32::MAX))));
+    }
+
+    #[test]
+    fn int32_arrays_check_their_whole_body() {
+        // Three ids announced, two present: the count passes the
+        // one-byte-an-element check, the body does not.
+        let mut buf = Bytes::from_static(&[0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 9]);
+        let got = read_int32s(&mut buf, false, "x");
+        assert!(
+            matches!(got, Err(DecodeError::Truncated { needed: 12, .. })),
+            "{got:?}"
+        );
+        let mut buf = Bytes::from_static(&[3, 0, 0, 0, 1, 0, 0, 0, 2, 7]);
+        assert_eq!(
+            read_int32s(&mut buf, true, "x"),
+            Ok(Int32List::from([1, 2]))
+        );
+        assert_eq!(buf.as_ref(), &[7]);
+        let mut buf = Bytes::from_static(&[0]);
+        assert_eq!(read_nullable_int32s(&mut buf, true), Ok(None));
+        let mut buf = Bytes::from_static(&[0]);
+        assert_eq!(
+            read_int32s(&mut buf, true, "x"),
+            Err(DecodeError::UnexpectedNull("x"))
+        );
     }
 
     #[test]
