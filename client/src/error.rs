@@ -199,6 +199,18 @@ impl Error {
         }
     }
 
+    /// `Ok` for `NONE`, else the broker's error for one resource's error
+    /// code. The context is a closure, so the success path formats nothing.
+    pub(crate) fn check_code(
+        code: i16,
+        context: impl FnOnce() -> String,
+        message: Option<&str>,
+    ) -> Result<(), Error> {
+        ErrorCode(code)
+            .into_result()
+            .map_err(|code| Error::broker(code, context(), message))
+    }
+
     /// What to do about this error.
     pub fn recovery(&self) -> Recovery {
         match self {

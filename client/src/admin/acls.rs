@@ -5,10 +5,10 @@
 
 use super::Admin;
 use crate::error::{Error, Result};
+use kafkacc_protocol::StrBytes;
 use kafkacc_protocol::generated::create_acls_request::AclCreation;
 use kafkacc_protocol::generated::delete_acls_request::DeleteAclsFilter;
 use kafkacc_protocol::messages::{CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
-use kafkacc_protocol::{ErrorCode, StrBytes};
 
 /// An enum that travels as one byte; a byte this client does not know
 /// becomes `Unknown(byte)`.
@@ -246,7 +246,11 @@ impl Admin {
         };
         let response = self.send_to_controller(&request).await?;
         for r in &response.results {
-            check(r.error_code, "CreateAcls", r.error_message.as_deref())?;
+            Error::check_code(
+                r.error_code,
+                || "CreateAcls".into(),
+                r.error_message.as_deref(),
+            )?;
         }
         Ok(())
     }
@@ -264,9 +268,9 @@ impl Admin {
             ..Default::default()
         };
         let response = self.client.send_any(&request).await?;
-        check(
+        Error::check_code(
             response.error_code,
-            "DescribeAcls",
+            || "DescribeAcls".into(),
             response.error_message.as_deref(),
         )?;
         let mut acls = Vec::new();
@@ -307,13 +311,17 @@ impl Admin {
         let response = self.send_to_controller(&request).await?;
         let mut deleted = Vec::new();
         for result in &response.filter_results {
-            check(
+            Error::check_code(
                 result.error_code,
-                "DeleteAcls",
+                || "DeleteAcls".into(),
                 result.error_message.as_deref(),
             )?;
             for acl in &result.matching_acls {
-                check(acl.error_code, "DeleteAcls", acl.error_message.as_deref())?;
+                Error::check_code(
+                    acl.error_code,
+                    || "DeleteAcls".into(),
+                    acl.error_message.as_deref(),
+                )?;
                 deleted.push(AclBinding::from_wire(
                     (acl.resource_type, &acl.resource_name, acl.pattern_type),
                     (&acl.principal, &acl.host),
@@ -326,12 +334,6 @@ impl Admin {
 }
 
 /// A per-result error code as a typed error.
-fn check(code: i16, context: &str, message: Option<&str>) -> Result<()> {
-    ErrorCode(code)
-        .into_result()
-        .map_err(|code| Error::broker(code, context, message))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,13 +148,11 @@ impl Admin {
                 None,
             ));
         };
-        ErrorCode(result.error_code).into_result().map_err(|code| {
-            Error::broker(
-                code,
-                format!("DescribeConfigs {resource:?}"),
-                result.error_message.as_deref(),
-            )
-        })?;
+        Error::check_code(
+            result.error_code,
+            || format!("DescribeConfigs {resource:?}"),
+            result.error_message.as_deref(),
+        )?;
         Ok(result
             .configs
             .into_iter()
@@ -198,13 +196,11 @@ impl Admin {
         };
         let response = self.send_about(resource, &request).await?;
         for r in &response.responses {
-            ErrorCode(r.error_code).into_result().map_err(|code| {
-                Error::broker(
-                    code,
-                    format!("IncrementalAlterConfigs {resource:?}"),
-                    r.error_message.as_deref(),
-                )
-            })?;
+            Error::check_code(
+                r.error_code,
+                || format!("IncrementalAlterConfigs {resource:?}"),
+                r.error_message.as_deref(),
+            )?;
         }
         Ok(())
     }

@@ -100,13 +100,11 @@ impl Admin {
                 None,
             )
         })?;
-        ErrorCode(group.error_code).into_result().map_err(|code| {
-            Error::broker(
-                code,
-                format!("DescribeGroups {group_id}"),
-                group.error_message.as_deref(),
-            )
-        })?;
+        Error::check_code(
+            group.error_code,
+            || format!("DescribeGroups {group_id}"),
+            group.error_message.as_deref(),
+        )?;
         let members = group
             .members
             .into_iter()
@@ -187,13 +185,11 @@ impl Admin {
         let response = conn.send_at(&request, version).await?;
         for t in &response.topics {
             for p in &t.partitions {
-                ErrorCode(p.error_code).into_result().map_err(|code| {
-                    Error::broker(
-                        code,
-                        format!("OffsetCommit {group_id} {}/{}", t.name, p.partition_index),
-                        None,
-                    )
-                })?;
+                Error::check_code(
+                    p.error_code,
+                    || format!("OffsetCommit {group_id} {}/{}", t.name, p.partition_index),
+                    None,
+                )?;
             }
         }
         Ok(())
@@ -255,9 +251,11 @@ impl Admin {
                 };
                 let response = conn.send(&request).await?;
                 for r in &response.results {
-                    ErrorCode(r.error_code).into_result().map_err(|code| {
-                        Error::broker(code, format!("DeleteGroups {}", r.group_id), None)
-                    })?;
+                    Error::check_code(
+                        r.error_code,
+                        || format!("DeleteGroups {}", r.group_id),
+                        None,
+                    )?;
                 }
                 Ok(())
             }

@@ -152,13 +152,11 @@ impl Admin {
             .topics
             .iter()
             .map(|t| {
-                let outcome = ErrorCode(t.error_code).into_result().map_err(|code| {
-                    Error::broker(
-                        code,
-                        format!("CreateTopics {}", t.name),
-                        t.error_message.as_deref(),
-                    )
-                });
+                let outcome = Error::check_code(
+                    t.error_code,
+                    || format!("CreateTopics {}", t.name),
+                    t.error_message.as_deref(),
+                );
                 (t.name.to_string(), outcome)
             })
             .collect();
@@ -229,13 +227,11 @@ impl Admin {
             .iter()
             .map(|r| {
                 let name = r.name.as_ref().map(|n| n.to_string()).unwrap_or_default();
-                let outcome = ErrorCode(r.error_code).into_result().map_err(|code| {
-                    Error::broker(
-                        code,
-                        format!("DeleteTopics {name}"),
-                        r.error_message.as_deref(),
-                    )
-                });
+                let outcome = Error::check_code(
+                    r.error_code,
+                    || format!("DeleteTopics {name}"),
+                    r.error_message.as_deref(),
+                );
                 (name, outcome)
             })
             .collect())
@@ -255,13 +251,11 @@ impl Admin {
         };
         let response = self.send_to_controller(&request).await?;
         for r in &response.results {
-            ErrorCode(r.error_code).into_result().map_err(|code| {
-                Error::broker(
-                    code,
-                    format!("CreatePartitions {topic}"),
-                    r.error_message.as_deref(),
-                )
-            })?;
+            Error::check_code(
+                r.error_code,
+                || format!("CreatePartitions {topic}"),
+                r.error_message.as_deref(),
+            )?;
         }
         self.wait_for_leaders(topic, total).await
     }
@@ -335,13 +329,11 @@ impl Admin {
             let response = self.client.send_to(leader, Lane::Default, &request).await?;
             for t in &response.topics {
                 for p in &t.partitions {
-                    ErrorCode(p.error_code).into_result().map_err(|code| {
-                        Error::broker(
-                            code,
-                            format!("DeleteRecords {topic}/{}", p.partition_index),
-                            None,
-                        )
-                    })?;
+                    Error::check_code(
+                        p.error_code,
+                        || format!("DeleteRecords {topic}/{}", p.partition_index),
+                        None,
+                    )?;
                     low_watermarks.insert(p.partition_index, p.low_watermark);
                 }
             }
@@ -426,13 +418,11 @@ async fn list_offsets_once(
         let response = client.send_to(leader, Lane::Default, &request).await?;
         for t in &response.topics {
             for p in &t.partitions {
-                ErrorCode(p.error_code).into_result().map_err(|code| {
-                    Error::broker(
-                        code,
-                        format!("ListOffsets {topic}/{}", p.partition_index),
-                        None,
-                    )
-                })?;
+                Error::check_code(
+                    p.error_code,
+                    || format!("ListOffsets {topic}/{}", p.partition_index),
+                    None,
+                )?;
                 out.insert(p.partition_index, p.offset);
             }
         }

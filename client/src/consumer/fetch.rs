@@ -798,17 +798,20 @@ fn read_partition(
 
 /// How many records the batches of `bytes` from `offset` on hold, going by
 /// their headers, so the records' vector is allocated once. The counts are
-/// from the wire: each is capped at what the batch's size can hold (a
-/// record takes at least 7 bytes), so garbage cannot make it huge.
+/// from the wire and not yet checked against any CRC: each is capped at what
+/// its batch's size can hold (a record takes at least 7 bytes), and the sum
+/// at one record per 16 bytes, so garbage cannot reserve much more memory
+/// than its own size (a vector of smaller records grows as they decode).
 fn record_estimate(bytes: &bytes::Bytes, offset: i64) -> usize {
-    batches(bytes.clone())
+    let estimate: usize = batches(bytes.clone())
         .map_while(|batch| batch.ok())
         .filter(|batch| !batch.header.is_control() && batch.header.last_offset() >= offset)
         .map(|batch| {
             let count = usize::try_from(batch.header.records_count).unwrap_or(0);
             count.min(batch.header.size() / 7)
         })
-        .sum()
+        .sum();
+    estimate.min(bytes.len() / 16)
 }
 
 /// The read_committed filter. The broker lists, per fetched partition, the
@@ -890,6 +893,22 @@ mod tests {
             high_watermark: (batches * 100) as i64,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn record_estimate_counts_real_batches_and_caps_garbage() {
+        let bytes = partition_data(3, 0).records.expect("records");
+        assert_eq!(record_estimate(&bytes, 0), 300);
+        assert_eq!(record_estimate(&bytes, 150), 200, "the first batch is behind");
+        // One batch whose header claims i32::MAX records, and whose size
+        // is the whole (large, zeroed) body: capped at a record per 16 bytes.
+        let mut garbage = bytes[..61].to_vec();
+        garbage[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        let body = 1 << 20;
+        garbage[8..12].copy_from_slice(&((body + 49) as i32).to_be_bytes());
+        garbage.resize(61 + body, 0);
+        let garbage = bytes::Bytes::from(garbage);
+        assert_eq!(record_estimate(&garbage, 0), garbage.len() / 16);
     }
 
     fn jobs() -> Vec<DecodeJob> {
