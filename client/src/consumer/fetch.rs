@@ -899,7 +899,11 @@ mod tests {
     fn record_estimate_counts_real_batches_and_caps_garbage() {
         let bytes = partition_data(3, 0).records.expect("records");
         assert_eq!(record_estimate(&bytes, 0), 300);
-        assert_eq!(record_estimate(&bytes, 150), 200, "the first batch is behind");
+        assert_eq!(
+            record_estimate(&bytes, 150),
+            200,
+            "the first batch is behind"
+        );
         // One batch whose header claims i32::MAX records, and whose size
         // is the whole (large, zeroed) body: capped at a record per 16 bytes.
         let mut garbage = bytes[..61].to_vec();

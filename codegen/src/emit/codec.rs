@@ -1,7 +1,7 @@
 //! `Encode` / `Decode` implementations: straight-line code per field, with
 //! version tests simplified against the versions that can reach them.
 
-use super::types::{default_expr, non_default};
+use super::types::non_default;
 use crate::ir::{Cond, Elem, Field, FieldType, Message, Prim, Struct, VSet};
 use std::fmt::Write as _;
 
@@ -165,19 +165,28 @@ impl<'a> Body<'a> {
         }
     }
 
-    /// A statement reading the field from `b` into the place `local`, for
-    /// fields decoded in place: non-nullable `[]int32` arrays. Built in
-    /// place, a short list is not copied through a temporary (whose narrow
+    /// A statement reading the field from `b` into `place`, for fields
+    /// decoded in place: non-nullable `[]int32` arrays and structs. Built in
+    /// place, a value is not copied through a temporary (whose narrow
     /// stores, read back wide, stalled the CPU's store forwarding).
-    fn read_into(&mut self, f: &Field, b: &str, universe: VSet, local: &str) -> Option<String> {
-        if f.ty != FieldType::Array(Elem::Prim(Prim::Int32)) || f.optional {
+    fn read_into(&mut self, f: &Field, b: &str, universe: VSet, place: &str) -> Option<String> {
+        if f.optional {
             return None;
         }
-        let c = self.compact(f, universe);
-        let name = self.field_name(f);
-        Some(format!(
-            "read_int32s_into({b}, {c}, {name:?}, &mut {local})?;"
-        ))
+        match &f.ty {
+            FieldType::Array(Elem::Prim(Prim::Int32)) => {
+                let c = self.compact(f, universe);
+                let name = self.field_name(f);
+                Some(format!(
+                    "read_int32s_into({b}, {c}, {name:?}, &mut {place})?;"
+                ))
+            }
+            FieldType::Struct(n) => {
+                let v = self.version();
+                Some(format!("{n}::decode_in_place(&mut {place}, {b}, {v})?;"))
+            }
+            _ => None,
+        }
     }
 
     /// An expression reading the field from `b`, for the versions of `universe`.
@@ -219,6 +228,19 @@ impl<'a> Body<'a> {
                 let plain = format!("read_int32s({b}, {c}, {name:?})?");
                 if f.optional {
                     pick(format!("read_nullable_int32s({b}, {c})?"), plain, &nullable)
+                } else {
+                    plain
+                }
+            }
+            FieldType::Array(Elem::Struct(_)) => {
+                let v = self.version();
+                let plain = format!("read_struct_array({b}, {c}, {name:?}, {v})?");
+                if f.optional {
+                    pick(
+                        format!("read_nullable_struct_array({b}, {c}, {v})?"),
+                        plain,
+                        &nullable,
+                    )
                 } else {
                     plain
                 }
@@ -410,90 +432,72 @@ pub fn encode_impl(msg: &Message, s: &Struct) -> String {
     )
 }
 
-/// `impl Decode` for one struct.
+/// `impl Decode` for one struct. Its fields are decoded in place into a
+/// default value (`decode_in_place`), and arrays of structs decode each
+/// element in its slot: moving freshly built values through temporaries
+/// cost store-forwarding stalls that were most of a Metadata decode's time.
 pub fn decode_impl(msg: &Message, s: &Struct) -> String {
     let mut b = Body::new(msg, s);
     let all = msg.all;
     let mut code = String::new();
-    let mut inits = Vec::new();
     for f in &s.fields {
-        let local = format!("f_{}", crate::names::bare(&f.ident));
-        let m = if f.tagged_set.is_empty() { "" } else { "mut " };
-        let default = default_expr(f);
-        let cond = b.cond(f.body, all);
-        if !matches!(cond, Cond::Never) {
-            let buf = b.buf();
-            if let Some(read) = b.read_into(f, buf, f.body, &local) {
-                let _ = writeln!(code, "let mut {local} = {default};");
-                match cond {
-                    Cond::Expr(e) => {
-                        let _ = writeln!(code, "if {e} {{ {read} }}");
-                    }
-                    _ => code.push_str(&read),
-                }
-                inits.push(format!("{}: {local}", f.ident));
-                continue;
+        let place = format!("this.{}", f.ident);
+        let only_if = match b.cond(f.body, all) {
+            Cond::Never => continue,
+            Cond::Always => None,
+            Cond::Expr(e) => Some(e),
+        };
+        let buf = b.buf();
+        let statement = match b.read_into(f, buf, f.body, &place) {
+            Some(statement) => statement,
+            None => format!("{place} = {};", b.read(f, buf, f.body)),
+        };
+        match only_if {
+            None => {
+                let _ = writeln!(code, "{statement}");
+            }
+            Some(e) => {
+                let _ = writeln!(code, "if {e} {{ {statement} }}");
             }
         }
-        match cond {
-            Cond::Always => {
-                let buf = b.buf();
-                let r = b.read(f, buf, f.body);
-                let _ = writeln!(code, "let {m}{local} = {r};");
-            }
-            Cond::Never => {
-                let _ = writeln!(code, "let {m}{local} = {default};");
-            }
-            Cond::Expr(e) => {
-                let buf = b.buf();
-                let r = b.read(f, buf, f.body);
-                let _ = writeln!(
-                    code,
-                    "let {m}{local} = if {e} {{ {r} }} else {{ {default} }};"
-                );
-            }
-        }
-        inits.push(format!("{}: {local}", f.ident));
     }
     if has_tagged_section(msg) {
         b.uses_buf = true;
         let tagged = s.tagged_fields();
-        let section = if tagged.is_empty() {
-            "read_tagged_fields(buf, |_, _| Ok(false))?".to_string()
+        let known = if tagged.is_empty() {
+            "|_, _| Ok(false)".to_string()
         } else {
             let mut arms = String::new();
             for f in tagged {
                 let tag = f.tagged.map_or(0, |t| t.0);
-                let local = format!("f_{}", crate::names::bare(&f.ident));
+                let place = format!("this.{}", f.ident);
                 let r = b.read(f, "data", f.tagged_set);
                 match b.cond(f.tagged_set, msg.flexible_set) {
                     Cond::Expr(e) => {
-                        let _ = writeln!(arms, "{tag} if {e} => {local} = {r},");
+                        let _ = writeln!(arms, "{tag} if {e} => {place} = {r},");
                     }
                     _ => {
-                        let _ = writeln!(arms, "{tag} => {local} = {r},");
+                        let _ = writeln!(arms, "{tag} => {place} = {r},");
                     }
                 }
             }
             format!(
-                "read_tagged_fields(buf, |tag, data| {{\n match tag {{\n{arms} _ => return Ok(false),\n}}\n\
-                 if data.is_empty() {{ Ok(true) }} else {{ Err(DecodeError::TrailingBytes(data.len())) }}\n}})?"
+                "|tag, data| {{\n match tag {{\n{arms} _ => return Ok(false),\n}}\n\
+                 if data.is_empty() {{ Ok(true) }} else {{ Err(DecodeError::TrailingBytes(data.len())) }}\n}}"
             )
         };
+        let section =
+            format!("read_tagged_fields_into(buf, {known}, &mut this.unknown_tagged_fields)?;");
         match b.flexible_test() {
             Cond::Always => {
-                let _ = writeln!(code, "let unknown_tagged_fields = {section};");
+                let _ = writeln!(code, "{section}");
             }
             _ => {
-                let _ = writeln!(
-                    code,
-                    "let unknown_tagged_fields = if flexible {{ {section} }} else {{ Vec::new() }};"
-                );
+                let _ = writeln!(code, "if flexible {{ {section} }}");
             }
         }
-        inits.push("unknown_tagged_fields".into());
     }
-    let _ = write!(code, "Ok(Self {{ {} }})", inits.join(", "));
+    code.push_str("Ok(())");
     let mut body = String::new();
     if s.top {
         b.uses_version = true;
@@ -510,9 +514,21 @@ pub fn decode_impl(msg: &Message, s: &Struct) -> String {
     } else {
         "_version"
     };
+    let this = if code.contains("this.") {
+        "this"
+    } else {
+        "_this"
+    };
     let inline = if s.top { "" } else { "#[inline]\n" };
     format!(
-        "impl Decode for {} {{\n{inline}fn decode({buf}: &mut Bytes, {version}: i16) -> DecodeResult<Self> {{\n{body}\n}}\n}}\n",
-        s.name
+        "impl Decode for {name} {{\n\
+         #[inline]\n\
+         fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {{\n\
+         let mut this = Self::default();\n\
+         Self::decode_in_place(&mut this, buf, version)?;\n\
+         Ok(this)\n}}\n\
+         {inline}\
+         fn decode_in_place({this}: &mut Self, {buf}: &mut Bytes, {version}: i16) -> DecodeResult<()> {{\n{body}\n}}\n}}\n",
+        name = s.name
     )
 }

@@ -63,7 +63,13 @@ impl Encode for AddOffsetsToTxnRequest {
 }
 
 impl Decode for AddOffsetsToTxnRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -71,23 +77,15 @@ impl Decode for AddOffsetsToTxnRequest {
             });
         }
         let flexible = version >= 3;
-        let f_transactional_id =
+        this.transactional_id =
             read_string(buf, flexible, "AddOffsetsToTxnRequest.TransactionalId")?;
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_group_id = read_string(buf, flexible, "AddOffsetsToTxnRequest.GroupId")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            group_id: f_group_id,
-            unknown_tagged_fields,
-        })
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        this.group_id = read_string(buf, flexible, "AddOffsetsToTxnRequest.GroupId")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -106,7 +106,13 @@ impl Encode for AddPartitionsToTxnRequest {
 }
 
 impl Decode for AddPartitionsToTxnRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -114,47 +120,35 @@ impl Decode for AddPartitionsToTxnRequest {
             });
         }
         let flexible = version >= 3;
-        let f_transactions = if version >= 4 {
-            read_array(buf, true, "AddPartitionsToTxnRequest.Transactions", |buf| {
-                AddPartitionsToTxnTransaction::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_v3_and_below_transactional_id = if version <= 3 {
-            read_string(
+        if version >= 4 {
+            this.transactions =
+                read_struct_array(buf, true, "AddPartitionsToTxnRequest.Transactions", version)?;
+        }
+        if version <= 3 {
+            this.v3_and_below_transactional_id = read_string(
                 buf,
                 flexible,
                 "AddPartitionsToTxnRequest.V3AndBelowTransactionalId",
-            )?
-        } else {
-            StrBytes::default()
-        };
-        let f_v3_and_below_producer_id = if version <= 3 { read_i64(buf)? } else { 0 };
-        let f_v3_and_below_producer_epoch = if version <= 3 { read_i16(buf)? } else { 0 };
-        let f_v3_and_below_topics = if version <= 3 {
-            read_array(
+            )?;
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_id = read_i64(buf)?;
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_epoch = read_i16(buf)?;
+        }
+        if version <= 3 {
+            this.v3_and_below_topics = read_struct_array(
                 buf,
                 flexible,
                 "AddPartitionsToTxnRequest.V3AndBelowTopics",
-                |buf| AddPartitionsToTxnTopic::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactions: f_transactions,
-            v3_and_below_transactional_id: f_v3_and_below_transactional_id,
-            v3_and_below_producer_id: f_v3_and_below_producer_id,
-            v3_and_below_producer_epoch: f_v3_and_below_producer_epoch,
-            v3_and_below_topics: f_v3_and_below_topics,
-            unknown_tagged_fields,
-        })
+                version,
+            )?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -247,35 +241,34 @@ impl Encode for AddPartitionsToTxnTransaction {
 impl Decode for AddPartitionsToTxnTransaction {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_transactional_id = if version >= 4 {
-            read_string(buf, true, "AddPartitionsToTxnTransaction.TransactionalId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_producer_id = if version >= 4 { read_i64(buf)? } else { 0 };
-        let f_producer_epoch = if version >= 4 { read_i16(buf)? } else { 0 };
-        let f_verify_only = if version >= 4 { read_bool(buf)? } else { false };
-        let f_topics = if version >= 4 {
-            read_array(buf, true, "AddPartitionsToTxnTransaction.Topics", |buf| {
-                AddPartitionsToTxnTopic::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            verify_only: f_verify_only,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if version >= 4 {
+            this.transactional_id =
+                read_string(buf, true, "AddPartitionsToTxnTransaction.TransactionalId")?;
+        }
+        if version >= 4 {
+            this.producer_id = read_i64(buf)?;
+        }
+        if version >= 4 {
+            this.producer_epoch = read_i16(buf)?;
+        }
+        if version >= 4 {
+            this.verify_only = read_bool(buf)?;
+        }
+        if version >= 4 {
+            this.topics =
+                read_struct_array(buf, true, "AddPartitionsToTxnTransaction.Topics", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -321,25 +314,24 @@ impl Encode for AddPartitionsToTxnTopic {
 impl Decode for AddPartitionsToTxnTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = read_string(buf, flexible, "AddPartitionsToTxnTopic.Name")?;
-        let mut f_partitions = Int32List::new();
+        this.name = read_string(buf, flexible, "AddPartitionsToTxnTopic.Name")?;
         read_int32s_into(
             buf,
             flexible,
             "AddPartitionsToTxnTopic.Partitions",
-            &mut f_partitions,
+            &mut this.partitions,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -85,7 +85,13 @@ impl Encode for AddPartitionsToTxnResponse {
 }
 
 impl Decode for AddPartitionsToTxnResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -93,40 +99,30 @@ impl Decode for AddPartitionsToTxnResponse {
             });
         }
         let flexible = version >= 3;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = if version >= 4 { read_i16(buf)? } else { 0 };
-        let f_results_by_transaction = if version >= 4 {
-            read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        if version >= 4 {
+            this.error_code = read_i16(buf)?;
+        }
+        if version >= 4 {
+            this.results_by_transaction = read_struct_array(
                 buf,
                 true,
                 "AddPartitionsToTxnResponse.ResultsByTransaction",
-                |buf| AddPartitionsToTxnResult::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let f_results_by_topic_v3_and_below = if version <= 3 {
-            read_array(
+                version,
+            )?;
+        }
+        if version <= 3 {
+            this.results_by_topic_v3_and_below = read_struct_array(
                 buf,
                 flexible,
                 "AddPartitionsToTxnResponse.ResultsByTopicV3AndBelow",
-                |buf| AddPartitionsToTxnTopicResult::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            results_by_transaction: f_results_by_transaction,
-            results_by_topic_v3_and_below: f_results_by_topic_v3_and_below,
-            unknown_tagged_fields,
-        })
+                version,
+            )?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -188,29 +184,25 @@ impl Encode for AddPartitionsToTxnResult {
 impl Decode for AddPartitionsToTxnResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_transactional_id = if version >= 4 {
-            read_string(buf, true, "AddPartitionsToTxnResult.TransactionalId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_results = if version >= 4 {
-            read_array(buf, true, "AddPartitionsToTxnResult.TopicResults", |buf| {
-                AddPartitionsToTxnTopicResult::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            topic_results: f_topic_results,
-            unknown_tagged_fields,
-        })
+        if version >= 4 {
+            this.transactional_id =
+                read_string(buf, true, "AddPartitionsToTxnResult.TransactionalId")?;
+        }
+        if version >= 4 {
+            this.topic_results =
+                read_struct_array(buf, true, "AddPartitionsToTxnResult.TopicResults", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -258,24 +250,24 @@ impl Encode for AddPartitionsToTxnTopicResult {
 impl Decode for AddPartitionsToTxnTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = read_string(buf, flexible, "AddPartitionsToTxnTopicResult.Name")?;
-        let f_results_by_partition = read_array(
+        this.name = read_string(buf, flexible, "AddPartitionsToTxnTopicResult.Name")?;
+        this.results_by_partition = read_struct_array(
             buf,
             flexible,
             "AddPartitionsToTxnTopicResult.ResultsByPartition",
-            |buf| AddPartitionsToTxnPartitionResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            results_by_partition: f_results_by_partition,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -321,19 +313,19 @@ impl Encode for AddPartitionsToTxnPartitionResult {
 impl Decode for AddPartitionsToTxnPartitionResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_partition_index = read_i32(buf)?;
-        let f_partition_error_code = read_i16(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            partition_error_code: f_partition_error_code,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.partition_error_code = read_i16(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

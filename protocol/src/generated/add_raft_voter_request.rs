@@ -59,29 +59,26 @@ impl Encode for AddRaftVoterRequest {
 }
 
 impl Decode for AddRaftVoterRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_cluster_id = read_nullable_string(buf, true)?;
-        let f_timeout_ms = read_i32(buf)?;
-        let f_voter_id = read_i32(buf)?;
-        let f_voter_directory_id = read_uuid(buf)?;
-        let f_listeners = read_array(buf, true, "AddRaftVoterRequest.Listeners", |buf| {
-            Listener::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            timeout_ms: f_timeout_ms,
-            voter_id: f_voter_id,
-            voter_directory_id: f_voter_directory_id,
-            listeners: f_listeners,
-            unknown_tagged_fields,
-        })
+        this.cluster_id = read_nullable_string(buf, true)?;
+        this.timeout_ms = read_i32(buf)?;
+        this.voter_id = read_i32(buf)?;
+        this.voter_directory_id = read_uuid(buf)?;
+        this.listeners = read_struct_array(buf, true, "AddRaftVoterRequest.Listeners", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -122,17 +119,18 @@ impl Encode for Listener {
 
 impl Decode for Listener {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Listener.Name")?;
-        let f_host = read_string(buf, true, "Listener.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Listener.Name")?;
+        this.host = read_string(buf, true, "Listener.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -57,7 +57,13 @@ impl Encode for AlterClientQuotasRequest {
 }
 
 impl Decode for AlterClientQuotasRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -65,20 +71,13 @@ impl Decode for AlterClientQuotasRequest {
             });
         }
         let flexible = version >= 1;
-        let f_entries = read_array(buf, flexible, "AlterClientQuotasRequest.Entries", |buf| {
-            EntryData::decode(buf, version)
-        })?;
-        let f_validate_only = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entries: f_entries,
-            validate_only: f_validate_only,
-            unknown_tagged_fields,
-        })
+        this.entries =
+            read_struct_array(buf, flexible, "AlterClientQuotasRequest.Entries", version)?;
+        this.validate_only = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -124,23 +123,19 @@ impl Encode for EntryData {
 impl Decode for EntryData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity = read_array(buf, flexible, "EntryData.Entity", |buf| {
-            EntityData::decode(buf, version)
-        })?;
-        let f_ops = read_array(buf, flexible, "EntryData.Ops", |buf| {
-            OpData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity: f_entity,
-            ops: f_ops,
-            unknown_tagged_fields,
-        })
+        this.entity = read_struct_array(buf, flexible, "EntryData.Entity", version)?;
+        this.ops = read_struct_array(buf, flexible, "EntryData.Ops", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -186,19 +181,19 @@ impl Encode for EntityData {
 impl Decode for EntityData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
-        let f_entity_name = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity_type: f_entity_type,
-            entity_name: f_entity_name,
-            unknown_tagged_fields,
-        })
+        this.entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
+        this.entity_name = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -248,21 +243,20 @@ impl Encode for OpData {
 impl Decode for OpData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_key = read_string(buf, flexible, "OpData.Key")?;
-        let f_value = read_f64(buf)?;
-        let f_remove = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            key: f_key,
-            value: f_value,
-            remove: f_remove,
-            unknown_tagged_fields,
-        })
+        this.key = read_string(buf, flexible, "OpData.Key")?;
+        this.value = read_f64(buf)?;
+        this.remove = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for AlterClientQuotasResponse {
 }
 
 impl Decode for AlterClientQuotasResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,13 @@ impl Decode for AlterClientQuotasResponse {
             });
         }
         let flexible = version >= 1;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_entries = read_array(buf, flexible, "AlterClientQuotasResponse.Entries", |buf| {
-            EntryData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            entries: f_entries,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.entries =
+            read_struct_array(buf, flexible, "AlterClientQuotasResponse.Entries", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -127,23 +126,20 @@ impl Encode for EntryData {
 impl Decode for EntryData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_entity = read_array(buf, flexible, "EntryData.Entity", |buf| {
-            EntityData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            entity: f_entity,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.entity = read_struct_array(buf, flexible, "EntryData.Entity", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -189,19 +185,19 @@ impl Encode for EntityData {
 impl Decode for EntityData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
-        let f_entity_name = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity_type: f_entity_type,
-            entity_name: f_entity_name,
-            unknown_tagged_fields,
-        })
+        this.entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
+        this.entity_name = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -57,7 +57,13 @@ impl Encode for AlterConfigsRequest {
 }
 
 impl Decode for AlterConfigsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -65,20 +71,13 @@ impl Decode for AlterConfigsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_resources = read_array(buf, flexible, "AlterConfigsRequest.Resources", |buf| {
-            AlterConfigsResource::decode(buf, version)
-        })?;
-        let f_validate_only = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resources: f_resources,
-            validate_only: f_validate_only,
-            unknown_tagged_fields,
-        })
+        this.resources =
+            read_struct_array(buf, flexible, "AlterConfigsRequest.Resources", version)?;
+        this.validate_only = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -130,23 +129,20 @@ impl Encode for AlterConfigsResource {
 impl Decode for AlterConfigsResource {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "AlterConfigsResource.ResourceName")?;
-        let f_configs = read_array(buf, flexible, "AlterConfigsResource.Configs", |buf| {
-            AlterableConfig::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            configs: f_configs,
-            unknown_tagged_fields,
-        })
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "AlterConfigsResource.ResourceName")?;
+        this.configs = read_struct_array(buf, flexible, "AlterConfigsResource.Configs", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -192,19 +188,19 @@ impl Encode for AlterableConfig {
 impl Decode for AlterableConfig {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "AlterableConfig.Name")?;
-        let f_value = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            value: f_value,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "AlterableConfig.Name")?;
+        this.value = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

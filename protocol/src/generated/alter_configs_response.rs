@@ -56,7 +56,13 @@ impl Encode for AlterConfigsResponse {
 }
 
 impl Decode for AlterConfigsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,13 @@ impl Decode for AlterConfigsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_responses = read_array(buf, flexible, "AlterConfigsResponse.Responses", |buf| {
-            AlterConfigsResourceResponse::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            responses: f_responses,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.responses =
+            read_struct_array(buf, flexible, "AlterConfigsResponse.Responses", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -131,24 +130,22 @@ impl Encode for AlterConfigsResourceResponse {
 impl Decode for AlterConfigsResourceResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name =
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.resource_type = read_i8(buf)?;
+        this.resource_name =
             read_string(buf, flexible, "AlterConfigsResourceResponse.ResourceName")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -58,28 +58,31 @@ impl Encode for AlterPartitionReassignmentsRequest {
 }
 
 impl Decode for AlterPartitionReassignmentsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_timeout_ms = read_i32(buf)?;
-        let f_allow_replication_factor_change = if version >= 1 { read_bool(buf)? } else { true };
-        let f_topics = read_array(
+        this.timeout_ms = read_i32(buf)?;
+        if version >= 1 {
+            this.allow_replication_factor_change = read_bool(buf)?;
+        }
+        this.topics = read_struct_array(
             buf,
             true,
             "AlterPartitionReassignmentsRequest.Topics",
-            |buf| ReassignableTopic::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            timeout_ms: f_timeout_ms,
-            allow_replication_factor_change: f_allow_replication_factor_change,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -117,16 +120,16 @@ impl Encode for ReassignableTopic {
 impl Decode for ReassignableTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "ReassignableTopic.Name")?;
-        let f_partitions = read_array(buf, true, "ReassignableTopic.Partitions", |buf| {
-            ReassignablePartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "ReassignableTopic.Name")?;
+        this.partitions = read_struct_array(buf, true, "ReassignableTopic.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -163,15 +166,17 @@ impl Encode for ReassignablePartition {
 
 impl Decode for ReassignablePartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_replicas = read_nullable_int32s(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            replicas: f_replicas,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.replicas = read_nullable_int32s(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

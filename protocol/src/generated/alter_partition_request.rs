@@ -51,25 +51,24 @@ impl Encode for AlterPartitionRequest {
 }
 
 impl Decode for AlterPartitionRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_broker_id = read_i32(buf)?;
-        let f_broker_epoch = read_i64(buf)?;
-        let f_topics = read_array(buf, true, "AlterPartitionRequest.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            broker_id: f_broker_id,
-            broker_epoch: f_broker_epoch,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.broker_id = read_i32(buf)?;
+        this.broker_epoch = read_i64(buf)?;
+        this.topics = read_struct_array(buf, true, "AlterPartitionRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -107,16 +106,16 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(buf, true, "TopicData.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -186,31 +185,25 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let mut f_new_isr = Int32List::new();
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
         if version <= 2 {
-            read_int32s_into(buf, true, "PartitionData.NewIsr", &mut f_new_isr)?;
+            read_int32s_into(buf, true, "PartitionData.NewIsr", &mut this.new_isr)?;
         }
-        let f_new_isr_with_epochs = if version >= 3 {
-            read_array(buf, true, "PartitionData.NewIsrWithEpochs", |buf| {
-                BrokerState::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_leader_recovery_state = read_i8(buf)?;
-        let f_partition_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            leader_epoch: f_leader_epoch,
-            new_isr: f_new_isr,
-            new_isr_with_epochs: f_new_isr_with_epochs,
-            leader_recovery_state: f_leader_recovery_state,
-            partition_epoch: f_partition_epoch,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.new_isr_with_epochs =
+                read_struct_array(buf, true, "PartitionData.NewIsrWithEpochs", version)?;
+        }
+        this.leader_recovery_state = read_i8(buf)?;
+        this.partition_epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -262,14 +255,20 @@ impl Encode for BrokerState {
 impl Decode for BrokerState {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_broker_id = if version >= 3 { read_i32(buf)? } else { 0 };
-        let f_broker_epoch = if version >= 3 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            broker_id: f_broker_id,
-            broker_epoch: f_broker_epoch,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        if version >= 3 {
+            this.broker_id = read_i32(buf)?;
+        }
+        if version >= 3 {
+            this.broker_epoch = read_i64(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

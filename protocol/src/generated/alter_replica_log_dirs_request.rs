@@ -51,7 +51,13 @@ impl Encode for AlterReplicaLogDirsRequest {
 }
 
 impl Decode for AlterReplicaLogDirsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -59,18 +65,11 @@ impl Decode for AlterReplicaLogDirsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_dirs = read_array(buf, flexible, "AlterReplicaLogDirsRequest.Dirs", |buf| {
-            AlterReplicaLogDir::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            dirs: f_dirs,
-            unknown_tagged_fields,
-        })
+        this.dirs = read_struct_array(buf, flexible, "AlterReplicaLogDirsRequest.Dirs", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -116,21 +115,19 @@ impl Encode for AlterReplicaLogDir {
 impl Decode for AlterReplicaLogDir {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_path = read_string(buf, flexible, "AlterReplicaLogDir.Path")?;
-        let f_topics = read_array(buf, flexible, "AlterReplicaLogDir.Topics", |buf| {
-            AlterReplicaLogDirTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            path: f_path,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.path = read_string(buf, flexible, "AlterReplicaLogDir.Path")?;
+        this.topics = read_struct_array(buf, flexible, "AlterReplicaLogDir.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -176,25 +173,24 @@ impl Encode for AlterReplicaLogDirTopic {
 impl Decode for AlterReplicaLogDirTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "AlterReplicaLogDirTopic.Name")?;
-        let mut f_partitions = Int32List::new();
+        this.name = read_string(buf, flexible, "AlterReplicaLogDirTopic.Name")?;
         read_int32s_into(
             buf,
             flexible,
             "AlterReplicaLogDirTopic.Partitions",
-            &mut f_partitions,
+            &mut this.partitions,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for AlterReplicaLogDirsResponse {
 }
 
 impl Decode for AlterReplicaLogDirsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,23 +70,17 @@ impl Decode for AlterReplicaLogDirsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_results = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.results = read_struct_array(
             buf,
             flexible,
             "AlterReplicaLogDirsResponse.Results",
-            |buf| AlterReplicaLogDirTopicResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -128,24 +128,24 @@ impl Encode for AlterReplicaLogDirTopicResult {
 impl Decode for AlterReplicaLogDirTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_topic_name = read_string(buf, flexible, "AlterReplicaLogDirTopicResult.TopicName")?;
-        let f_partitions = read_array(
+        this.topic_name = read_string(buf, flexible, "AlterReplicaLogDirTopicResult.TopicName")?;
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "AlterReplicaLogDirTopicResult.Partitions",
-            |buf| AlterReplicaLogDirPartitionResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -191,19 +191,19 @@ impl Encode for AlterReplicaLogDirPartitionResult {
 impl Decode for AlterReplicaLogDirPartitionResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

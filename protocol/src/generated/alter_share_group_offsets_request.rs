@@ -47,23 +47,24 @@ impl Encode for AlterShareGroupOffsetsRequest {
 }
 
 impl Decode for AlterShareGroupOffsetsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "AlterShareGroupOffsetsRequest.GroupId")?;
-        let f_topics = read_array(buf, true, "AlterShareGroupOffsetsRequest.Topics", |buf| {
-            AlterShareGroupOffsetsRequestTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, true, "AlterShareGroupOffsetsRequest.GroupId")?;
+        this.topics =
+            read_struct_array(buf, true, "AlterShareGroupOffsetsRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -101,19 +102,21 @@ impl Encode for AlterShareGroupOffsetsRequestTopic {
 impl Decode for AlterShareGroupOffsetsRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "AlterShareGroupOffsetsRequestTopic.TopicName")?;
-        let f_partitions = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "AlterShareGroupOffsetsRequestTopic.TopicName")?;
+        this.partitions = read_struct_array(
             buf,
             true,
             "AlterShareGroupOffsetsRequestTopic.Partitions",
-            |buf| AlterShareGroupOffsetsRequestPartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -150,15 +153,17 @@ impl Encode for AlterShareGroupOffsetsRequestPartition {
 
 impl Decode for AlterShareGroupOffsetsRequestPartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_start_offset = read_i64(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            start_offset: f_start_offset,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.start_offset = read_i64(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

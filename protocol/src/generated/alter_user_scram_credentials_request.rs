@@ -47,31 +47,33 @@ impl Encode for AlterUserScramCredentialsRequest {
 }
 
 impl Decode for AlterUserScramCredentialsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_deletions = read_array(
+        this.deletions = read_struct_array(
             buf,
             true,
             "AlterUserScramCredentialsRequest.Deletions",
-            |buf| ScramCredentialDeletion::decode(buf, version),
+            version,
         )?;
-        let f_upsertions = read_array(
+        this.upsertions = read_struct_array(
             buf,
             true,
             "AlterUserScramCredentialsRequest.Upsertions",
-            |buf| ScramCredentialUpsertion::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            deletions: f_deletions,
-            upsertions: f_upsertions,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -108,15 +110,17 @@ impl Encode for ScramCredentialDeletion {
 
 impl Decode for ScramCredentialDeletion {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "ScramCredentialDeletion.Name")?;
-        let f_mechanism = read_i8(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            mechanism: f_mechanism,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "ScramCredentialDeletion.Name")?;
+        this.mechanism = read_i8(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -165,21 +169,20 @@ impl Encode for ScramCredentialUpsertion {
 
 impl Decode for ScramCredentialUpsertion {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "ScramCredentialUpsertion.Name")?;
-        let f_mechanism = read_i8(buf)?;
-        let f_iterations = read_i32(buf)?;
-        let f_salt = read_bytes(buf, true, "ScramCredentialUpsertion.Salt")?;
-        let f_salted_password = read_bytes(buf, true, "ScramCredentialUpsertion.SaltedPassword")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            mechanism: f_mechanism,
-            iterations: f_iterations,
-            salt: f_salt,
-            salted_password: f_salted_password,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "ScramCredentialUpsertion.Name")?;
+        this.mechanism = read_i8(buf)?;
+        this.iterations = read_i32(buf)?;
+        this.salt = read_bytes(buf, true, "ScramCredentialUpsertion.Salt")?;
+        this.salted_password = read_bytes(buf, true, "ScramCredentialUpsertion.SaltedPassword")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

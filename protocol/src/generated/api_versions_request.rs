@@ -59,7 +59,13 @@ impl Encode for ApiVersionsRequest {
 }
 
 impl Decode for ApiVersionsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -67,26 +73,18 @@ impl Decode for ApiVersionsRequest {
             });
         }
         let flexible = version >= 3;
-        let f_client_software_name = if version >= 3 {
-            read_string(buf, true, "ApiVersionsRequest.ClientSoftwareName")?
-        } else {
-            StrBytes::default()
-        };
-        let f_client_software_version = if version >= 3 {
-            read_string(buf, true, "ApiVersionsRequest.ClientSoftwareVersion")?
-        } else {
-            StrBytes::default()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            client_software_name: f_client_software_name,
-            client_software_version: f_client_software_version,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.client_software_name =
+                read_string(buf, true, "ApiVersionsRequest.ClientSoftwareName")?;
+        }
+        if version >= 3 {
+            this.client_software_version =
+                read_string(buf, true, "ApiVersionsRequest.ClientSoftwareVersion")?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

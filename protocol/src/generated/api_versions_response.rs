@@ -102,7 +102,13 @@ impl Encode for ApiVersionsResponse {
 }
 
 impl Decode for ApiVersionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -110,57 +116,46 @@ impl Decode for ApiVersionsResponse {
             });
         }
         let flexible = version >= 3;
-        let f_error_code = read_i16(buf)?;
-        let f_api_keys = read_array(buf, flexible, "ApiVersionsResponse.ApiKeys", |buf| {
-            ApiVersion::decode(buf, version)
-        })?;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let mut f_supported_features = Vec::new();
-        let mut f_finalized_features_epoch = -1;
-        let mut f_finalized_features = Vec::new();
-        let mut f_zk_migration_ready = false;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 => {
-                        f_supported_features = read_array(
-                            data,
-                            true,
-                            "ApiVersionsResponse.SupportedFeatures",
-                            |buf| SupportedFeatureKey::decode(buf, version),
-                        )?
+        this.error_code = read_i16(buf)?;
+        this.api_keys = read_struct_array(buf, flexible, "ApiVersionsResponse.ApiKeys", version)?;
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 => {
+                            this.supported_features = read_struct_array(
+                                data,
+                                true,
+                                "ApiVersionsResponse.SupportedFeatures",
+                                version,
+                            )?
+                        }
+                        1 => this.finalized_features_epoch = read_i64(data)?,
+                        2 => {
+                            this.finalized_features = read_struct_array(
+                                data,
+                                true,
+                                "ApiVersionsResponse.FinalizedFeatures",
+                                version,
+                            )?
+                        }
+                        3 => this.zk_migration_ready = read_bool(data)?,
+                        _ => return Ok(false),
                     }
-                    1 => f_finalized_features_epoch = read_i64(data)?,
-                    2 => {
-                        f_finalized_features = read_array(
-                            data,
-                            true,
-                            "ApiVersionsResponse.FinalizedFeatures",
-                            |buf| FinalizedFeatureKey::decode(buf, version),
-                        )?
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
                     }
-                    3 => f_zk_migration_ready = read_bool(data)?,
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            api_keys: f_api_keys,
-            throttle_time_ms: f_throttle_time_ms,
-            supported_features: f_supported_features,
-            finalized_features_epoch: f_finalized_features_epoch,
-            finalized_features: f_finalized_features,
-            zk_migration_ready: f_zk_migration_ready,
-            unknown_tagged_fields,
-        })
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -210,21 +205,20 @@ impl Encode for ApiVersion {
 impl Decode for ApiVersion {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_api_key = read_i16(buf)?;
-        let f_min_version = read_i16(buf)?;
-        let f_max_version = read_i16(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            api_key: f_api_key,
-            min_version: f_min_version,
-            max_version: f_max_version,
-            unknown_tagged_fields,
-        })
+        this.api_key = read_i16(buf)?;
+        this.min_version = read_i16(buf)?;
+        this.max_version = read_i16(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -295,25 +289,26 @@ impl Encode for SupportedFeatureKey {
 impl Decode for SupportedFeatureKey {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = if version >= 3 {
-            read_string(buf, true, "SupportedFeatureKey.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_min_version = if version >= 3 { read_i16(buf)? } else { 0 };
-        let f_max_version = if version >= 3 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            min_version: f_min_version,
-            max_version: f_max_version,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.name = read_string(buf, true, "SupportedFeatureKey.Name")?;
+        }
+        if version >= 3 {
+            this.min_version = read_i16(buf)?;
+        }
+        if version >= 3 {
+            this.max_version = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -384,25 +379,26 @@ impl Encode for FinalizedFeatureKey {
 impl Decode for FinalizedFeatureKey {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = if version >= 3 {
-            read_string(buf, true, "FinalizedFeatureKey.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_max_version_level = if version >= 3 { read_i16(buf)? } else { 0 };
-        let f_min_version_level = if version >= 3 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            max_version_level: f_max_version_level,
-            min_version_level: f_min_version_level,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.name = read_string(buf, true, "FinalizedFeatureKey.Name")?;
+        }
+        if version >= 3 {
+            this.max_version_level = read_i16(buf)?;
+        }
+        if version >= 3 {
+            this.min_version_level = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

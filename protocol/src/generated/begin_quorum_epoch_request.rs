@@ -69,7 +69,13 @@ impl Encode for BeginQuorumEpochRequest {
 }
 
 impl Decode for BeginQuorumEpochRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -77,33 +83,23 @@ impl Decode for BeginQuorumEpochRequest {
             });
         }
         let flexible = version >= 1;
-        let f_cluster_id = read_nullable_string(buf, flexible)?;
-        let f_voter_id = if version >= 1 { read_i32(buf)? } else { -1 };
-        let f_topics = read_array(buf, flexible, "BeginQuorumEpochRequest.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let f_leader_endpoints = if version >= 1 {
-            read_array(
+        this.cluster_id = read_nullable_string(buf, flexible)?;
+        if version >= 1 {
+            this.voter_id = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "BeginQuorumEpochRequest.Topics", version)?;
+        if version >= 1 {
+            this.leader_endpoints = read_struct_array(
                 buf,
                 true,
                 "BeginQuorumEpochRequest.LeaderEndpoints",
-                |buf| LeaderEndpoint::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            voter_id: f_voter_id,
-            topics: f_topics,
-            leader_endpoints: f_leader_endpoints,
-            unknown_tagged_fields,
-        })
+                version,
+            )?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -151,21 +147,19 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
-        let f_partitions = read_array(buf, flexible, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
+        this.partitions = read_struct_array(buf, flexible, "TopicData.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -221,27 +215,23 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_partition_index = read_i32(buf)?;
-        let f_voter_directory_id = if version >= 1 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            voter_directory_id: f_voter_directory_id,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        if version >= 1 {
+            this.voter_directory_id = read_uuid(buf)?;
+        }
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -312,29 +302,26 @@ impl Encode for LeaderEndpoint {
 impl Decode for LeaderEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_name = if version >= 1 {
-            read_string(buf, true, "LeaderEndpoint.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_host = if version >= 1 {
-            read_string(buf, true, "LeaderEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 1 { read_u16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.name = read_string(buf, true, "LeaderEndpoint.Name")?;
+        }
+        if version >= 1 {
+            this.host = read_string(buf, true, "LeaderEndpoint.Host")?;
+        }
+        if version >= 1 {
+            this.port = read_u16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

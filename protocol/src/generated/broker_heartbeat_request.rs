@@ -78,46 +78,47 @@ impl Encode for BrokerHeartbeatRequest {
 }
 
 impl Decode for BrokerHeartbeatRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_broker_id = read_i32(buf)?;
-        let f_broker_epoch = read_i64(buf)?;
-        let f_current_metadata_offset = read_i64(buf)?;
-        let f_want_fence = read_bool(buf)?;
-        let f_want_shut_down = read_bool(buf)?;
-        let mut f_offline_log_dirs = Vec::new();
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 if version >= 1 => {
-                    f_offline_log_dirs = read_array(
-                        data,
-                        true,
-                        "BrokerHeartbeatRequest.OfflineLogDirs",
-                        read_uuid,
-                    )?
+        this.broker_id = read_i32(buf)?;
+        this.broker_epoch = read_i64(buf)?;
+        this.current_metadata_offset = read_i64(buf)?;
+        this.want_fence = read_bool(buf)?;
+        this.want_shut_down = read_bool(buf)?;
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 if version >= 1 => {
+                        this.offline_log_dirs = read_array(
+                            data,
+                            true,
+                            "BrokerHeartbeatRequest.OfflineLogDirs",
+                            read_uuid,
+                        )?
+                    }
+                    _ => return Ok(false),
                 }
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            broker_id: f_broker_id,
-            broker_epoch: f_broker_epoch,
-            current_metadata_offset: f_current_metadata_offset,
-            want_fence: f_want_fence,
-            want_shut_down: f_want_shut_down,
-            offline_log_dirs: f_offline_log_dirs,
-            unknown_tagged_fields,
-        })
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 

@@ -89,43 +89,38 @@ impl Encode for BrokerRegistrationRequest {
 }
 
 impl Decode for BrokerRegistrationRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_broker_id = read_i32(buf)?;
-        let f_cluster_id = read_string(buf, true, "BrokerRegistrationRequest.ClusterId")?;
-        let f_incarnation_id = read_uuid(buf)?;
-        let f_listeners = read_array(buf, true, "BrokerRegistrationRequest.Listeners", |buf| {
-            Listener::decode(buf, version)
-        })?;
-        let f_features = read_array(buf, true, "BrokerRegistrationRequest.Features", |buf| {
-            Feature::decode(buf, version)
-        })?;
-        let f_rack = read_nullable_string(buf, true)?;
-        let f_is_migrating_zk_broker = if version >= 1 { read_bool(buf)? } else { false };
-        let f_log_dirs = if version >= 2 {
-            read_array(buf, true, "BrokerRegistrationRequest.LogDirs", read_uuid)?
-        } else {
-            Vec::new()
-        };
-        let f_previous_broker_epoch = if version >= 3 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            broker_id: f_broker_id,
-            cluster_id: f_cluster_id,
-            incarnation_id: f_incarnation_id,
-            listeners: f_listeners,
-            features: f_features,
-            rack: f_rack,
-            is_migrating_zk_broker: f_is_migrating_zk_broker,
-            log_dirs: f_log_dirs,
-            previous_broker_epoch: f_previous_broker_epoch,
-            unknown_tagged_fields,
-        })
+        this.broker_id = read_i32(buf)?;
+        this.cluster_id = read_string(buf, true, "BrokerRegistrationRequest.ClusterId")?;
+        this.incarnation_id = read_uuid(buf)?;
+        this.listeners =
+            read_struct_array(buf, true, "BrokerRegistrationRequest.Listeners", version)?;
+        this.features =
+            read_struct_array(buf, true, "BrokerRegistrationRequest.Features", version)?;
+        this.rack = read_nullable_string(buf, true)?;
+        if version >= 1 {
+            this.is_migrating_zk_broker = read_bool(buf)?;
+        }
+        if version >= 2 {
+            this.log_dirs = read_array(buf, true, "BrokerRegistrationRequest.LogDirs", read_uuid)?;
+        }
+        if version >= 3 {
+            this.previous_broker_epoch = read_i64(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -170,19 +165,19 @@ impl Encode for Listener {
 
 impl Decode for Listener {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Listener.Name")?;
-        let f_host = read_string(buf, true, "Listener.Host")?;
-        let f_port = read_u16(buf)?;
-        let f_security_protocol = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            security_protocol: f_security_protocol,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Listener.Name")?;
+        this.host = read_string(buf, true, "Listener.Host")?;
+        this.port = read_u16(buf)?;
+        this.security_protocol = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -223,17 +218,18 @@ impl Encode for Feature {
 
 impl Decode for Feature {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Feature.Name")?;
-        let f_min_supported_version = read_i16(buf)?;
-        let f_max_supported_version = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            min_supported_version: f_min_supported_version,
-            max_supported_version: f_max_supported_version,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Feature.Name")?;
+        this.min_supported_version = read_i16(buf)?;
+        this.max_supported_version = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

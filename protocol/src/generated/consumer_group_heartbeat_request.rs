@@ -93,48 +93,39 @@ impl Encode for ConsumerGroupHeartbeatRequest {
 }
 
 impl Decode for ConsumerGroupHeartbeatRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "ConsumerGroupHeartbeatRequest.GroupId")?;
-        let f_member_id = read_string(buf, true, "ConsumerGroupHeartbeatRequest.MemberId")?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_instance_id = read_nullable_string(buf, true)?;
-        let f_rack_id = read_nullable_string(buf, true)?;
-        let f_rebalance_timeout_ms = read_i32(buf)?;
-        let f_subscribed_topic_names = read_nullable_array(buf, true, |buf| {
+        this.group_id = read_string(buf, true, "ConsumerGroupHeartbeatRequest.GroupId")?;
+        this.member_id = read_string(buf, true, "ConsumerGroupHeartbeatRequest.MemberId")?;
+        this.member_epoch = read_i32(buf)?;
+        this.instance_id = read_nullable_string(buf, true)?;
+        this.rack_id = read_nullable_string(buf, true)?;
+        this.rebalance_timeout_ms = read_i32(buf)?;
+        this.subscribed_topic_names = read_nullable_array(buf, true, |buf| {
             read_string(
                 buf,
                 true,
                 "ConsumerGroupHeartbeatRequest.SubscribedTopicNames",
             )
         })?;
-        let f_subscribed_topic_regex = if version >= 1 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_server_assignor = read_nullable_string(buf, true)?;
-        let f_topic_partitions =
-            read_nullable_array(buf, true, |buf| TopicPartitions::decode(buf, version))?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            instance_id: f_instance_id,
-            rack_id: f_rack_id,
-            rebalance_timeout_ms: f_rebalance_timeout_ms,
-            subscribed_topic_names: f_subscribed_topic_names,
-            subscribed_topic_regex: f_subscribed_topic_regex,
-            server_assignor: f_server_assignor,
-            topic_partitions: f_topic_partitions,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.subscribed_topic_regex = read_nullable_string(buf, true)?;
+        }
+        this.server_assignor = read_nullable_string(buf, true)?;
+        this.topic_partitions = read_nullable_struct_array(buf, true, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -171,16 +162,22 @@ impl Encode for TopicPartitions {
 
 impl Decode for TopicPartitions {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicPartitions.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        read_int32s_into(
+            buf,
+            true,
+            "TopicPartitions.Partitions",
+            &mut this.partitions,
+        )?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

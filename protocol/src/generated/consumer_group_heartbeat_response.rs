@@ -72,35 +72,32 @@ impl Encode for ConsumerGroupHeartbeatResponse {
 }
 
 impl Decode for ConsumerGroupHeartbeatResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_member_id = read_nullable_string(buf, true)?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_heartbeat_interval_ms = read_i32(buf)?;
-        let f_assignment = if read_struct_marker(buf)? {
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.member_id = read_nullable_string(buf, true)?;
+        this.member_epoch = read_i32(buf)?;
+        this.heartbeat_interval_ms = read_i32(buf)?;
+        this.assignment = if read_struct_marker(buf)? {
             Some(Assignment::decode(buf, version)?)
         } else {
             None
         };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            heartbeat_interval_ms: f_heartbeat_interval_ms,
-            assignment: f_assignment,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -136,14 +133,16 @@ impl Encode for Assignment {
 impl Decode for Assignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_partitions = read_array(buf, true, "Assignment.TopicPartitions", |buf| {
-            TopicPartitions::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_partitions: f_topic_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_partitions =
+            read_struct_array(buf, true, "Assignment.TopicPartitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -180,16 +179,22 @@ impl Encode for TopicPartitions {
 
 impl Decode for TopicPartitions {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicPartitions.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        read_int32s_into(
+            buf,
+            true,
+            "TopicPartitions.Partitions",
+            &mut this.partitions,
+        )?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -44,24 +44,27 @@ impl Encode for ConsumerProtocolAssignment {
 }
 
 impl Decode for ConsumerProtocolAssignment {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_assigned_partitions = read_array(
+        this.assigned_partitions = read_struct_array(
             buf,
             false,
             "ConsumerProtocolAssignment.AssignedPartitions",
-            |buf| TopicPartition::decode(buf, version),
+            version,
         )?;
-        let f_user_data = read_nullable_bytes(buf, false)?;
-        Ok(Self {
-            assigned_partitions: f_assigned_partitions,
-            user_data: f_user_data,
-        })
+        this.user_data = read_nullable_bytes(buf, false)?;
+        Ok(())
     }
 }
 
@@ -94,14 +97,21 @@ impl Encode for TopicPartition {
 
 impl Decode for TopicPartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic = read_string(buf, false, "TopicPartition.Topic")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, false, "TopicPartition.Partitions", &mut f_partitions)?;
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic = read_string(buf, false, "TopicPartition.Topic")?;
+        read_int32s_into(
+            buf,
+            false,
+            "TopicPartition.Partitions",
+            &mut this.partitions,
+        )?;
+        Ok(())
     }
 }
 

@@ -64,40 +64,38 @@ impl Encode for ConsumerProtocolSubscription {
 }
 
 impl Decode for ConsumerProtocolSubscription {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_topics = read_array(buf, false, "ConsumerProtocolSubscription.Topics", |buf| {
+        this.topics = read_array(buf, false, "ConsumerProtocolSubscription.Topics", |buf| {
             read_string(buf, false, "ConsumerProtocolSubscription.Topics")
         })?;
-        let f_user_data = read_nullable_bytes(buf, false)?;
-        let f_owned_partitions = if version >= 1 {
-            read_array(
+        this.user_data = read_nullable_bytes(buf, false)?;
+        if version >= 1 {
+            this.owned_partitions = read_struct_array(
                 buf,
                 false,
                 "ConsumerProtocolSubscription.OwnedPartitions",
-                |buf| TopicPartition::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let f_generation_id = if version >= 2 { read_i32(buf)? } else { -1 };
-        let f_rack_id = if version >= 3 {
-            read_nullable_string(buf, false)?
-        } else {
-            None
-        };
-        Ok(Self {
-            topics: f_topics,
-            user_data: f_user_data,
-            owned_partitions: f_owned_partitions,
-            generation_id: f_generation_id,
-            rack_id: f_rack_id,
-        })
+                version,
+            )?;
+        }
+        if version >= 2 {
+            this.generation_id = read_i32(buf)?;
+        }
+        if version >= 3 {
+            this.rack_id = read_nullable_string(buf, false)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,19 +143,24 @@ impl Encode for TopicPartition {
 impl Decode for TopicPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic = if version >= 1 {
-            read_string(buf, false, "TopicPartition.Topic")?
-        } else {
-            StrBytes::default()
-        };
-        let mut f_partitions = Int32List::new();
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if version >= 1 {
-            read_int32s_into(buf, false, "TopicPartition.Partitions", &mut f_partitions)?;
+            this.topic = read_string(buf, false, "TopicPartition.Topic")?;
         }
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-        })
+        if version >= 1 {
+            read_int32s_into(
+                buf,
+                false,
+                "TopicPartition.Partitions",
+                &mut this.partitions,
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -59,34 +59,32 @@ impl Encode for ControllerRegistrationRequest {
 }
 
 impl Decode for ControllerRegistrationRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_controller_id = read_i32(buf)?;
-        let f_incarnation_id = read_uuid(buf)?;
-        let f_zk_migration_ready = read_bool(buf)?;
-        let f_listeners = read_array(
+        this.controller_id = read_i32(buf)?;
+        this.incarnation_id = read_uuid(buf)?;
+        this.zk_migration_ready = read_bool(buf)?;
+        this.listeners = read_struct_array(
             buf,
             true,
             "ControllerRegistrationRequest.Listeners",
-            |buf| Listener::decode(buf, version),
+            version,
         )?;
-        let f_features = read_array(buf, true, "ControllerRegistrationRequest.Features", |buf| {
-            Feature::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            controller_id: f_controller_id,
-            incarnation_id: f_incarnation_id,
-            zk_migration_ready: f_zk_migration_ready,
-            listeners: f_listeners,
-            features: f_features,
-            unknown_tagged_fields,
-        })
+        this.features =
+            read_struct_array(buf, true, "ControllerRegistrationRequest.Features", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -131,19 +129,19 @@ impl Encode for Listener {
 
 impl Decode for Listener {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Listener.Name")?;
-        let f_host = read_string(buf, true, "Listener.Host")?;
-        let f_port = read_u16(buf)?;
-        let f_security_protocol = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            security_protocol: f_security_protocol,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Listener.Name")?;
+        this.host = read_string(buf, true, "Listener.Host")?;
+        this.port = read_u16(buf)?;
+        this.security_protocol = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -184,17 +182,18 @@ impl Encode for Feature {
 
 impl Decode for Feature {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Feature.Name")?;
-        let f_min_supported_version = read_i16(buf)?;
-        let f_max_supported_version = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            min_supported_version: f_min_supported_version,
-            max_supported_version: f_max_supported_version,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Feature.Name")?;
+        this.min_supported_version = read_i16(buf)?;
+        this.max_supported_version = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

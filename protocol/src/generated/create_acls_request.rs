@@ -53,7 +53,13 @@ impl Encode for CreateAclsRequest {
 }
 
 impl Decode for CreateAclsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -61,18 +67,11 @@ impl Decode for CreateAclsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_creations = read_array(buf, flexible, "CreateAclsRequest.Creations", |buf| {
-            AclCreation::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            creations: f_creations,
-            unknown_tagged_fields,
-        })
+        this.creations = read_struct_array(buf, flexible, "CreateAclsRequest.Creations", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -138,29 +137,24 @@ impl Encode for AclCreation {
 impl Decode for AclCreation {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "AclCreation.ResourceName")?;
-        let f_resource_pattern_type = read_i8(buf)?;
-        let f_principal = read_string(buf, flexible, "AclCreation.Principal")?;
-        let f_host = read_string(buf, flexible, "AclCreation.Host")?;
-        let f_operation = read_i8(buf)?;
-        let f_permission_type = read_i8(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            resource_pattern_type: f_resource_pattern_type,
-            principal: f_principal,
-            host: f_host,
-            operation: f_operation,
-            permission_type: f_permission_type,
-            unknown_tagged_fields,
-        })
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "AclCreation.ResourceName")?;
+        this.resource_pattern_type = read_i8(buf)?;
+        this.principal = read_string(buf, flexible, "AclCreation.Principal")?;
+        this.host = read_string(buf, flexible, "AclCreation.Host")?;
+        this.operation = read_i8(buf)?;
+        this.permission_type = read_i8(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -79,7 +79,13 @@ impl Encode for CreateDelegationTokenRequest {
 }
 
 impl Decode for CreateDelegationTokenRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -87,35 +93,23 @@ impl Decode for CreateDelegationTokenRequest {
             });
         }
         let flexible = version >= 2;
-        let f_owner_principal_type = if version >= 3 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_owner_principal_name = if version >= 3 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_renewers = read_array(
+        if version >= 3 {
+            this.owner_principal_type = read_nullable_string(buf, true)?;
+        }
+        if version >= 3 {
+            this.owner_principal_name = read_nullable_string(buf, true)?;
+        }
+        this.renewers = read_struct_array(
             buf,
             flexible,
             "CreateDelegationTokenRequest.Renewers",
-            |buf| CreatableRenewers::decode(buf, version),
+            version,
         )?;
-        let f_max_lifetime_ms = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            owner_principal_type: f_owner_principal_type,
-            owner_principal_name: f_owner_principal_name,
-            renewers: f_renewers,
-            max_lifetime_ms: f_max_lifetime_ms,
-            unknown_tagged_fields,
-        })
+        this.max_lifetime_ms = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -161,19 +155,19 @@ impl Encode for CreatableRenewers {
 impl Decode for CreatableRenewers {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_principal_type = read_string(buf, flexible, "CreatableRenewers.PrincipalType")?;
-        let f_principal_name = read_string(buf, flexible, "CreatableRenewers.PrincipalName")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            principal_type: f_principal_type,
-            principal_name: f_principal_name,
-            unknown_tagged_fields,
-        })
+        this.principal_type = read_string(buf, flexible, "CreatableRenewers.PrincipalType")?;
+        this.principal_name = read_string(buf, flexible, "CreatableRenewers.PrincipalName")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

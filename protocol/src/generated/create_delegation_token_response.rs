@@ -104,7 +104,13 @@ impl Encode for CreateDelegationTokenResponse {
 }
 
 impl Decode for CreateDelegationTokenResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -112,54 +118,35 @@ impl Decode for CreateDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_principal_type =
+        this.error_code = read_i16(buf)?;
+        this.principal_type =
             read_string(buf, flexible, "CreateDelegationTokenResponse.PrincipalType")?;
-        let f_principal_name =
+        this.principal_name =
             read_string(buf, flexible, "CreateDelegationTokenResponse.PrincipalName")?;
-        let f_token_requester_principal_type = if version >= 3 {
-            read_string(
+        if version >= 3 {
+            this.token_requester_principal_type = read_string(
                 buf,
                 true,
                 "CreateDelegationTokenResponse.TokenRequesterPrincipalType",
-            )?
-        } else {
-            StrBytes::default()
-        };
-        let f_token_requester_principal_name = if version >= 3 {
-            read_string(
+            )?;
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = read_string(
                 buf,
                 true,
                 "CreateDelegationTokenResponse.TokenRequesterPrincipalName",
-            )?
-        } else {
-            StrBytes::default()
-        };
-        let f_issue_timestamp_ms = read_i64(buf)?;
-        let f_expiry_timestamp_ms = read_i64(buf)?;
-        let f_max_timestamp_ms = read_i64(buf)?;
-        let f_token_id = read_string(buf, flexible, "CreateDelegationTokenResponse.TokenId")?;
-        let f_hmac = read_bytes(buf, flexible, "CreateDelegationTokenResponse.Hmac")?;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            principal_type: f_principal_type,
-            principal_name: f_principal_name,
-            token_requester_principal_type: f_token_requester_principal_type,
-            token_requester_principal_name: f_token_requester_principal_name,
-            issue_timestamp_ms: f_issue_timestamp_ms,
-            expiry_timestamp_ms: f_expiry_timestamp_ms,
-            max_timestamp_ms: f_max_timestamp_ms,
-            token_id: f_token_id,
-            hmac: f_hmac,
-            throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields,
-        })
+            )?;
+        }
+        this.issue_timestamp_ms = read_i64(buf)?;
+        this.expiry_timestamp_ms = read_i64(buf)?;
+        this.max_timestamp_ms = read_i64(buf)?;
+        this.token_id = read_string(buf, flexible, "CreateDelegationTokenResponse.TokenId")?;
+        this.hmac = read_bytes(buf, flexible, "CreateDelegationTokenResponse.Hmac")?;
+        this.throttle_time_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

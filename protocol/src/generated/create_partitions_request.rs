@@ -59,7 +59,13 @@ impl Encode for CreatePartitionsRequest {
 }
 
 impl Decode for CreatePartitionsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -67,22 +73,13 @@ impl Decode for CreatePartitionsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_topics = read_array(buf, flexible, "CreatePartitionsRequest.Topics", |buf| {
-            CreatePartitionsTopic::decode(buf, version)
-        })?;
-        let f_timeout_ms = read_i32(buf)?;
-        let f_validate_only = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            timeout_ms: f_timeout_ms,
-            validate_only: f_validate_only,
-            unknown_tagged_fields,
-        })
+        this.topics = read_struct_array(buf, flexible, "CreatePartitionsRequest.Topics", version)?;
+        this.timeout_ms = read_i32(buf)?;
+        this.validate_only = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -134,23 +131,20 @@ impl Encode for CreatePartitionsTopic {
 impl Decode for CreatePartitionsTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "CreatePartitionsTopic.Name")?;
-        let f_count = read_i32(buf)?;
-        let f_assignments = read_nullable_array(buf, flexible, |buf| {
-            CreatePartitionsAssignment::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            count: f_count,
-            assignments: f_assignments,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "CreatePartitionsTopic.Name")?;
+        this.count = read_i32(buf)?;
+        this.assignments = read_nullable_struct_array(buf, flexible, version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -192,23 +186,23 @@ impl Encode for CreatePartitionsAssignment {
 impl Decode for CreatePartitionsAssignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let mut f_broker_ids = Int32List::new();
         read_int32s_into(
             buf,
             flexible,
             "CreatePartitionsAssignment.BrokerIds",
-            &mut f_broker_ids,
+            &mut this.broker_ids,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            broker_ids: f_broker_ids,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for CreatePartitionsResponse {
 }
 
 impl Decode for CreatePartitionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,13 @@ impl Decode for CreatePartitionsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_results = read_array(buf, flexible, "CreatePartitionsResponse.Results", |buf| {
-            CreatePartitionsTopicResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.results =
+            read_struct_array(buf, flexible, "CreatePartitionsResponse.Results", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -127,21 +126,20 @@ impl Encode for CreatePartitionsTopicResult {
 impl Decode for CreatePartitionsTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "CreatePartitionsTopicResult.Name")?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "CreatePartitionsTopicResult.Name")?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

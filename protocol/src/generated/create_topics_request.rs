@@ -59,7 +59,13 @@ impl Encode for CreateTopicsRequest {
 }
 
 impl Decode for CreateTopicsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -67,22 +73,13 @@ impl Decode for CreateTopicsRequest {
             });
         }
         let flexible = version >= 5;
-        let f_topics = read_array(buf, flexible, "CreateTopicsRequest.Topics", |buf| {
-            CreatableTopic::decode(buf, version)
-        })?;
-        let f_timeout_ms = read_i32(buf)?;
-        let f_validate_only = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            timeout_ms: f_timeout_ms,
-            validate_only: f_validate_only,
-            unknown_tagged_fields,
-        })
+        this.topics = read_struct_array(buf, flexible, "CreateTopicsRequest.Topics", version)?;
+        this.timeout_ms = read_i32(buf)?;
+        this.validate_only = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -144,29 +141,22 @@ impl Encode for CreatableTopic {
 impl Decode for CreatableTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_name = read_string(buf, flexible, "CreatableTopic.Name")?;
-        let f_num_partitions = read_i32(buf)?;
-        let f_replication_factor = read_i16(buf)?;
-        let f_assignments = read_array(buf, flexible, "CreatableTopic.Assignments", |buf| {
-            CreatableReplicaAssignment::decode(buf, version)
-        })?;
-        let f_configs = read_array(buf, flexible, "CreatableTopic.Configs", |buf| {
-            CreatableTopicConfig::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            num_partitions: f_num_partitions,
-            replication_factor: f_replication_factor,
-            assignments: f_assignments,
-            configs: f_configs,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "CreatableTopic.Name")?;
+        this.num_partitions = read_i32(buf)?;
+        this.replication_factor = read_i16(buf)?;
+        this.assignments = read_struct_array(buf, flexible, "CreatableTopic.Assignments", version)?;
+        this.configs = read_struct_array(buf, flexible, "CreatableTopic.Configs", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -212,25 +202,24 @@ impl Encode for CreatableReplicaAssignment {
 impl Decode for CreatableReplicaAssignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_partition_index = read_i32(buf)?;
-        let mut f_broker_ids = Int32List::new();
+        this.partition_index = read_i32(buf)?;
         read_int32s_into(
             buf,
             flexible,
             "CreatableReplicaAssignment.BrokerIds",
-            &mut f_broker_ids,
+            &mut this.broker_ids,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            broker_ids: f_broker_ids,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -276,19 +265,19 @@ impl Encode for CreatableTopicConfig {
 impl Decode for CreatableTopicConfig {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_name = read_string(buf, flexible, "CreatableTopicConfig.Name")?;
-        let f_value = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            value: f_value,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "CreatableTopicConfig.Name")?;
+        this.value = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

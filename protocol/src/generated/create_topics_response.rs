@@ -54,7 +54,13 @@ impl Encode for CreateTopicsResponse {
 }
 
 impl Decode for CreateTopicsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -62,20 +68,12 @@ impl Decode for CreateTopicsResponse {
             });
         }
         let flexible = version >= 5;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(buf, flexible, "CreateTopicsResponse.Topics", |buf| {
-            CreatableTopicResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics = read_struct_array(buf, flexible, "CreateTopicsResponse.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -162,49 +160,46 @@ impl Encode for CreatableTopicResult {
 impl Decode for CreatableTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_name = read_string(buf, flexible, "CreatableTopicResult.Name")?;
-        let f_topic_id = if version >= 7 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let mut f_topic_config_error_code = 0;
-        let f_num_partitions = if version >= 5 { read_i32(buf)? } else { -1 };
-        let f_replication_factor = if version >= 5 { read_i16(buf)? } else { -1 };
-        let f_configs = if version >= 5 {
-            read_nullable_array(buf, true, |buf| CreatableTopicConfigs::decode(buf, version))?
-        } else {
-            Some(Vec::new())
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 => f_topic_config_error_code = read_i16(data)?,
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            topic_config_error_code: f_topic_config_error_code,
-            num_partitions: f_num_partitions,
-            replication_factor: f_replication_factor,
-            configs: f_configs,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "CreatableTopicResult.Name")?;
+        if version >= 7 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        if version >= 5 {
+            this.num_partitions = read_i32(buf)?;
+        }
+        if version >= 5 {
+            this.replication_factor = read_i16(buf)?;
+        }
+        if version >= 5 {
+            this.configs = read_nullable_struct_array(buf, true, version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 => this.topic_config_error_code = read_i16(data)?,
+                        _ => return Ok(false),
+                    }
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -292,33 +287,32 @@ impl Encode for CreatableTopicConfigs {
 impl Decode for CreatableTopicConfigs {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_name = if version >= 5 {
-            read_string(buf, true, "CreatableTopicConfigs.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_value = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_read_only = if version >= 5 { read_bool(buf)? } else { false };
-        let f_config_source = if version >= 5 { read_i8(buf)? } else { -1 };
-        let f_is_sensitive = if version >= 5 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            value: f_value,
-            read_only: f_read_only,
-            config_source: f_config_source,
-            is_sensitive: f_is_sensitive,
-            unknown_tagged_fields,
-        })
+        if version >= 5 {
+            this.name = read_string(buf, true, "CreatableTopicConfigs.Name")?;
+        }
+        if version >= 5 {
+            this.value = read_nullable_string(buf, true)?;
+        }
+        if version >= 5 {
+            this.read_only = read_bool(buf)?;
+        }
+        if version >= 5 {
+            this.config_source = read_i8(buf)?;
+        }
+        if version >= 5 {
+            this.is_sensitive = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

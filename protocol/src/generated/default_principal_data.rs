@@ -50,23 +50,24 @@ impl Encode for DefaultPrincipalData {
 }
 
 impl Decode for DefaultPrincipalData {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_type = read_string(buf, true, "DefaultPrincipalData.Type")?;
-        let f_name = read_string(buf, true, "DefaultPrincipalData.Name")?;
-        let f_token_authenticated = read_bool(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            r#type: f_type,
-            name: f_name,
-            token_authenticated: f_token_authenticated,
-            unknown_tagged_fields,
-        })
+        this.r#type = read_string(buf, true, "DefaultPrincipalData.Type")?;
+        this.name = read_string(buf, true, "DefaultPrincipalData.Name")?;
+        this.token_authenticated = read_bool(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for DeleteAclsResponse {
 }
 
 impl Decode for DeleteAclsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,21 +70,13 @@ impl Decode for DeleteAclsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_filter_results =
-            read_array(buf, flexible, "DeleteAclsResponse.FilterResults", |buf| {
-                DeleteAclsFilterResult::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            filter_results: f_filter_results,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.filter_results =
+            read_struct_array(buf, flexible, "DeleteAclsResponse.FilterResults", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -130,26 +128,25 @@ impl Encode for DeleteAclsFilterResult {
 impl Decode for DeleteAclsFilterResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_matching_acls = read_array(
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.matching_acls = read_struct_array(
             buf,
             flexible,
             "DeleteAclsFilterResult.MatchingAcls",
-            |buf| DeleteAclsMatchingAcl::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            matching_acls: f_matching_acls,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -223,33 +220,26 @@ impl Encode for DeleteAclsMatchingAcl {
 impl Decode for DeleteAclsMatchingAcl {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "DeleteAclsMatchingAcl.ResourceName")?;
-        let f_pattern_type = read_i8(buf)?;
-        let f_principal = read_string(buf, flexible, "DeleteAclsMatchingAcl.Principal")?;
-        let f_host = read_string(buf, flexible, "DeleteAclsMatchingAcl.Host")?;
-        let f_operation = read_i8(buf)?;
-        let f_permission_type = read_i8(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            pattern_type: f_pattern_type,
-            principal: f_principal,
-            host: f_host,
-            operation: f_operation,
-            permission_type: f_permission_type,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "DeleteAclsMatchingAcl.ResourceName")?;
+        this.pattern_type = read_i8(buf)?;
+        this.principal = read_string(buf, flexible, "DeleteAclsMatchingAcl.Principal")?;
+        this.host = read_string(buf, flexible, "DeleteAclsMatchingAcl.Host")?;
+        this.operation = read_i8(buf)?;
+        this.permission_type = read_i8(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

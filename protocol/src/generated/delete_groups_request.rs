@@ -53,7 +53,13 @@ impl Encode for DeleteGroupsRequest {
 }
 
 impl Decode for DeleteGroupsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -61,18 +67,13 @@ impl Decode for DeleteGroupsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_groups_names = read_array(buf, flexible, "DeleteGroupsRequest.GroupsNames", |buf| {
+        this.groups_names = read_array(buf, flexible, "DeleteGroupsRequest.GroupsNames", |buf| {
             read_string(buf, flexible, "DeleteGroupsRequest.GroupsNames")
         })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            groups_names: f_groups_names,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

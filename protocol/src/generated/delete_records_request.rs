@@ -55,7 +55,13 @@ impl Encode for DeleteRecordsRequest {
 }
 
 impl Decode for DeleteRecordsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -63,20 +69,12 @@ impl Decode for DeleteRecordsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_topics = read_array(buf, flexible, "DeleteRecordsRequest.Topics", |buf| {
-            DeleteRecordsTopic::decode(buf, version)
-        })?;
-        let f_timeout_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            timeout_ms: f_timeout_ms,
-            unknown_tagged_fields,
-        })
+        this.topics = read_struct_array(buf, flexible, "DeleteRecordsRequest.Topics", version)?;
+        this.timeout_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -124,21 +122,20 @@ impl Encode for DeleteRecordsTopic {
 impl Decode for DeleteRecordsTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "DeleteRecordsTopic.Name")?;
-        let f_partitions = read_array(buf, flexible, "DeleteRecordsTopic.Partitions", |buf| {
-            DeleteRecordsPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "DeleteRecordsTopic.Name")?;
+        this.partitions =
+            read_struct_array(buf, flexible, "DeleteRecordsTopic.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -184,19 +181,19 @@ impl Encode for DeleteRecordsPartition {
 impl Decode for DeleteRecordsPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_partition_index = read_i32(buf)?;
-        let f_offset = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            offset: f_offset,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.offset = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

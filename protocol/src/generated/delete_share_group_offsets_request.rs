@@ -47,23 +47,24 @@ impl Encode for DeleteShareGroupOffsetsRequest {
 }
 
 impl Decode for DeleteShareGroupOffsetsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "DeleteShareGroupOffsetsRequest.GroupId")?;
-        let f_topics = read_array(buf, true, "DeleteShareGroupOffsetsRequest.Topics", |buf| {
-            DeleteShareGroupOffsetsRequestTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, true, "DeleteShareGroupOffsetsRequest.GroupId")?;
+        this.topics =
+            read_struct_array(buf, true, "DeleteShareGroupOffsetsRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -96,13 +97,16 @@ impl Encode for DeleteShareGroupOffsetsRequestTopic {
 
 impl Decode for DeleteShareGroupOffsetsRequestTopic {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "DeleteShareGroupOffsetsRequestTopic.TopicName")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "DeleteShareGroupOffsetsRequestTopic.TopicName")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -70,7 +70,13 @@ impl Encode for DeleteTopicsRequest {
 }
 
 impl Decode for DeleteTopicsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -78,32 +84,20 @@ impl Decode for DeleteTopicsRequest {
             });
         }
         let flexible = version >= 4;
-        let f_topics = if version >= 6 {
-            read_array(buf, true, "DeleteTopicsRequest.Topics", |buf| {
-                DeleteTopicState::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_topic_names = if version <= 5 {
-            read_array(buf, flexible, "DeleteTopicsRequest.TopicNames", |buf| {
-                read_string(buf, flexible, "DeleteTopicsRequest.TopicNames")
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_timeout_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            topic_names: f_topic_names,
-            timeout_ms: f_timeout_ms,
-            unknown_tagged_fields,
-        })
+        if version >= 6 {
+            this.topics = read_struct_array(buf, true, "DeleteTopicsRequest.Topics", version)?;
+        }
+        if version <= 5 {
+            this.topic_names =
+                read_array(buf, flexible, "DeleteTopicsRequest.TopicNames", |buf| {
+                    read_string(buf, flexible, "DeleteTopicsRequest.TopicNames")
+                })?;
+        }
+        this.timeout_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -163,27 +157,23 @@ impl Encode for DeleteTopicState {
 impl Decode for DeleteTopicState {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_name = if version >= 6 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_topic_id = if version >= 6 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            unknown_tagged_fields,
-        })
+        if version >= 6 {
+            this.name = read_nullable_string(buf, true)?;
+        }
+        if version >= 6 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for DeleteTopicsResponse {
 }
 
 impl Decode for DeleteTopicsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,13 @@ impl Decode for DeleteTopicsResponse {
             });
         }
         let flexible = version >= 4;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_responses = read_array(buf, flexible, "DeleteTopicsResponse.Responses", |buf| {
-            DeletableTopicResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            responses: f_responses,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.responses =
+            read_struct_array(buf, flexible, "DeleteTopicsResponse.Responses", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,35 +144,29 @@ impl Encode for DeletableTopicResult {
 impl Decode for DeletableTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_name = if version >= 6 {
+        this.name = if version >= 6 {
             read_nullable_string(buf, flexible)?
         } else {
             Some(read_string(buf, flexible, "DeletableTopicResult.Name")?)
         };
-        let f_topic_id = if version >= 6 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+        if version >= 6 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        if version >= 5 {
+            this.error_message = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -75,7 +75,13 @@ impl Encode for DescribeAclsRequest {
 }
 
 impl Decode for DescribeAclsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -83,28 +89,17 @@ impl Decode for DescribeAclsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_resource_type_filter = read_i8(buf)?;
-        let f_resource_name_filter = read_nullable_string(buf, flexible)?;
-        let f_pattern_type_filter = read_i8(buf)?;
-        let f_principal_filter = read_nullable_string(buf, flexible)?;
-        let f_host_filter = read_nullable_string(buf, flexible)?;
-        let f_operation = read_i8(buf)?;
-        let f_permission_type = read_i8(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resource_type_filter: f_resource_type_filter,
-            resource_name_filter: f_resource_name_filter,
-            pattern_type_filter: f_pattern_type_filter,
-            principal_filter: f_principal_filter,
-            host_filter: f_host_filter,
-            operation: f_operation,
-            permission_type: f_permission_type,
-            unknown_tagged_fields,
-        })
+        this.resource_type_filter = read_i8(buf)?;
+        this.resource_name_filter = read_nullable_string(buf, flexible)?;
+        this.pattern_type_filter = read_i8(buf)?;
+        this.principal_filter = read_nullable_string(buf, flexible)?;
+        this.host_filter = read_nullable_string(buf, flexible)?;
+        this.operation = read_i8(buf)?;
+        this.permission_type = read_i8(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

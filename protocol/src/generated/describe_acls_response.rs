@@ -64,7 +64,13 @@ impl Encode for DescribeAclsResponse {
 }
 
 impl Decode for DescribeAclsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -72,24 +78,15 @@ impl Decode for DescribeAclsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_resources = read_array(buf, flexible, "DescribeAclsResponse.Resources", |buf| {
-            DescribeAclsResource::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            resources: f_resources,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.resources =
+            read_struct_array(buf, flexible, "DescribeAclsResponse.Resources", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -143,25 +140,21 @@ impl Encode for DescribeAclsResource {
 impl Decode for DescribeAclsResource {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "DescribeAclsResource.ResourceName")?;
-        let f_pattern_type = read_i8(buf)?;
-        let f_acls = read_array(buf, flexible, "DescribeAclsResource.Acls", |buf| {
-            AclDescription::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            pattern_type: f_pattern_type,
-            acls: f_acls,
-            unknown_tagged_fields,
-        })
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "DescribeAclsResource.ResourceName")?;
+        this.pattern_type = read_i8(buf)?;
+        this.acls = read_struct_array(buf, flexible, "DescribeAclsResource.Acls", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -215,23 +208,21 @@ impl Encode for AclDescription {
 impl Decode for AclDescription {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_principal = read_string(buf, flexible, "AclDescription.Principal")?;
-        let f_host = read_string(buf, flexible, "AclDescription.Host")?;
-        let f_operation = read_i8(buf)?;
-        let f_permission_type = read_i8(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            principal: f_principal,
-            host: f_host,
-            operation: f_operation,
-            permission_type: f_permission_type,
-            unknown_tagged_fields,
-        })
+        this.principal = read_string(buf, flexible, "AclDescription.Principal")?;
+        this.host = read_string(buf, flexible, "AclDescription.Host")?;
+        this.operation = read_i8(buf)?;
+        this.permission_type = read_i8(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -57,7 +57,13 @@ impl Encode for DescribeClientQuotasRequest {
 }
 
 impl Decode for DescribeClientQuotasRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -65,23 +71,17 @@ impl Decode for DescribeClientQuotasRequest {
             });
         }
         let flexible = version >= 1;
-        let f_components = read_array(
+        this.components = read_struct_array(
             buf,
             flexible,
             "DescribeClientQuotasRequest.Components",
-            |buf| ComponentData::decode(buf, version),
+            version,
         )?;
-        let f_strict = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            components: f_components,
-            strict: f_strict,
-            unknown_tagged_fields,
-        })
+        this.strict = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -131,21 +131,20 @@ impl Encode for ComponentData {
 impl Decode for ComponentData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity_type = read_string(buf, flexible, "ComponentData.EntityType")?;
-        let f_match_type = read_i8(buf)?;
-        let f_match = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity_type: f_entity_type,
-            match_type: f_match_type,
-            r#match: f_match,
-            unknown_tagged_fields,
-        })
+        this.entity_type = read_string(buf, flexible, "ComponentData.EntityType")?;
+        this.match_type = read_i8(buf)?;
+        this.r#match = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

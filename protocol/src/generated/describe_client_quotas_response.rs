@@ -64,7 +64,13 @@ impl Encode for DescribeClientQuotasResponse {
 }
 
 impl Decode for DescribeClientQuotasResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -72,22 +78,14 @@ impl Decode for DescribeClientQuotasResponse {
             });
         }
         let flexible = version >= 1;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_entries = read_nullable_array(buf, flexible, |buf| EntryData::decode(buf, version))?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            entries: f_entries,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.entries = read_nullable_struct_array(buf, flexible, version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -133,23 +131,19 @@ impl Encode for EntryData {
 impl Decode for EntryData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity = read_array(buf, flexible, "EntryData.Entity", |buf| {
-            EntityData::decode(buf, version)
-        })?;
-        let f_values = read_array(buf, flexible, "EntryData.Values", |buf| {
-            ValueData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity: f_entity,
-            values: f_values,
-            unknown_tagged_fields,
-        })
+        this.entity = read_struct_array(buf, flexible, "EntryData.Entity", version)?;
+        this.values = read_struct_array(buf, flexible, "EntryData.Values", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -195,19 +189,19 @@ impl Encode for EntityData {
 impl Decode for EntityData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
-        let f_entity_name = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            entity_type: f_entity_type,
-            entity_name: f_entity_name,
-            unknown_tagged_fields,
-        })
+        this.entity_type = read_string(buf, flexible, "EntityData.EntityType")?;
+        this.entity_name = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -253,19 +247,19 @@ impl Encode for ValueData {
 impl Decode for ValueData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_key = read_string(buf, flexible, "ValueData.Key")?;
-        let f_value = read_f64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            key: f_key,
-            value: f_value,
-            unknown_tagged_fields,
-        })
+        this.key = read_string(buf, flexible, "ValueData.Key")?;
+        this.value = read_f64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -64,23 +64,28 @@ impl Encode for DescribeClusterRequest {
 }
 
 impl Decode for DescribeClusterRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_include_cluster_authorized_operations = read_bool(buf)?;
-        let f_endpoint_type = if version >= 1 { read_i8(buf)? } else { 1 };
-        let f_include_fenced_brokers = if version >= 2 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
-            endpoint_type: f_endpoint_type,
-            include_fenced_brokers: f_include_fenced_brokers,
-            unknown_tagged_fields,
-        })
+        this.include_cluster_authorized_operations = read_bool(buf)?;
+        if version >= 1 {
+            this.endpoint_type = read_i8(buf)?;
+        }
+        if version >= 2 {
+            this.include_fenced_brokers = read_bool(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

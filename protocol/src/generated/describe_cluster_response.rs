@@ -77,35 +77,31 @@ impl Encode for DescribeClusterResponse {
 }
 
 impl Decode for DescribeClusterResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_endpoint_type = if version >= 1 { read_i8(buf)? } else { 1 };
-        let f_cluster_id = read_string(buf, true, "DescribeClusterResponse.ClusterId")?;
-        let f_controller_id = read_i32(buf)?;
-        let f_brokers = read_array(buf, true, "DescribeClusterResponse.Brokers", |buf| {
-            DescribeClusterBroker::decode(buf, version)
-        })?;
-        let f_cluster_authorized_operations = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            endpoint_type: f_endpoint_type,
-            cluster_id: f_cluster_id,
-            controller_id: f_controller_id,
-            brokers: f_brokers,
-            cluster_authorized_operations: f_cluster_authorized_operations,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        if version >= 1 {
+            this.endpoint_type = read_i8(buf)?;
+        }
+        this.cluster_id = read_string(buf, true, "DescribeClusterResponse.ClusterId")?;
+        this.controller_id = read_i32(buf)?;
+        this.brokers = read_struct_array(buf, true, "DescribeClusterResponse.Brokers", version)?;
+        this.cluster_authorized_operations = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -162,20 +158,21 @@ impl Encode for DescribeClusterBroker {
 impl Decode for DescribeClusterBroker {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_broker_id = read_i32(buf)?;
-        let f_host = read_string(buf, true, "DescribeClusterBroker.Host")?;
-        let f_port = read_i32(buf)?;
-        let f_rack = read_nullable_string(buf, true)?;
-        let f_is_fenced = if version >= 2 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            broker_id: f_broker_id,
-            host: f_host,
-            port: f_port,
-            rack: f_rack,
-            is_fenced: f_is_fenced,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.broker_id = read_i32(buf)?;
+        this.host = read_string(buf, true, "DescribeClusterBroker.Host")?;
+        this.port = read_i32(buf)?;
+        this.rack = read_nullable_string(buf, true)?;
+        if version >= 2 {
+            this.is_fenced = read_bool(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

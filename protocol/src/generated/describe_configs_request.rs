@@ -68,7 +68,13 @@ impl Encode for DescribeConfigsRequest {
 }
 
 impl Decode for DescribeConfigsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -76,22 +82,16 @@ impl Decode for DescribeConfigsRequest {
             });
         }
         let flexible = version >= 4;
-        let f_resources = read_array(buf, flexible, "DescribeConfigsRequest.Resources", |buf| {
-            DescribeConfigsResource::decode(buf, version)
-        })?;
-        let f_include_synonyms = read_bool(buf)?;
-        let f_include_documentation = if version >= 3 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resources: f_resources,
-            include_synonyms: f_include_synonyms,
-            include_documentation: f_include_documentation,
-            unknown_tagged_fields,
-        })
+        this.resources =
+            read_struct_array(buf, flexible, "DescribeConfigsRequest.Resources", version)?;
+        this.include_synonyms = read_bool(buf)?;
+        if version >= 3 {
+            this.include_documentation = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -146,23 +146,22 @@ impl Encode for DescribeConfigsResource {
 impl Decode for DescribeConfigsResource {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "DescribeConfigsResource.ResourceName")?;
-        let f_configuration_keys = read_nullable_array(buf, flexible, |buf| {
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "DescribeConfigsResource.ResourceName")?;
+        this.configuration_keys = read_nullable_array(buf, flexible, |buf| {
             read_string(buf, flexible, "DescribeConfigsResource.ConfigurationKeys")
         })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            configuration_keys: f_configuration_keys,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

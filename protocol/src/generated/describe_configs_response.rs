@@ -56,7 +56,13 @@ impl Encode for DescribeConfigsResponse {
 }
 
 impl Decode for DescribeConfigsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,13 @@ impl Decode for DescribeConfigsResponse {
             });
         }
         let flexible = version >= 4;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_results = read_array(buf, flexible, "DescribeConfigsResponse.Results", |buf| {
-            DescribeConfigsResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.results =
+            read_struct_array(buf, flexible, "DescribeConfigsResponse.Results", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -137,27 +136,22 @@ impl Encode for DescribeConfigsResult {
 impl Decode for DescribeConfigsResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_resource_type = read_i8(buf)?;
-        let f_resource_name = read_string(buf, flexible, "DescribeConfigsResult.ResourceName")?;
-        let f_configs = read_array(buf, flexible, "DescribeConfigsResult.Configs", |buf| {
-            DescribeConfigsResourceResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            resource_type: f_resource_type,
-            resource_name: f_resource_name,
-            configs: f_configs,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.resource_type = read_i8(buf)?;
+        this.resource_name = read_string(buf, flexible, "DescribeConfigsResult.ResourceName")?;
+        this.configs = read_struct_array(buf, flexible, "DescribeConfigsResult.Configs", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -233,40 +227,34 @@ impl Encode for DescribeConfigsResourceResult {
 impl Decode for DescribeConfigsResourceResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_name = read_string(buf, flexible, "DescribeConfigsResourceResult.Name")?;
-        let f_value = read_nullable_string(buf, flexible)?;
-        let f_read_only = read_bool(buf)?;
-        let f_config_source = read_i8(buf)?;
-        let f_is_sensitive = read_bool(buf)?;
-        let f_synonyms = read_array(
+        this.name = read_string(buf, flexible, "DescribeConfigsResourceResult.Name")?;
+        this.value = read_nullable_string(buf, flexible)?;
+        this.read_only = read_bool(buf)?;
+        this.config_source = read_i8(buf)?;
+        this.is_sensitive = read_bool(buf)?;
+        this.synonyms = read_struct_array(
             buf,
             flexible,
             "DescribeConfigsResourceResult.Synonyms",
-            |buf| DescribeConfigsSynonym::decode(buf, version),
+            version,
         )?;
-        let f_config_type = if version >= 3 { read_i8(buf)? } else { 0 };
-        let f_documentation = if version >= 3 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            value: f_value,
-            read_only: f_read_only,
-            config_source: f_config_source,
-            is_sensitive: f_is_sensitive,
-            synonyms: f_synonyms,
-            config_type: f_config_type,
-            documentation: f_documentation,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.config_type = read_i8(buf)?;
+        }
+        if version >= 3 {
+            this.documentation = read_nullable_string(buf, flexible)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -316,21 +304,20 @@ impl Encode for DescribeConfigsSynonym {
 impl Decode for DescribeConfigsSynonym {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_name = read_string(buf, flexible, "DescribeConfigsSynonym.Name")?;
-        let f_value = read_nullable_string(buf, flexible)?;
-        let f_source = read_i8(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            value: f_value,
-            source: f_source,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "DescribeConfigsSynonym.Name")?;
+        this.value = read_nullable_string(buf, flexible)?;
+        this.source = read_i8(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

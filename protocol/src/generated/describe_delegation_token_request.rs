@@ -53,7 +53,13 @@ impl Encode for DescribeDelegationTokenRequest {
 }
 
 impl Decode for DescribeDelegationTokenRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -61,18 +67,11 @@ impl Decode for DescribeDelegationTokenRequest {
             });
         }
         let flexible = version >= 2;
-        let f_owners = read_nullable_array(buf, flexible, |buf| {
-            DescribeDelegationTokenOwner::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            owners: f_owners,
-            unknown_tagged_fields,
-        })
+        this.owners = read_nullable_struct_array(buf, flexible, version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -118,21 +117,21 @@ impl Encode for DescribeDelegationTokenOwner {
 impl Decode for DescribeDelegationTokenOwner {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_principal_type =
+        this.principal_type =
             read_string(buf, flexible, "DescribeDelegationTokenOwner.PrincipalType")?;
-        let f_principal_name =
+        this.principal_name =
             read_string(buf, flexible, "DescribeDelegationTokenOwner.PrincipalName")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            principal_type: f_principal_type,
-            principal_name: f_principal_name,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

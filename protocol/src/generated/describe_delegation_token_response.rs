@@ -58,7 +58,13 @@ impl Encode for DescribeDelegationTokenResponse {
 }
 
 impl Decode for DescribeDelegationTokenResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -66,25 +72,18 @@ impl Decode for DescribeDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_tokens = read_array(
+        this.error_code = read_i16(buf)?;
+        this.tokens = read_struct_array(
             buf,
             flexible,
             "DescribeDelegationTokenResponse.Tokens",
-            |buf| DescribedDelegationToken::decode(buf, version),
+            version,
         )?;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            tokens: f_tokens,
-            throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -178,55 +177,40 @@ impl Encode for DescribedDelegationToken {
 impl Decode for DescribedDelegationToken {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_principal_type =
-            read_string(buf, flexible, "DescribedDelegationToken.PrincipalType")?;
-        let f_principal_name =
-            read_string(buf, flexible, "DescribedDelegationToken.PrincipalName")?;
-        let f_token_requester_principal_type = if version >= 3 {
-            read_string(
+        this.principal_type = read_string(buf, flexible, "DescribedDelegationToken.PrincipalType")?;
+        this.principal_name = read_string(buf, flexible, "DescribedDelegationToken.PrincipalName")?;
+        if version >= 3 {
+            this.token_requester_principal_type = read_string(
                 buf,
                 true,
                 "DescribedDelegationToken.TokenRequesterPrincipalType",
-            )?
-        } else {
-            StrBytes::default()
-        };
-        let f_token_requester_principal_name = if version >= 3 {
-            read_string(
+            )?;
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = read_string(
                 buf,
                 true,
                 "DescribedDelegationToken.TokenRequesterPrincipalName",
-            )?
-        } else {
-            StrBytes::default()
-        };
-        let f_issue_timestamp = read_i64(buf)?;
-        let f_expiry_timestamp = read_i64(buf)?;
-        let f_max_timestamp = read_i64(buf)?;
-        let f_token_id = read_string(buf, flexible, "DescribedDelegationToken.TokenId")?;
-        let f_hmac = read_bytes(buf, flexible, "DescribedDelegationToken.Hmac")?;
-        let f_renewers = read_array(buf, flexible, "DescribedDelegationToken.Renewers", |buf| {
-            DescribedDelegationTokenRenewer::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            principal_type: f_principal_type,
-            principal_name: f_principal_name,
-            token_requester_principal_type: f_token_requester_principal_type,
-            token_requester_principal_name: f_token_requester_principal_name,
-            issue_timestamp: f_issue_timestamp,
-            expiry_timestamp: f_expiry_timestamp,
-            max_timestamp: f_max_timestamp,
-            token_id: f_token_id,
-            hmac: f_hmac,
-            renewers: f_renewers,
-            unknown_tagged_fields,
-        })
+            )?;
+        }
+        this.issue_timestamp = read_i64(buf)?;
+        this.expiry_timestamp = read_i64(buf)?;
+        this.max_timestamp = read_i64(buf)?;
+        this.token_id = read_string(buf, flexible, "DescribedDelegationToken.TokenId")?;
+        this.hmac = read_bytes(buf, flexible, "DescribedDelegationToken.Hmac")?;
+        this.renewers =
+            read_struct_array(buf, flexible, "DescribedDelegationToken.Renewers", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -272,27 +256,27 @@ impl Encode for DescribedDelegationTokenRenewer {
 impl Decode for DescribedDelegationTokenRenewer {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_principal_type = read_string(
+        this.principal_type = read_string(
             buf,
             flexible,
             "DescribedDelegationTokenRenewer.PrincipalType",
         )?;
-        let f_principal_name = read_string(
+        this.principal_name = read_string(
             buf,
             flexible,
             "DescribedDelegationTokenRenewer.PrincipalName",
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            principal_type: f_principal_type,
-            principal_name: f_principal_name,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -64,7 +64,13 @@ impl Encode for DescribeGroupsRequest {
 }
 
 impl Decode for DescribeGroupsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -72,20 +78,16 @@ impl Decode for DescribeGroupsRequest {
             });
         }
         let flexible = version >= 5;
-        let f_groups = read_array(buf, flexible, "DescribeGroupsRequest.Groups", |buf| {
+        this.groups = read_array(buf, flexible, "DescribeGroupsRequest.Groups", |buf| {
             read_string(buf, flexible, "DescribeGroupsRequest.Groups")
         })?;
-        let f_include_authorized_operations = if version >= 3 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            groups: f_groups,
-            include_authorized_operations: f_include_authorized_operations,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.include_authorized_operations = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for DescribeGroupsResponse {
 }
 
 impl Decode for DescribeGroupsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,14 @@ impl Decode for DescribeGroupsResponse {
             });
         }
         let flexible = version >= 5;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_groups = read_array(buf, flexible, "DescribeGroupsResponse.Groups", |buf| {
-            DescribedGroup::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.groups = read_struct_array(buf, flexible, "DescribeGroupsResponse.Groups", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -163,41 +163,29 @@ impl Encode for DescribedGroup {
 impl Decode for DescribedGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = if version >= 6 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_group_id = read_string(buf, flexible, "DescribedGroup.GroupId")?;
-        let f_group_state = read_string(buf, flexible, "DescribedGroup.GroupState")?;
-        let f_protocol_type = read_string(buf, flexible, "DescribedGroup.ProtocolType")?;
-        let f_protocol_data = read_string(buf, flexible, "DescribedGroup.ProtocolData")?;
-        let f_members = read_array(buf, flexible, "DescribedGroup.Members", |buf| {
-            DescribedGroupMember::decode(buf, version)
-        })?;
-        let f_authorized_operations = if version >= 3 {
-            read_i32(buf)?
-        } else {
-            -2147483648
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            group_id: f_group_id,
-            group_state: f_group_state,
-            protocol_type: f_protocol_type,
-            protocol_data: f_protocol_data,
-            members: f_members,
-            authorized_operations: f_authorized_operations,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        if version >= 6 {
+            this.error_message = read_nullable_string(buf, true)?;
+        }
+        this.group_id = read_string(buf, flexible, "DescribedGroup.GroupId")?;
+        this.group_state = read_string(buf, flexible, "DescribedGroup.GroupState")?;
+        this.protocol_type = read_string(buf, flexible, "DescribedGroup.ProtocolType")?;
+        this.protocol_data = read_string(buf, flexible, "DescribedGroup.ProtocolData")?;
+        this.members = read_struct_array(buf, flexible, "DescribedGroup.Members", version)?;
+        if version >= 3 {
+            this.authorized_operations = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -261,32 +249,26 @@ impl Encode for DescribedGroupMember {
 impl Decode for DescribedGroupMember {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 5;
-        let f_member_id = read_string(buf, flexible, "DescribedGroupMember.MemberId")?;
-        let f_group_instance_id = if version >= 4 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_client_id = read_string(buf, flexible, "DescribedGroupMember.ClientId")?;
-        let f_client_host = read_string(buf, flexible, "DescribedGroupMember.ClientHost")?;
-        let f_member_metadata = read_bytes(buf, flexible, "DescribedGroupMember.MemberMetadata")?;
-        let f_member_assignment =
+        this.member_id = read_string(buf, flexible, "DescribedGroupMember.MemberId")?;
+        if version >= 4 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        this.client_id = read_string(buf, flexible, "DescribedGroupMember.ClientId")?;
+        this.client_host = read_string(buf, flexible, "DescribedGroupMember.ClientHost")?;
+        this.member_metadata = read_bytes(buf, flexible, "DescribedGroupMember.MemberMetadata")?;
+        this.member_assignment =
             read_bytes(buf, flexible, "DescribedGroupMember.MemberAssignment")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            client_id: f_client_id,
-            client_host: f_client_host,
-            member_metadata: f_member_metadata,
-            member_assignment: f_member_assignment,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -53,7 +53,13 @@ impl Encode for DescribeLogDirsRequest {
 }
 
 impl Decode for DescribeLogDirsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -61,18 +67,11 @@ impl Decode for DescribeLogDirsRequest {
             });
         }
         let flexible = version >= 2;
-        let f_topics = read_nullable_array(buf, flexible, |buf| {
-            DescribableLogDirTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.topics = read_nullable_struct_array(buf, flexible, version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -118,25 +117,24 @@ impl Encode for DescribableLogDirTopic {
 impl Decode for DescribableLogDirTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_topic = read_string(buf, flexible, "DescribableLogDirTopic.Topic")?;
-        let mut f_partitions = Int32List::new();
+        this.topic = read_string(buf, flexible, "DescribableLogDirTopic.Topic")?;
         read_int32s_into(
             buf,
             flexible,
             "DescribableLogDirTopic.Partitions",
-            &mut f_partitions,
+            &mut this.partitions,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

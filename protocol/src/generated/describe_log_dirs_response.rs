@@ -62,7 +62,13 @@ impl Encode for DescribeLogDirsResponse {
 }
 
 impl Decode for DescribeLogDirsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -70,22 +76,16 @@ impl Decode for DescribeLogDirsResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = if version >= 3 { read_i16(buf)? } else { 0 };
-        let f_results = read_array(buf, flexible, "DescribeLogDirsResponse.Results", |buf| {
-            DescribeLogDirsResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        if version >= 3 {
+            this.error_code = read_i16(buf)?;
+        }
+        this.results =
+            read_struct_array(buf, flexible, "DescribeLogDirsResponse.Results", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -147,27 +147,26 @@ impl Encode for DescribeLogDirsResult {
 impl Decode for DescribeLogDirsResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_log_dir = read_string(buf, flexible, "DescribeLogDirsResult.LogDir")?;
-        let f_topics = read_array(buf, flexible, "DescribeLogDirsResult.Topics", |buf| {
-            DescribeLogDirsTopic::decode(buf, version)
-        })?;
-        let f_total_bytes = if version >= 4 { read_i64(buf)? } else { -1 };
-        let f_usable_bytes = if version >= 4 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            log_dir: f_log_dir,
-            topics: f_topics,
-            total_bytes: f_total_bytes,
-            usable_bytes: f_usable_bytes,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.log_dir = read_string(buf, flexible, "DescribeLogDirsResult.LogDir")?;
+        this.topics = read_struct_array(buf, flexible, "DescribeLogDirsResult.Topics", version)?;
+        if version >= 4 {
+            this.total_bytes = read_i64(buf)?;
+        }
+        if version >= 4 {
+            this.usable_bytes = read_i64(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -215,21 +214,20 @@ impl Encode for DescribeLogDirsTopic {
 impl Decode for DescribeLogDirsTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_name = read_string(buf, flexible, "DescribeLogDirsTopic.Name")?;
-        let f_partitions = read_array(buf, flexible, "DescribeLogDirsTopic.Partitions", |buf| {
-            DescribeLogDirsPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "DescribeLogDirsTopic.Name")?;
+        this.partitions =
+            read_struct_array(buf, flexible, "DescribeLogDirsTopic.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -283,23 +281,21 @@ impl Encode for DescribeLogDirsPartition {
 impl Decode for DescribeLogDirsPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_partition_index = read_i32(buf)?;
-        let f_partition_size = read_i64(buf)?;
-        let f_offset_lag = read_i64(buf)?;
-        let f_is_future_key = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            partition_size: f_partition_size,
-            offset_lag: f_offset_lag,
-            is_future_key: f_is_future_key,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.partition_size = read_i64(buf)?;
+        this.offset_lag = read_i64(buf)?;
+        this.is_future_key = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

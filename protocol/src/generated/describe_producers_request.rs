@@ -43,21 +43,22 @@ impl Encode for DescribeProducersRequest {
 }
 
 impl Decode for DescribeProducersRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_topics = read_array(buf, true, "DescribeProducersRequest.Topics", |buf| {
-            TopicRequest::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.topics = read_struct_array(buf, true, "DescribeProducersRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -94,21 +95,22 @@ impl Encode for TopicRequest {
 
 impl Decode for TopicRequest {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicRequest.Name")?;
-        let mut f_partition_indexes = Int32List::new();
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicRequest.Name")?;
         read_int32s_into(
             buf,
             true,
             "TopicRequest.PartitionIndexes",
-            &mut f_partition_indexes,
+            &mut this.partition_indexes,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partition_indexes: f_partition_indexes,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -46,23 +46,23 @@ impl Encode for DescribeProducersResponse {
 }
 
 impl Decode for DescribeProducersResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(buf, true, "DescribeProducersResponse.Topics", |buf| {
-            TopicResponse::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics = read_struct_array(buf, true, "DescribeProducersResponse.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -100,16 +100,16 @@ impl Encode for TopicResponse {
 impl Decode for TopicResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicResponse.Name")?;
-        let f_partitions = read_array(buf, true, "TopicResponse.Partitions", |buf| {
-            PartitionResponse::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicResponse.Name")?;
+        this.partitions = read_struct_array(buf, true, "TopicResponse.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -157,21 +157,19 @@ impl Encode for PartitionResponse {
 impl Decode for PartitionResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_active_producers =
-            read_array(buf, true, "PartitionResponse.ActiveProducers", |buf| {
-                ProducerState::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            active_producers: f_active_producers,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.active_producers =
+            read_struct_array(buf, true, "PartitionResponse.ActiveProducers", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -224,23 +222,21 @@ impl Encode for ProducerState {
 
 impl Decode for ProducerState {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i32(buf)?;
-        let f_last_sequence = read_i32(buf)?;
-        let f_last_timestamp = read_i64(buf)?;
-        let f_coordinator_epoch = read_i32(buf)?;
-        let f_current_txn_start_offset = read_i64(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            last_sequence: f_last_sequence,
-            last_timestamp: f_last_timestamp,
-            coordinator_epoch: f_coordinator_epoch,
-            current_txn_start_offset: f_current_txn_start_offset,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i32(buf)?;
+        this.last_sequence = read_i32(buf)?;
+        this.last_timestamp = read_i64(buf)?;
+        this.coordinator_epoch = read_i32(buf)?;
+        this.current_txn_start_offset = read_i64(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

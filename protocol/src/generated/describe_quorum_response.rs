@@ -63,37 +63,29 @@ impl Encode for DescribeQuorumResponse {
 }
 
 impl Decode for DescribeQuorumResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = if version >= 2 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_topics = read_array(buf, true, "DescribeQuorumResponse.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let f_nodes = if version >= 2 {
-            read_array(buf, true, "DescribeQuorumResponse.Nodes", |buf| {
-                Node::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            topics: f_topics,
-            nodes: f_nodes,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        if version >= 2 {
+            this.error_message = read_nullable_string(buf, true)?;
+        }
+        this.topics = read_struct_array(buf, true, "DescribeQuorumResponse.Topics", version)?;
+        if version >= 2 {
+            this.nodes = read_struct_array(buf, true, "DescribeQuorumResponse.Nodes", version)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -131,16 +123,16 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "TopicData.TopicName")?;
-        let f_partitions = read_array(buf, true, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "TopicData.TopicName")?;
+        this.partitions = read_struct_array(buf, true, "TopicData.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -206,34 +198,24 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = if version >= 2 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let f_high_watermark = read_i64(buf)?;
-        let f_current_voters = read_array(buf, true, "PartitionData.CurrentVoters", |buf| {
-            ReplicaState::decode(buf, version)
-        })?;
-        let f_observers = read_array(buf, true, "PartitionData.Observers", |buf| {
-            ReplicaState::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            high_watermark: f_high_watermark,
-            current_voters: f_current_voters,
-            observers: f_observers,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        if version >= 2 {
+            this.error_message = read_nullable_string(buf, true)?;
+        }
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        this.high_watermark = read_i64(buf)?;
+        this.current_voters = read_struct_array(buf, true, "PartitionData.CurrentVoters", version)?;
+        this.observers = read_struct_array(buf, true, "PartitionData.Observers", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -285,20 +267,20 @@ impl Encode for Node {
 impl Decode for Node {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_node_id = if version >= 2 { read_i32(buf)? } else { 0 };
-        let f_listeners = if version >= 2 {
-            read_array(buf, true, "Node.Listeners", |buf| {
-                Listener::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            node_id: f_node_id,
-            listeners: f_listeners,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        if version >= 2 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 2 {
+            this.listeners = read_struct_array(buf, true, "Node.Listeners", version)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -361,24 +343,23 @@ impl Encode for Listener {
 impl Decode for Listener {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = if version >= 2 {
-            read_string(buf, true, "Listener.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_host = if version >= 2 {
-            read_string(buf, true, "Listener.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 2 { read_u16(buf)? } else { 0 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        if version >= 2 {
+            this.name = read_string(buf, true, "Listener.Name")?;
+        }
+        if version >= 2 {
+            this.host = read_string(buf, true, "Listener.Host")?;
+        }
+        if version >= 2 {
+            this.port = read_u16(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -439,24 +420,25 @@ impl Encode for ReplicaState {
 impl Decode for ReplicaState {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_replica_id = read_i32(buf)?;
-        let f_replica_directory_id = if version >= 2 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_log_end_offset = read_i64(buf)?;
-        let f_last_fetch_timestamp = if version >= 1 { read_i64(buf)? } else { -1 };
-        let f_last_caught_up_timestamp = if version >= 1 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            replica_id: f_replica_id,
-            replica_directory_id: f_replica_directory_id,
-            log_end_offset: f_log_end_offset,
-            last_fetch_timestamp: f_last_fetch_timestamp,
-            last_caught_up_timestamp: f_last_caught_up_timestamp,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.replica_id = read_i32(buf)?;
+        if version >= 2 {
+            this.replica_directory_id = read_uuid(buf)?;
+        }
+        this.log_end_offset = read_i64(buf)?;
+        if version >= 1 {
+            this.last_fetch_timestamp = read_i64(buf)?;
+        }
+        if version >= 1 {
+            this.last_caught_up_timestamp = read_i64(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -43,24 +43,27 @@ impl Encode for DescribeShareGroupOffsetsRequest {
 }
 
 impl Decode for DescribeShareGroupOffsetsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_groups = read_array(
+        this.groups = read_struct_array(
             buf,
             true,
             "DescribeShareGroupOffsetsRequest.Groups",
-            |buf| DescribeShareGroupOffsetsRequestGroup::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -100,16 +103,16 @@ impl Encode for DescribeShareGroupOffsetsRequestGroup {
 impl Decode for DescribeShareGroupOffsetsRequestGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_group_id = read_string(buf, true, "DescribeShareGroupOffsetsRequestGroup.GroupId")?;
-        let f_topics = read_nullable_array(buf, true, |buf| {
-            DescribeShareGroupOffsetsRequestTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.group_id = read_string(buf, true, "DescribeShareGroupOffsetsRequestGroup.GroupId")?;
+        this.topics = read_nullable_struct_array(buf, true, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -146,22 +149,23 @@ impl Encode for DescribeShareGroupOffsetsRequestTopic {
 
 impl Decode for DescribeShareGroupOffsetsRequestTopic {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_name =
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_name =
             read_string(buf, true, "DescribeShareGroupOffsetsRequestTopic.TopicName")?;
-        let mut f_partitions = Int32List::new();
         read_int32s_into(
             buf,
             true,
             "DescribeShareGroupOffsetsRequestTopic.Partitions",
-            &mut f_partitions,
+            &mut this.partitions,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -46,26 +46,28 @@ impl Encode for DescribeShareGroupOffsetsResponse {
 }
 
 impl Decode for DescribeShareGroupOffsetsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_groups = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.groups = read_struct_array(
             buf,
             true,
             "DescribeShareGroupOffsetsResponse.Groups",
-            |buf| DescribeShareGroupOffsetsResponseGroup::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -111,23 +113,23 @@ impl Encode for DescribeShareGroupOffsetsResponseGroup {
 impl Decode for DescribeShareGroupOffsetsResponseGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_group_id = read_string(buf, true, "DescribeShareGroupOffsetsResponseGroup.GroupId")?;
-        let f_topics = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.group_id = read_string(buf, true, "DescribeShareGroupOffsetsResponseGroup.GroupId")?;
+        this.topics = read_struct_array(
             buf,
             true,
             "DescribeShareGroupOffsetsResponseGroup.Topics",
-            |buf| DescribeShareGroupOffsetsResponseTopic::decode(buf, version),
+            version,
         )?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -169,25 +171,26 @@ impl Encode for DescribeShareGroupOffsetsResponseTopic {
 impl Decode for DescribeShareGroupOffsetsResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(
             buf,
             true,
             "DescribeShareGroupOffsetsResponseTopic.TopicName",
         )?;
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(
             buf,
             true,
             "DescribeShareGroupOffsetsResponseTopic.Partitions",
-            |buf| DescribeShareGroupOffsetsResponsePartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -236,21 +239,20 @@ impl Encode for DescribeShareGroupOffsetsResponsePartition {
 
 impl Decode for DescribeShareGroupOffsetsResponsePartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_start_offset = read_i64(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            start_offset: f_start_offset,
-            leader_epoch: f_leader_epoch,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.start_offset = read_i64(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

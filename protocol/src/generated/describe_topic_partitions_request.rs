@@ -57,29 +57,29 @@ impl Encode for DescribeTopicPartitionsRequest {
 }
 
 impl Decode for DescribeTopicPartitionsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_topics = read_array(buf, true, "DescribeTopicPartitionsRequest.Topics", |buf| {
-            TopicRequest::decode(buf, version)
-        })?;
-        let f_response_partition_limit = read_i32(buf)?;
-        let f_cursor = if read_struct_marker(buf)? {
+        this.topics =
+            read_struct_array(buf, true, "DescribeTopicPartitionsRequest.Topics", version)?;
+        this.response_partition_limit = read_i32(buf)?;
+        this.cursor = if read_struct_marker(buf)? {
             Some(Cursor::decode(buf, version)?)
         } else {
             None
         };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topics: f_topics,
-            response_partition_limit: f_response_partition_limit,
-            cursor: f_cursor,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -112,13 +112,16 @@ impl Encode for TopicRequest {
 
 impl Decode for TopicRequest {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicRequest.Name")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicRequest.Name")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -155,15 +158,17 @@ impl Encode for Cursor {
 
 impl Decode for Cursor {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "Cursor.TopicName")?;
-        let f_partition_index = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partition_index: f_partition_index,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "Cursor.TopicName")?;
+        this.partition_index = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

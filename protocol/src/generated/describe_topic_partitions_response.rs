@@ -56,29 +56,29 @@ impl Encode for DescribeTopicPartitionsResponse {
 }
 
 impl Decode for DescribeTopicPartitionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(buf, true, "DescribeTopicPartitionsResponse.Topics", |buf| {
-            DescribeTopicPartitionsResponseTopic::decode(buf, version)
-        })?;
-        let f_next_cursor = if read_struct_marker(buf)? {
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics =
+            read_struct_array(buf, true, "DescribeTopicPartitionsResponse.Topics", version)?;
+        this.next_cursor = if read_struct_marker(buf)? {
             Some(Cursor::decode(buf, version)?)
         } else {
             None
         };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            next_cursor: f_next_cursor,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -132,27 +132,25 @@ impl Encode for DescribeTopicPartitionsResponseTopic {
 impl Decode for DescribeTopicPartitionsResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_error_code = read_i16(buf)?;
-        let f_name = read_nullable_string(buf, true)?;
-        let f_topic_id = read_uuid(buf)?;
-        let f_is_internal = read_bool(buf)?;
-        let f_partitions = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.error_code = read_i16(buf)?;
+        this.name = read_nullable_string(buf, true)?;
+        this.topic_id = read_uuid(buf)?;
+        this.is_internal = read_bool(buf)?;
+        this.partitions = read_struct_array(
             buf,
             true,
             "DescribeTopicPartitionsResponseTopic.Partitions",
-            |buf| DescribeTopicPartitionsResponsePartition::decode(buf, version),
+            version,
         )?;
-        let f_topic_authorized_operations = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            name: f_name,
-            topic_id: f_topic_id,
-            is_internal: f_is_internal,
-            partitions: f_partitions,
-            topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields,
-        })
+        this.topic_authorized_operations = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -217,47 +215,39 @@ impl Encode for DescribeTopicPartitionsResponsePartition {
 
 impl Decode for DescribeTopicPartitionsResponsePartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_error_code = read_i16(buf)?;
-        let f_partition_index = read_i32(buf)?;
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let mut f_replica_nodes = Int32List::new();
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.error_code = read_i16(buf)?;
+        this.partition_index = read_i32(buf)?;
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
         read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.ReplicaNodes",
-            &mut f_replica_nodes,
+            &mut this.replica_nodes,
         )?;
-        let mut f_isr_nodes = Int32List::new();
         read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.IsrNodes",
-            &mut f_isr_nodes,
+            &mut this.isr_nodes,
         )?;
-        let f_eligible_leader_replicas = read_nullable_int32s(buf, true)?;
-        let f_last_known_elr = read_nullable_int32s(buf, true)?;
-        let mut f_offline_replicas = Int32List::new();
+        this.eligible_leader_replicas = read_nullable_int32s(buf, true)?;
+        this.last_known_elr = read_nullable_int32s(buf, true)?;
         read_int32s_into(
             buf,
             true,
             "DescribeTopicPartitionsResponsePartition.OfflineReplicas",
-            &mut f_offline_replicas,
+            &mut this.offline_replicas,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            partition_index: f_partition_index,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            replica_nodes: f_replica_nodes,
-            isr_nodes: f_isr_nodes,
-            eligible_leader_replicas: f_eligible_leader_replicas,
-            last_known_elr: f_last_known_elr,
-            offline_replicas: f_offline_replicas,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -294,15 +284,17 @@ impl Encode for Cursor {
 
 impl Decode for Cursor {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "Cursor.TopicName")?;
-        let f_partition_index = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partition_index: f_partition_index,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "Cursor.TopicName")?;
+        this.partition_index = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -45,24 +45,27 @@ impl Encode for DescribeTransactionsRequest {
 }
 
 impl Decode for DescribeTransactionsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_transactional_ids = read_array(
+        this.transactional_ids = read_array(
             buf,
             true,
             "DescribeTransactionsRequest.TransactionalIds",
             |buf| read_string(buf, true, "DescribeTransactionsRequest.TransactionalIds"),
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            transactional_ids: f_transactional_ids,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -48,26 +48,28 @@ impl Encode for DescribeTransactionsResponse {
 }
 
 impl Decode for DescribeTransactionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_transaction_states = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.transaction_states = read_struct_array(
             buf,
             true,
             "DescribeTransactionsResponse.TransactionStates",
-            |buf| TransactionState::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            transaction_states: f_transaction_states,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -129,28 +131,22 @@ impl Encode for TransactionState {
 impl Decode for TransactionState {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_error_code = read_i16(buf)?;
-        let f_transactional_id = read_string(buf, true, "TransactionState.TransactionalId")?;
-        let f_transaction_state = read_string(buf, true, "TransactionState.TransactionState")?;
-        let f_transaction_timeout_ms = read_i32(buf)?;
-        let f_transaction_start_time_ms = read_i64(buf)?;
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_topics = read_array(buf, true, "TransactionState.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            transactional_id: f_transactional_id,
-            transaction_state: f_transaction_state,
-            transaction_timeout_ms: f_transaction_timeout_ms,
-            transaction_start_time_ms: f_transaction_start_time_ms,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.error_code = read_i16(buf)?;
+        this.transactional_id = read_string(buf, true, "TransactionState.TransactionalId")?;
+        this.transaction_state = read_string(buf, true, "TransactionState.TransactionState")?;
+        this.transaction_timeout_ms = read_i32(buf)?;
+        this.transaction_start_time_ms = read_i64(buf)?;
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        this.topics = read_struct_array(buf, true, "TransactionState.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -187,16 +183,17 @@ impl Encode for TopicData {
 
 impl Decode for TopicData {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic = read_string(buf, true, "TopicData.Topic")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicData.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic = read_string(buf, true, "TopicData.Topic")?;
+        read_int32s_into(buf, true, "TopicData.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -54,30 +54,30 @@ impl Encode for DescribeUserScramCredentialsResponse {
 }
 
 impl Decode for DescribeUserScramCredentialsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_results = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.results = read_struct_array(
             buf,
             true,
             "DescribeUserScramCredentialsResponse.Results",
-            |buf| DescribeUserScramCredentialsResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -125,23 +125,23 @@ impl Encode for DescribeUserScramCredentialsResult {
 impl Decode for DescribeUserScramCredentialsResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_user = read_string(buf, true, "DescribeUserScramCredentialsResult.User")?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_credential_infos = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.user = read_string(buf, true, "DescribeUserScramCredentialsResult.User")?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.credential_infos = read_struct_array(
             buf,
             true,
             "DescribeUserScramCredentialsResult.CredentialInfos",
-            |buf| CredentialInfo::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            user: f_user,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            credential_infos: f_credential_infos,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -178,15 +178,17 @@ impl Encode for CredentialInfo {
 
 impl Decode for CredentialInfo {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_mechanism = read_i8(buf)?;
-        let f_iterations = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            mechanism: f_mechanism,
-            iterations: f_iterations,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.mechanism = read_i8(buf)?;
+        this.iterations = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

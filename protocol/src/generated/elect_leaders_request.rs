@@ -68,7 +68,13 @@ impl Encode for ElectLeadersRequest {
 }
 
 impl Decode for ElectLeadersRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -76,21 +82,15 @@ impl Decode for ElectLeadersRequest {
             });
         }
         let flexible = version >= 2;
-        let f_election_type = if version >= 1 { read_i8(buf)? } else { 0 };
-        let f_topic_partitions =
-            read_nullable_array(buf, flexible, |buf| TopicPartitions::decode(buf, version))?;
-        let f_timeout_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            election_type: f_election_type,
-            topic_partitions: f_topic_partitions,
-            timeout_ms: f_timeout_ms,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.election_type = read_i8(buf)?;
+        }
+        this.topic_partitions = read_nullable_struct_array(buf, flexible, version)?;
+        this.timeout_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -136,25 +136,24 @@ impl Encode for TopicPartitions {
 impl Decode for TopicPartitions {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_topic = read_string(buf, flexible, "TopicPartitions.Topic")?;
-        let mut f_partitions = Int32List::new();
+        this.topic = read_string(buf, flexible, "TopicPartitions.Topic")?;
         read_int32s_into(
             buf,
             flexible,
             "TopicPartitions.Partitions",
-            &mut f_partitions,
+            &mut this.partitions,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

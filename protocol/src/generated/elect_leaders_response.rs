@@ -67,7 +67,13 @@ impl Encode for ElectLeadersResponse {
 }
 
 impl Decode for ElectLeadersResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -75,25 +81,20 @@ impl Decode for ElectLeadersResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = if version >= 1 { read_i16(buf)? } else { 0 };
-        let f_replica_election_results = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        if version >= 1 {
+            this.error_code = read_i16(buf)?;
+        }
+        this.replica_election_results = read_struct_array(
             buf,
             flexible,
             "ElectLeadersResponse.ReplicaElectionResults",
-            |buf| ReplicaElectionResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            replica_election_results: f_replica_election_results,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -141,24 +142,24 @@ impl Encode for ReplicaElectionResult {
 impl Decode for ReplicaElectionResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_topic = read_string(buf, flexible, "ReplicaElectionResult.Topic")?;
-        let f_partition_result = read_array(
+        this.topic = read_string(buf, flexible, "ReplicaElectionResult.Topic")?;
+        this.partition_result = read_struct_array(
             buf,
             flexible,
             "ReplicaElectionResult.PartitionResult",
-            |buf| PartitionResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            partition_result: f_partition_result,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -208,21 +209,20 @@ impl Encode for PartitionResult {
 impl Decode for PartitionResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 2;
-        let f_partition_id = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_id: f_partition_id,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+        this.partition_id = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

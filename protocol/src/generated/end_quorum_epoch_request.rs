@@ -63,7 +63,13 @@ impl Encode for EndQuorumEpochRequest {
 }
 
 impl Decode for EndQuorumEpochRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -71,28 +77,16 @@ impl Decode for EndQuorumEpochRequest {
             });
         }
         let flexible = version >= 1;
-        let f_cluster_id = read_nullable_string(buf, flexible)?;
-        let f_topics = read_array(buf, flexible, "EndQuorumEpochRequest.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let f_leader_endpoints = if version >= 1 {
-            read_array(buf, true, "EndQuorumEpochRequest.LeaderEndpoints", |buf| {
-                LeaderEndpoint::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            topics: f_topics,
-            leader_endpoints: f_leader_endpoints,
-            unknown_tagged_fields,
-        })
+        this.cluster_id = read_nullable_string(buf, flexible)?;
+        this.topics = read_struct_array(buf, flexible, "EndQuorumEpochRequest.Topics", version)?;
+        if version >= 1 {
+            this.leader_endpoints =
+                read_struct_array(buf, true, "EndQuorumEpochRequest.LeaderEndpoints", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -140,21 +134,19 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
-        let f_partitions = read_array(buf, flexible, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
+        this.partitions = read_struct_array(buf, flexible, "TopicData.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -218,39 +210,32 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_partition_index = read_i32(buf)?;
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let mut f_preferred_successors = Int32List::new();
+        this.partition_index = read_i32(buf)?;
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
         if version <= 0 {
             read_int32s_into(
                 buf,
                 false,
                 "PartitionData.PreferredSuccessors",
-                &mut f_preferred_successors,
+                &mut this.preferred_successors,
             )?;
         }
-        let f_preferred_candidates = if version >= 1 {
-            read_array(buf, true, "PartitionData.PreferredCandidates", |buf| {
-                ReplicaInfo::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            preferred_successors: f_preferred_successors,
-            preferred_candidates: f_preferred_candidates,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.preferred_candidates =
+                read_struct_array(buf, true, "PartitionData.PreferredCandidates", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -310,23 +295,23 @@ impl Encode for ReplicaInfo {
 impl Decode for ReplicaInfo {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_candidate_id = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_candidate_directory_id = if version >= 1 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            candidate_id: f_candidate_id,
-            candidate_directory_id: f_candidate_directory_id,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.candidate_id = read_i32(buf)?;
+        }
+        if version >= 1 {
+            this.candidate_directory_id = read_uuid(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -397,29 +382,26 @@ impl Encode for LeaderEndpoint {
 impl Decode for LeaderEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_name = if version >= 1 {
-            read_string(buf, true, "LeaderEndpoint.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_host = if version >= 1 {
-            read_string(buf, true, "LeaderEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 1 { read_u16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.name = read_string(buf, true, "LeaderEndpoint.Name")?;
+        }
+        if version >= 1 {
+            this.host = read_string(buf, true, "LeaderEndpoint.Host")?;
+        }
+        if version >= 1 {
+            this.port = read_u16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

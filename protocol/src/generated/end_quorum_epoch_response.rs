@@ -71,7 +71,13 @@ impl Encode for EndQuorumEpochResponse {
 }
 
 impl Decode for EndQuorumEpochResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -79,37 +85,33 @@ impl Decode for EndQuorumEpochResponse {
             });
         }
         let flexible = version >= 1;
-        let f_error_code = read_i16(buf)?;
-        let f_topics = read_array(buf, flexible, "EndQuorumEpochResponse.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let mut f_node_endpoints = Vec::new();
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 => {
-                        f_node_endpoints =
-                            read_array(data, true, "EndQuorumEpochResponse.NodeEndpoints", |buf| {
-                                NodeEndpoint::decode(buf, version)
-                            })?
+        this.error_code = read_i16(buf)?;
+        this.topics = read_struct_array(buf, flexible, "EndQuorumEpochResponse.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 => {
+                            this.node_endpoints = read_struct_array(
+                                data,
+                                true,
+                                "EndQuorumEpochResponse.NodeEndpoints",
+                                version,
+                            )?
+                        }
+                        _ => return Ok(false),
                     }
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            topics: f_topics,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields,
-        })
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -157,21 +159,19 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
-        let f_partitions = read_array(buf, flexible, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.topic_name = read_string(buf, flexible, "TopicData.TopicName")?;
+        this.partitions = read_struct_array(buf, flexible, "TopicData.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -225,23 +225,21 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -312,25 +310,26 @@ impl Encode for NodeEndpoint {
 impl Decode for NodeEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 1;
-        let f_node_id = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_host = if version >= 1 {
-            read_string(buf, true, "NodeEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 1 { read_u16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 1 {
+            this.host = read_string(buf, true, "NodeEndpoint.Host")?;
+        }
+        if version >= 1 {
+            this.port = read_u16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -37,17 +37,21 @@ impl Encode for EndTxnMarker {
 }
 
 impl Decode for EndTxnMarker {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_coordinator_epoch = read_i32(buf)?;
-        Ok(Self {
-            coordinator_epoch: f_coordinator_epoch,
-        })
+        this.coordinator_epoch = read_i32(buf)?;
+        Ok(())
     }
 }
 

@@ -63,7 +63,13 @@ impl Encode for EndTxnRequest {
 }
 
 impl Decode for EndTxnRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -71,22 +77,14 @@ impl Decode for EndTxnRequest {
             });
         }
         let flexible = version >= 3;
-        let f_transactional_id = read_string(buf, flexible, "EndTxnRequest.TransactionalId")?;
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_committed = read_bool(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            committed: f_committed,
-            unknown_tagged_fields,
-        })
+        this.transactional_id = read_string(buf, flexible, "EndTxnRequest.TransactionalId")?;
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        this.committed = read_bool(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

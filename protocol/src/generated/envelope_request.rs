@@ -50,23 +50,24 @@ impl Encode for EnvelopeRequest {
 }
 
 impl Decode for EnvelopeRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_request_data = read_bytes(buf, true, "EnvelopeRequest.RequestData")?;
-        let f_request_principal = read_nullable_bytes(buf, true)?;
-        let f_client_host_address = read_bytes(buf, true, "EnvelopeRequest.ClientHostAddress")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            request_data: f_request_data,
-            request_principal: f_request_principal,
-            client_host_address: f_client_host_address,
-            unknown_tagged_fields,
-        })
+        this.request_data = read_bytes(buf, true, "EnvelopeRequest.RequestData")?;
+        this.request_principal = read_nullable_bytes(buf, true)?;
+        this.client_host_address = read_bytes(buf, true, "EnvelopeRequest.ClientHostAddress")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -45,21 +45,23 @@ impl Encode for EnvelopeResponse {
 }
 
 impl Decode for EnvelopeResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_response_data = read_nullable_bytes(buf, true)?;
-        let f_error_code = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            response_data: f_response_data,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        this.response_data = read_nullable_bytes(buf, true)?;
+        this.error_code = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

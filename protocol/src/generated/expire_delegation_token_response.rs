@@ -57,7 +57,13 @@ impl Encode for ExpireDelegationTokenResponse {
 }
 
 impl Decode for ExpireDelegationTokenResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -65,20 +71,13 @@ impl Decode for ExpireDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_expiry_timestamp_ms = read_i64(buf)?;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            expiry_timestamp_ms: f_expiry_timestamp_ms,
-            throttle_time_ms: f_throttle_time_ms,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.expiry_timestamp_ms = read_i64(buf)?;
+        this.throttle_time_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -133,7 +133,13 @@ impl Encode for FetchRequest {
 }
 
 impl Decode for FetchRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -141,61 +147,48 @@ impl Decode for FetchRequest {
             });
         }
         let flexible = version >= 12;
-        let mut f_cluster_id = None;
-        let f_replica_id = if version <= 14 { read_i32(buf)? } else { -1 };
-        let mut f_replica_state = ReplicaState::default();
-        let f_max_wait_ms = read_i32(buf)?;
-        let f_min_bytes = read_i32(buf)?;
-        let f_max_bytes = read_i32(buf)?;
-        let f_isolation_level = read_i8(buf)?;
-        let f_session_id = if version >= 7 { read_i32(buf)? } else { 0 };
-        let f_session_epoch = if version >= 7 { read_i32(buf)? } else { -1 };
-        let f_topics = read_array(buf, flexible, "FetchRequest.Topics", |buf| {
-            FetchTopic::decode(buf, version)
-        })?;
-        let f_forgotten_topics_data = if version >= 7 {
-            read_array(buf, flexible, "FetchRequest.ForgottenTopicsData", |buf| {
-                ForgottenTopic::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_rack_id = if version >= 11 {
-            read_string(buf, flexible, "FetchRequest.RackId")?
-        } else {
-            StrBytes::default()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 => f_cluster_id = read_nullable_string(data, true)?,
-                    1 if version >= 15 => f_replica_state = ReplicaState::decode(data, version)?,
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            replica_id: f_replica_id,
-            replica_state: f_replica_state,
-            max_wait_ms: f_max_wait_ms,
-            min_bytes: f_min_bytes,
-            max_bytes: f_max_bytes,
-            isolation_level: f_isolation_level,
-            session_id: f_session_id,
-            session_epoch: f_session_epoch,
-            topics: f_topics,
-            forgotten_topics_data: f_forgotten_topics_data,
-            rack_id: f_rack_id,
-            unknown_tagged_fields,
-        })
+        if version <= 14 {
+            this.replica_id = read_i32(buf)?;
+        }
+        this.max_wait_ms = read_i32(buf)?;
+        this.min_bytes = read_i32(buf)?;
+        this.max_bytes = read_i32(buf)?;
+        this.isolation_level = read_i8(buf)?;
+        if version >= 7 {
+            this.session_id = read_i32(buf)?;
+        }
+        if version >= 7 {
+            this.session_epoch = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "FetchRequest.Topics", version)?;
+        if version >= 7 {
+            this.forgotten_topics_data =
+                read_struct_array(buf, flexible, "FetchRequest.ForgottenTopicsData", version)?;
+        }
+        if version >= 11 {
+            this.rack_id = read_string(buf, flexible, "FetchRequest.RackId")?;
+        }
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 => this.cluster_id = read_nullable_string(data, true)?,
+                        1 if version >= 15 => {
+                            this.replica_state = ReplicaState::decode(data, version)?
+                        }
+                        _ => return Ok(false),
+                    }
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -255,19 +248,23 @@ impl Encode for ReplicaState {
 impl Decode for ReplicaState {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_replica_id = if version >= 15 { read_i32(buf)? } else { -1 };
-        let f_replica_epoch = if version >= 15 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            replica_id: f_replica_id,
-            replica_epoch: f_replica_epoch,
-            unknown_tagged_fields,
-        })
+        if version >= 15 {
+            this.replica_id = read_i32(buf)?;
+        }
+        if version >= 15 {
+            this.replica_epoch = read_i64(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -323,31 +320,24 @@ impl Encode for FetchTopic {
 impl Decode for FetchTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_topic = if version <= 12 {
-            read_string(buf, flexible, "FetchTopic.Topic")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 13 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partitions = read_array(buf, flexible, "FetchTopic.Partitions", |buf| {
-            FetchPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if version <= 12 {
+            this.topic = read_string(buf, flexible, "FetchTopic.Topic")?;
+        }
+        if version >= 13 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partitions = read_struct_array(buf, flexible, "FetchTopic.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -440,42 +430,44 @@ impl Encode for FetchPartition {
 impl Decode for FetchPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_partition = read_i32(buf)?;
-        let f_current_leader_epoch = if version >= 9 { read_i32(buf)? } else { -1 };
-        let f_fetch_offset = read_i64(buf)?;
-        let f_last_fetched_epoch = if version >= 12 { read_i32(buf)? } else { -1 };
-        let f_log_start_offset = if version >= 5 { read_i64(buf)? } else { -1 };
-        let f_partition_max_bytes = read_i32(buf)?;
-        let mut f_replica_directory_id = Uuid::ZERO;
-        let mut f_high_watermark = 9223372036854775807;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 if version >= 17 => f_replica_directory_id = read_uuid(data)?,
-                    1 if version >= 18 => f_high_watermark = read_i64(data)?,
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition: f_partition,
-            current_leader_epoch: f_current_leader_epoch,
-            fetch_offset: f_fetch_offset,
-            last_fetched_epoch: f_last_fetched_epoch,
-            log_start_offset: f_log_start_offset,
-            partition_max_bytes: f_partition_max_bytes,
-            replica_directory_id: f_replica_directory_id,
-            high_watermark: f_high_watermark,
-            unknown_tagged_fields,
-        })
+        this.partition = read_i32(buf)?;
+        if version >= 9 {
+            this.current_leader_epoch = read_i32(buf)?;
+        }
+        this.fetch_offset = read_i64(buf)?;
+        if version >= 12 {
+            this.last_fetched_epoch = read_i32(buf)?;
+        }
+        if version >= 5 {
+            this.log_start_offset = read_i64(buf)?;
+        }
+        this.partition_max_bytes = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 if version >= 17 => this.replica_directory_id = read_uuid(data)?,
+                        1 if version >= 18 => this.high_watermark = read_i64(data)?,
+                        _ => return Ok(false),
+                    }
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -536,37 +528,31 @@ impl Encode for ForgottenTopic {
 impl Decode for ForgottenTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_topic = if (7..=12).contains(&version) {
-            read_string(buf, flexible, "ForgottenTopic.Topic")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 13 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let mut f_partitions = Int32List::new();
+        if (7..=12).contains(&version) {
+            this.topic = read_string(buf, flexible, "ForgottenTopic.Topic")?;
+        }
+        if version >= 13 {
+            this.topic_id = read_uuid(buf)?;
+        }
         if version >= 7 {
             read_int32s_into(
                 buf,
                 flexible,
                 "ForgottenTopic.Partitions",
-                &mut f_partitions,
+                &mut this.partitions,
             )?;
         }
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -90,7 +90,13 @@ impl Encode for FetchResponse {
 }
 
 impl Decode for FetchResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -98,41 +104,39 @@ impl Decode for FetchResponse {
             });
         }
         let flexible = version >= 12;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = if version >= 7 { read_i16(buf)? } else { 0 };
-        let f_session_id = if version >= 7 { read_i32(buf)? } else { 0 };
-        let f_responses = read_array(buf, flexible, "FetchResponse.Responses", |buf| {
-            FetchableTopicResponse::decode(buf, version)
-        })?;
-        let mut f_node_endpoints = Vec::new();
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 if version >= 16 => {
-                        f_node_endpoints =
-                            read_array(data, true, "FetchResponse.NodeEndpoints", |buf| {
-                                NodeEndpoint::decode(buf, version)
-                            })?
+        this.throttle_time_ms = read_i32(buf)?;
+        if version >= 7 {
+            this.error_code = read_i16(buf)?;
+        }
+        if version >= 7 {
+            this.session_id = read_i32(buf)?;
+        }
+        this.responses = read_struct_array(buf, flexible, "FetchResponse.Responses", version)?;
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 if version >= 16 => {
+                            this.node_endpoints = read_struct_array(
+                                data,
+                                true,
+                                "FetchResponse.NodeEndpoints",
+                                version,
+                            )?
+                        }
+                        _ => return Ok(false),
                     }
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            session_id: f_session_id,
-            responses: f_responses,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields,
-        })
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -188,31 +192,25 @@ impl Encode for FetchableTopicResponse {
 impl Decode for FetchableTopicResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_topic = if version <= 12 {
-            read_string(buf, flexible, "FetchableTopicResponse.Topic")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 13 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partitions = read_array(buf, flexible, "FetchableTopicResponse.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if version <= 12 {
+            this.topic = read_string(buf, flexible, "FetchableTopicResponse.Topic")?;
+        }
+        if version >= 13 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partitions =
+            read_struct_array(buf, flexible, "FetchableTopicResponse.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -339,51 +337,45 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_high_watermark = read_i64(buf)?;
-        let f_last_stable_offset = read_i64(buf)?;
-        let f_log_start_offset = if version >= 5 { read_i64(buf)? } else { -1 };
-        let mut f_diverging_epoch = EpochEndOffset::default();
-        let mut f_current_leader = LeaderIdAndEpoch::default();
-        let mut f_snapshot_id = SnapshotId::default();
-        let f_aborted_transactions = read_nullable_array(buf, flexible, |buf| {
-            AbortedTransaction::decode(buf, version)
-        })?;
-        let f_preferred_read_replica = if version >= 11 { read_i32(buf)? } else { -1 };
-        let f_records = read_nullable_bytes(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 => f_diverging_epoch = EpochEndOffset::decode(data, version)?,
-                    1 => f_current_leader = LeaderIdAndEpoch::decode(data, version)?,
-                    2 => f_snapshot_id = SnapshotId::decode(data, version)?,
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            high_watermark: f_high_watermark,
-            last_stable_offset: f_last_stable_offset,
-            log_start_offset: f_log_start_offset,
-            diverging_epoch: f_diverging_epoch,
-            current_leader: f_current_leader,
-            snapshot_id: f_snapshot_id,
-            aborted_transactions: f_aborted_transactions,
-            preferred_read_replica: f_preferred_read_replica,
-            records: f_records,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.high_watermark = read_i64(buf)?;
+        this.last_stable_offset = read_i64(buf)?;
+        if version >= 5 {
+            this.log_start_offset = read_i64(buf)?;
+        }
+        this.aborted_transactions = read_nullable_struct_array(buf, flexible, version)?;
+        if version >= 11 {
+            this.preferred_read_replica = read_i32(buf)?;
+        }
+        this.records = read_nullable_bytes(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 => this.diverging_epoch = EpochEndOffset::decode(data, version)?,
+                        1 => this.current_leader = LeaderIdAndEpoch::decode(data, version)?,
+                        2 => this.snapshot_id = SnapshotId::decode(data, version)?,
+                        _ => return Ok(false),
+                    }
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -443,19 +435,23 @@ impl Encode for EpochEndOffset {
 impl Decode for EpochEndOffset {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_epoch = if version >= 12 { read_i32(buf)? } else { -1 };
-        let f_end_offset = if version >= 12 { read_i64(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            epoch: f_epoch,
-            end_offset: f_end_offset,
-            unknown_tagged_fields,
-        })
+        if version >= 12 {
+            this.epoch = read_i32(buf)?;
+        }
+        if version >= 12 {
+            this.end_offset = read_i64(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -515,19 +511,23 @@ impl Encode for LeaderIdAndEpoch {
 impl Decode for LeaderIdAndEpoch {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_leader_id = if version >= 12 { read_i32(buf)? } else { -1 };
-        let f_leader_epoch = if version >= 12 { read_i32(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        if version >= 12 {
+            this.leader_id = read_i32(buf)?;
+        }
+        if version >= 12 {
+            this.leader_epoch = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -573,19 +573,19 @@ impl Encode for SnapshotId {
 impl Decode for SnapshotId {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_end_offset = read_i64(buf)?;
-        let f_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            end_offset: f_end_offset,
-            epoch: f_epoch,
-            unknown_tagged_fields,
-        })
+        this.end_offset = read_i64(buf)?;
+        this.epoch = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -631,19 +631,19 @@ impl Encode for AbortedTransaction {
 impl Decode for AbortedTransaction {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_producer_id = read_i64(buf)?;
-        let f_first_offset = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            producer_id: f_producer_id,
-            first_offset: f_first_offset,
-            unknown_tagged_fields,
-        })
+        this.producer_id = read_i64(buf)?;
+        this.first_offset = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -725,31 +725,29 @@ impl Encode for NodeEndpoint {
 impl Decode for NodeEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 12;
-        let f_node_id = if version >= 16 { read_i32(buf)? } else { 0 };
-        let f_host = if version >= 16 {
-            read_string(buf, true, "NodeEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 16 { read_i32(buf)? } else { 0 };
-        let f_rack = if version >= 16 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            rack: f_rack,
-            unknown_tagged_fields,
-        })
+        if version >= 16 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 16 {
+            this.host = read_string(buf, true, "NodeEndpoint.Host")?;
+        }
+        if version >= 16 {
+            this.port = read_i32(buf)?;
+        }
+        if version >= 16 {
+            this.rack = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -61,37 +61,38 @@ impl Encode for FetchSnapshotRequest {
 }
 
 impl Decode for FetchSnapshotRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let mut f_cluster_id = None;
-        let f_replica_id = read_i32(buf)?;
-        let f_max_bytes = read_i32(buf)?;
-        let f_topics = read_array(buf, true, "FetchSnapshotRequest.Topics", |buf| {
-            TopicSnapshot::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 => f_cluster_id = read_nullable_string(data, true)?,
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            replica_id: f_replica_id,
-            max_bytes: f_max_bytes,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.replica_id = read_i32(buf)?;
+        this.max_bytes = read_i32(buf)?;
+        this.topics = read_struct_array(buf, true, "FetchSnapshotRequest.Topics", version)?;
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 => this.cluster_id = read_nullable_string(data, true)?,
+                    _ => return Ok(false),
+                }
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 
@@ -129,16 +130,16 @@ impl Encode for TopicSnapshot {
 impl Decode for TopicSnapshot {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicSnapshot.Name")?;
-        let f_partitions = read_array(buf, true, "TopicSnapshot.Partitions", |buf| {
-            PartitionSnapshot::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicSnapshot.Name")?;
+        this.partitions = read_struct_array(buf, true, "TopicSnapshot.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -195,30 +196,32 @@ impl Encode for PartitionSnapshot {
 impl Decode for PartitionSnapshot {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition = read_i32(buf)?;
-        let f_current_leader_epoch = read_i32(buf)?;
-        let f_snapshot_id = SnapshotId::decode(buf, version)?;
-        let f_position = read_i64(buf)?;
-        let mut f_replica_directory_id = Uuid::ZERO;
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 if version >= 1 => f_replica_directory_id = read_uuid(data)?,
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            partition: f_partition,
-            current_leader_epoch: f_current_leader_epoch,
-            snapshot_id: f_snapshot_id,
-            position: f_position,
-            replica_directory_id: f_replica_directory_id,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition = read_i32(buf)?;
+        this.current_leader_epoch = read_i32(buf)?;
+        SnapshotId::decode_in_place(&mut this.snapshot_id, buf, version)?;
+        this.position = read_i64(buf)?;
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 if version >= 1 => this.replica_directory_id = read_uuid(data)?,
+                    _ => return Ok(false),
+                }
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 
@@ -255,15 +258,17 @@ impl Encode for SnapshotId {
 
 impl Decode for SnapshotId {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_end_offset = read_i64(buf)?;
-        let f_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            end_offset: f_end_offset,
-            epoch: f_epoch,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.end_offset = read_i64(buf)?;
+        this.epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

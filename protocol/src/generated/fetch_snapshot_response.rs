@@ -67,42 +67,45 @@ impl Encode for FetchSnapshotResponse {
 }
 
 impl Decode for FetchSnapshotResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_topics = read_array(buf, true, "FetchSnapshotResponse.Topics", |buf| {
-            TopicSnapshot::decode(buf, version)
-        })?;
-        let mut f_node_endpoints = Vec::new();
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 if version >= 1 => {
-                    f_node_endpoints =
-                        read_array(data, true, "FetchSnapshotResponse.NodeEndpoints", |buf| {
-                            NodeEndpoint::decode(buf, version)
-                        })?
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.topics = read_struct_array(buf, true, "FetchSnapshotResponse.Topics", version)?;
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 if version >= 1 => {
+                        this.node_endpoints = read_struct_array(
+                            data,
+                            true,
+                            "FetchSnapshotResponse.NodeEndpoints",
+                            version,
+                        )?
+                    }
+                    _ => return Ok(false),
                 }
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            topics: f_topics,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields,
-        })
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 
@@ -140,16 +143,16 @@ impl Encode for TopicSnapshot {
 impl Decode for TopicSnapshot {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicSnapshot.Name")?;
-        let f_partitions = read_array(buf, true, "TopicSnapshot.Partitions", |buf| {
-            PartitionSnapshot::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicSnapshot.Name")?;
+        this.partitions = read_struct_array(buf, true, "TopicSnapshot.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -221,35 +224,34 @@ impl Encode for PartitionSnapshot {
 impl Decode for PartitionSnapshot {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_snapshot_id = SnapshotId::decode(buf, version)?;
-        let mut f_current_leader = LeaderIdAndEpoch::default();
-        let f_size = read_i64(buf)?;
-        let f_position = read_i64(buf)?;
-        let f_unaligned_records =
-            Some(read_bytes(buf, true, "PartitionSnapshot.UnalignedRecords")?);
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 => f_current_leader = LeaderIdAndEpoch::decode(data, version)?,
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            index: f_index,
-            error_code: f_error_code,
-            snapshot_id: f_snapshot_id,
-            current_leader: f_current_leader,
-            size: f_size,
-            position: f_position,
-            unaligned_records: f_unaligned_records,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        SnapshotId::decode_in_place(&mut this.snapshot_id, buf, version)?;
+        this.size = read_i64(buf)?;
+        this.position = read_i64(buf)?;
+        this.unaligned_records = Some(read_bytes(buf, true, "PartitionSnapshot.UnalignedRecords")?);
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 => this.current_leader = LeaderIdAndEpoch::decode(data, version)?,
+                    _ => return Ok(false),
+                }
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 
@@ -286,15 +288,17 @@ impl Encode for SnapshotId {
 
 impl Decode for SnapshotId {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_end_offset = read_i64(buf)?;
-        let f_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            end_offset: f_end_offset,
-            epoch: f_epoch,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.end_offset = read_i64(buf)?;
+        this.epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -331,15 +335,17 @@ impl Encode for LeaderIdAndEpoch {
 
 impl Decode for LeaderIdAndEpoch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -402,20 +408,23 @@ impl Encode for NodeEndpoint {
 impl Decode for NodeEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_node_id = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_host = if version >= 1 {
-            read_string(buf, true, "NodeEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 1 { read_u16(buf)? } else { 0 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        if version >= 1 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 1 {
+            this.host = read_string(buf, true, "NodeEndpoint.Host")?;
+        }
+        if version >= 1 {
+            this.port = read_u16(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

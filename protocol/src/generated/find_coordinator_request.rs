@@ -82,7 +82,13 @@ impl Encode for FindCoordinatorRequest {
 }
 
 impl Decode for FindCoordinatorRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -90,30 +96,22 @@ impl Decode for FindCoordinatorRequest {
             });
         }
         let flexible = version >= 3;
-        let f_key = if version <= 3 {
-            read_string(buf, flexible, "FindCoordinatorRequest.Key")?
-        } else {
-            StrBytes::default()
-        };
-        let f_key_type = if version >= 1 { read_i8(buf)? } else { 0 };
-        let f_coordinator_keys = if version >= 4 {
-            read_array(buf, true, "FindCoordinatorRequest.CoordinatorKeys", |buf| {
-                read_string(buf, true, "FindCoordinatorRequest.CoordinatorKeys")
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            key: f_key,
-            key_type: f_key_type,
-            coordinator_keys: f_coordinator_keys,
-            unknown_tagged_fields,
-        })
+        if version <= 3 {
+            this.key = read_string(buf, flexible, "FindCoordinatorRequest.Key")?;
+        }
+        if version >= 1 {
+            this.key_type = read_i8(buf)?;
+        }
+        if version >= 4 {
+            this.coordinator_keys =
+                read_array(buf, true, "FindCoordinatorRequest.CoordinatorKeys", |buf| {
+                    read_string(buf, true, "FindCoordinatorRequest.CoordinatorKeys")
+                })?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -115,7 +115,13 @@ impl Encode for FindCoordinatorResponse {
 }
 
 impl Decode for FindCoordinatorResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -123,42 +129,32 @@ impl Decode for FindCoordinatorResponse {
             });
         }
         let flexible = version >= 3;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_error_code = if version <= 3 { read_i16(buf)? } else { 0 };
-        let f_error_message = if (1..=3).contains(&version) {
-            read_nullable_string(buf, flexible)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_node_id = if version <= 3 { read_i32(buf)? } else { 0 };
-        let f_host = if version <= 3 {
-            read_string(buf, flexible, "FindCoordinatorResponse.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version <= 3 { read_i32(buf)? } else { 0 };
-        let f_coordinators = if version >= 4 {
-            read_array(buf, true, "FindCoordinatorResponse.Coordinators", |buf| {
-                Coordinator::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            coordinators: f_coordinators,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        if version <= 3 {
+            this.error_code = read_i16(buf)?;
+        }
+        if (1..=3).contains(&version) {
+            this.error_message = read_nullable_string(buf, flexible)?;
+        }
+        if version <= 3 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version <= 3 {
+            this.host = read_string(buf, flexible, "FindCoordinatorResponse.Host")?;
+        }
+        if version <= 3 {
+            this.port = read_i32(buf)?;
+        }
+        if version >= 4 {
+            this.coordinators =
+                read_struct_array(buf, true, "FindCoordinatorResponse.Coordinators", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -257,39 +253,35 @@ impl Encode for Coordinator {
 impl Decode for Coordinator {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_key = if version >= 4 {
-            read_string(buf, true, "Coordinator.Key")?
-        } else {
-            StrBytes::default()
-        };
-        let f_node_id = if version >= 4 { read_i32(buf)? } else { 0 };
-        let f_host = if version >= 4 {
-            read_string(buf, true, "Coordinator.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 4 { read_i32(buf)? } else { 0 };
-        let f_error_code = if version >= 4 { read_i16(buf)? } else { 0 };
-        let f_error_message = if version >= 4 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            key: f_key,
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+        if version >= 4 {
+            this.key = read_string(buf, true, "Coordinator.Key")?;
+        }
+        if version >= 4 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 4 {
+            this.host = read_string(buf, true, "Coordinator.Host")?;
+        }
+        if version >= 4 {
+            this.port = read_i32(buf)?;
+        }
+        if version >= 4 {
+            this.error_code = read_i16(buf)?;
+        }
+        if version >= 4 {
+            this.error_message = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -79,27 +79,33 @@ impl Encode for GetTelemetrySubscriptionsResponse {
 }
 
 impl Decode for GetTelemetrySubscriptionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_client_instance_id = read_uuid(buf)?;
-        let f_subscription_id = read_i32(buf)?;
-        let f_accepted_compression_types = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.client_instance_id = read_uuid(buf)?;
+        this.subscription_id = read_i32(buf)?;
+        this.accepted_compression_types = read_array(
             buf,
             true,
             "GetTelemetrySubscriptionsResponse.AcceptedCompressionTypes",
             read_i8,
         )?;
-        let f_push_interval_ms = read_i32(buf)?;
-        let f_telemetry_max_bytes = read_i32(buf)?;
-        let f_delta_temporality = read_bool(buf)?;
-        let f_requested_metrics = read_array(
+        this.push_interval_ms = read_i32(buf)?;
+        this.telemetry_max_bytes = read_i32(buf)?;
+        this.delta_temporality = read_bool(buf)?;
+        this.requested_metrics = read_array(
             buf,
             true,
             "GetTelemetrySubscriptionsResponse.RequestedMetrics",
@@ -111,19 +117,8 @@ impl Decode for GetTelemetrySubscriptionsResponse {
                 )
             },
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            client_instance_id: f_client_instance_id,
-            subscription_id: f_subscription_id,
-            accepted_compression_types: f_accepted_compression_types,
-            push_interval_ms: f_push_interval_ms,
-            telemetry_max_bytes: f_telemetry_max_bytes,
-            delta_temporality: f_delta_temporality,
-            requested_metrics: f_requested_metrics,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

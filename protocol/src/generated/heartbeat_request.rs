@@ -70,7 +70,13 @@ impl Encode for HeartbeatRequest {
 }
 
 impl Decode for HeartbeatRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -78,26 +84,16 @@ impl Decode for HeartbeatRequest {
             });
         }
         let flexible = version >= 4;
-        let f_group_id = read_string(buf, flexible, "HeartbeatRequest.GroupId")?;
-        let f_generation_id = read_i32(buf)?;
-        let f_member_id = read_string(buf, flexible, "HeartbeatRequest.MemberId")?;
-        let f_group_instance_id = if version >= 3 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            generation_id: f_generation_id,
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "HeartbeatRequest.GroupId")?;
+        this.generation_id = read_i32(buf)?;
+        this.member_id = read_string(buf, flexible, "HeartbeatRequest.MemberId")?;
+        if version >= 3 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -99,7 +99,13 @@ impl Encode for InitProducerIdRequest {
 }
 
 impl Decode for InitProducerIdRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -107,26 +113,24 @@ impl Decode for InitProducerIdRequest {
             });
         }
         let flexible = version >= 2;
-        let f_transactional_id = read_nullable_string(buf, flexible)?;
-        let f_transaction_timeout_ms = read_i32(buf)?;
-        let f_producer_id = if version >= 3 { read_i64(buf)? } else { -1 };
-        let f_producer_epoch = if version >= 3 { read_i16(buf)? } else { -1 };
-        let f_enable2_pc = if version >= 6 { read_bool(buf)? } else { false };
-        let f_keep_prepared_txn = if version >= 6 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            transaction_timeout_ms: f_transaction_timeout_ms,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            enable2_pc: f_enable2_pc,
-            keep_prepared_txn: f_keep_prepared_txn,
-            unknown_tagged_fields,
-        })
+        this.transactional_id = read_nullable_string(buf, flexible)?;
+        this.transaction_timeout_ms = read_i32(buf)?;
+        if version >= 3 {
+            this.producer_id = read_i64(buf)?;
+        }
+        if version >= 3 {
+            this.producer_epoch = read_i16(buf)?;
+        }
+        if version >= 6 {
+            this.enable2_pc = read_bool(buf)?;
+        }
+        if version >= 6 {
+            this.keep_prepared_txn = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

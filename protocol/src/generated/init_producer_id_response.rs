@@ -83,7 +83,13 @@ impl Encode for InitProducerIdResponse {
 }
 
 impl Decode for InitProducerIdResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -91,26 +97,20 @@ impl Decode for InitProducerIdResponse {
             });
         }
         let flexible = version >= 2;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_ongoing_txn_producer_id = if version >= 6 { read_i64(buf)? } else { -1 };
-        let f_ongoing_txn_producer_epoch = if version >= 6 { read_i16(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            ongoing_txn_producer_id: f_ongoing_txn_producer_id,
-            ongoing_txn_producer_epoch: f_ongoing_txn_producer_epoch,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        if version >= 6 {
+            this.ongoing_txn_producer_id = read_i64(buf)?;
+        }
+        if version >= 6 {
+            this.ongoing_txn_producer_epoch = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

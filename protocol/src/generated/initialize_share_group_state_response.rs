@@ -42,24 +42,27 @@ impl Encode for InitializeShareGroupStateResponse {
 }
 
 impl Decode for InitializeShareGroupStateResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_results = read_array(
+        this.results = read_struct_array(
             buf,
             true,
             "InitializeShareGroupStateResponse.Results",
-            |buf| InitializeStateResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -97,16 +100,17 @@ impl Encode for InitializeStateResult {
 impl Decode for InitializeStateResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "InitializeStateResult.Partitions", |buf| {
-            PartitionResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions =
+            read_struct_array(buf, true, "InitializeStateResult.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -147,17 +151,18 @@ impl Encode for PartitionResult {
 
 impl Decode for PartitionResult {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition: f_partition,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -92,7 +92,13 @@ impl Encode for JoinGroupRequest {
 }
 
 impl Decode for JoinGroupRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -100,40 +106,24 @@ impl Decode for JoinGroupRequest {
             });
         }
         let flexible = version >= 6;
-        let f_group_id = read_string(buf, flexible, "JoinGroupRequest.GroupId")?;
-        let f_session_timeout_ms = read_i32(buf)?;
-        let f_rebalance_timeout_ms = if version >= 1 { read_i32(buf)? } else { -1 };
-        let f_member_id = read_string(buf, flexible, "JoinGroupRequest.MemberId")?;
-        let f_group_instance_id = if version >= 5 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_protocol_type = read_string(buf, flexible, "JoinGroupRequest.ProtocolType")?;
-        let f_protocols = read_array(buf, flexible, "JoinGroupRequest.Protocols", |buf| {
-            JoinGroupRequestProtocol::decode(buf, version)
-        })?;
-        let f_reason = if version >= 8 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            session_timeout_ms: f_session_timeout_ms,
-            rebalance_timeout_ms: f_rebalance_timeout_ms,
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            protocol_type: f_protocol_type,
-            protocols: f_protocols,
-            reason: f_reason,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "JoinGroupRequest.GroupId")?;
+        this.session_timeout_ms = read_i32(buf)?;
+        if version >= 1 {
+            this.rebalance_timeout_ms = read_i32(buf)?;
+        }
+        this.member_id = read_string(buf, flexible, "JoinGroupRequest.MemberId")?;
+        if version >= 5 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        this.protocol_type = read_string(buf, flexible, "JoinGroupRequest.ProtocolType")?;
+        this.protocols = read_struct_array(buf, flexible, "JoinGroupRequest.Protocols", version)?;
+        if version >= 8 {
+            this.reason = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -179,19 +169,19 @@ impl Encode for JoinGroupRequestProtocol {
 impl Decode for JoinGroupRequestProtocol {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = read_string(buf, flexible, "JoinGroupRequestProtocol.Name")?;
-        let f_metadata = read_bytes(buf, flexible, "JoinGroupRequestProtocol.Metadata")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            metadata: f_metadata,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "JoinGroupRequestProtocol.Name")?;
+        this.metadata = read_bytes(buf, flexible, "JoinGroupRequestProtocol.Metadata")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -107,7 +107,13 @@ impl Encode for JoinGroupResponse {
 }
 
 impl Decode for JoinGroupResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -115,15 +121,15 @@ impl Decode for JoinGroupResponse {
             });
         }
         let flexible = version >= 6;
-        let f_throttle_time_ms = if version >= 2 { read_i32(buf)? } else { 0 };
-        let f_error_code = read_i16(buf)?;
-        let f_generation_id = read_i32(buf)?;
-        let f_protocol_type = if version >= 7 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_protocol_name = if version >= 7 {
+        if version >= 2 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        this.generation_id = read_i32(buf)?;
+        if version >= 7 {
+            this.protocol_type = read_nullable_string(buf, true)?;
+        }
+        this.protocol_name = if version >= 7 {
             read_nullable_string(buf, flexible)?
         } else {
             Some(read_string(
@@ -132,29 +138,16 @@ impl Decode for JoinGroupResponse {
                 "JoinGroupResponse.ProtocolName",
             )?)
         };
-        let f_leader = read_string(buf, flexible, "JoinGroupResponse.Leader")?;
-        let f_skip_assignment = if version >= 9 { read_bool(buf)? } else { false };
-        let f_member_id = read_string(buf, flexible, "JoinGroupResponse.MemberId")?;
-        let f_members = read_array(buf, flexible, "JoinGroupResponse.Members", |buf| {
-            JoinGroupResponseMember::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            generation_id: f_generation_id,
-            protocol_type: f_protocol_type,
-            protocol_name: f_protocol_name,
-            leader: f_leader,
-            skip_assignment: f_skip_assignment,
-            member_id: f_member_id,
-            members: f_members,
-            unknown_tagged_fields,
-        })
+        this.leader = read_string(buf, flexible, "JoinGroupResponse.Leader")?;
+        if version >= 9 {
+            this.skip_assignment = read_bool(buf)?;
+        }
+        this.member_id = read_string(buf, flexible, "JoinGroupResponse.MemberId")?;
+        this.members = read_struct_array(buf, flexible, "JoinGroupResponse.Members", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -206,25 +199,22 @@ impl Encode for JoinGroupResponseMember {
 impl Decode for JoinGroupResponseMember {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_member_id = read_string(buf, flexible, "JoinGroupResponseMember.MemberId")?;
-        let f_group_instance_id = if version >= 5 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_metadata = read_bytes(buf, flexible, "JoinGroupResponseMember.Metadata")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            metadata: f_metadata,
-            unknown_tagged_fields,
-        })
+        this.member_id = read_string(buf, flexible, "JoinGroupResponseMember.MemberId")?;
+        if version >= 5 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        this.metadata = read_bytes(buf, flexible, "JoinGroupResponseMember.Metadata")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

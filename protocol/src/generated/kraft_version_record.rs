@@ -45,21 +45,23 @@ impl Encode for KRaftVersionRecord {
 }
 
 impl Decode for KRaftVersionRecord {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_version = read_i16(buf)?;
-        let f_kraft_version = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            version: f_version,
-            kraft_version: f_kraft_version,
-            unknown_tagged_fields,
-        })
+        this.version = read_i16(buf)?;
+        this.kraft_version = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

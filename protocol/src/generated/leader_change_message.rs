@@ -56,30 +56,26 @@ impl Encode for LeaderChangeMessage {
 }
 
 impl Decode for LeaderChangeMessage {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_version = read_i16(buf)?;
-        let f_leader_id = read_i32(buf)?;
-        let f_voters = read_array(buf, true, "LeaderChangeMessage.Voters", |buf| {
-            Voter::decode(buf, version)
-        })?;
-        let f_granting_voters =
-            read_array(buf, true, "LeaderChangeMessage.GrantingVoters", |buf| {
-                Voter::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            version: f_version,
-            leader_id: f_leader_id,
-            voters: f_voters,
-            granting_voters: f_granting_voters,
-            unknown_tagged_fields,
-        })
+        this.version = read_i16(buf)?;
+        this.leader_id = read_i32(buf)?;
+        this.voters = read_struct_array(buf, true, "LeaderChangeMessage.Voters", version)?;
+        this.granting_voters =
+            read_struct_array(buf, true, "LeaderChangeMessage.GrantingVoters", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -124,18 +120,18 @@ impl Encode for Voter {
 impl Decode for Voter {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_voter_id = read_i32(buf)?;
-        let f_voter_directory_id = if version >= 1 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            voter_id: f_voter_id,
-            voter_directory_id: f_voter_directory_id,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.voter_id = read_i32(buf)?;
+        if version >= 1 {
+            this.voter_directory_id = read_uuid(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

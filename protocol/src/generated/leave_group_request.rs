@@ -75,7 +75,13 @@ impl Encode for LeaveGroupRequest {
 }
 
 impl Decode for LeaveGroupRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -83,30 +89,17 @@ impl Decode for LeaveGroupRequest {
             });
         }
         let flexible = version >= 4;
-        let f_group_id = read_string(buf, flexible, "LeaveGroupRequest.GroupId")?;
-        let f_member_id = if version <= 2 {
-            read_string(buf, false, "LeaveGroupRequest.MemberId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_members = if version >= 3 {
-            read_array(buf, flexible, "LeaveGroupRequest.Members", |buf| {
-                MemberIdentity::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            members: f_members,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "LeaveGroupRequest.GroupId")?;
+        if version <= 2 {
+            this.member_id = read_string(buf, false, "LeaveGroupRequest.MemberId")?;
+        }
+        if version >= 3 {
+            this.members = read_struct_array(buf, flexible, "LeaveGroupRequest.Members", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -172,33 +165,26 @@ impl Encode for MemberIdentity {
 impl Decode for MemberIdentity {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_member_id = if version >= 3 {
-            read_string(buf, flexible, "MemberIdentity.MemberId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_group_instance_id = if version >= 3 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_reason = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            reason: f_reason,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.member_id = read_string(buf, flexible, "MemberIdentity.MemberId")?;
+        }
+        if version >= 3 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        if version >= 5 {
+            this.reason = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

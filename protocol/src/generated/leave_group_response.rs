@@ -69,7 +69,13 @@ impl Encode for LeaveGroupResponse {
 }
 
 impl Decode for LeaveGroupResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -77,26 +83,17 @@ impl Decode for LeaveGroupResponse {
             });
         }
         let flexible = version >= 4;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_error_code = read_i16(buf)?;
-        let f_members = if version >= 3 {
-            read_array(buf, flexible, "LeaveGroupResponse.Members", |buf| {
-                MemberResponse::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            members: f_members,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        if version >= 3 {
+            this.members = read_struct_array(buf, flexible, "LeaveGroupResponse.Members", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -167,29 +164,26 @@ impl Encode for MemberResponse {
 impl Decode for MemberResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_member_id = if version >= 3 {
-            read_string(buf, flexible, "MemberResponse.MemberId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_group_instance_id = if version >= 3 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_error_code = if version >= 3 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.member_id = read_string(buf, flexible, "MemberResponse.MemberId")?;
+        }
+        if version >= 3 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        if version >= 3 {
+            this.error_code = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -52,28 +52,29 @@ impl Encode for ListConfigResourcesRequest {
 }
 
 impl Decode for ListConfigResourcesRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_resource_types = if version >= 1 {
-            read_array(
+        if version >= 1 {
+            this.resource_types = read_array(
                 buf,
                 true,
                 "ListConfigResourcesRequest.ResourceTypes",
                 read_i8,
-            )?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            resource_types: f_resource_types,
-            unknown_tagged_fields,
-        })
+            )?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

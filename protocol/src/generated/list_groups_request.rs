@@ -73,7 +73,13 @@ impl Encode for ListGroupsRequest {
 }
 
 impl Decode for ListGroupsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -81,30 +87,20 @@ impl Decode for ListGroupsRequest {
             });
         }
         let flexible = version >= 3;
-        let f_states_filter = if version >= 4 {
-            read_array(buf, true, "ListGroupsRequest.StatesFilter", |buf| {
+        if version >= 4 {
+            this.states_filter = read_array(buf, true, "ListGroupsRequest.StatesFilter", |buf| {
                 read_string(buf, true, "ListGroupsRequest.StatesFilter")
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_types_filter = if version >= 5 {
-            read_array(buf, true, "ListGroupsRequest.TypesFilter", |buf| {
+            })?;
+        }
+        if version >= 5 {
+            this.types_filter = read_array(buf, true, "ListGroupsRequest.TypesFilter", |buf| {
                 read_string(buf, true, "ListGroupsRequest.TypesFilter")
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            states_filter: f_states_filter,
-            types_filter: f_types_filter,
-            unknown_tagged_fields,
-        })
+            })?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

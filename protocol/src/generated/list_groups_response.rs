@@ -60,7 +60,13 @@ impl Encode for ListGroupsResponse {
 }
 
 impl Decode for ListGroupsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -68,22 +74,15 @@ impl Decode for ListGroupsResponse {
             });
         }
         let flexible = version >= 3;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_error_code = read_i16(buf)?;
-        let f_groups = read_array(buf, flexible, "ListGroupsResponse.Groups", |buf| {
-            ListedGroup::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        this.groups = read_struct_array(buf, flexible, "ListGroupsResponse.Groups", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -141,31 +140,25 @@ impl Encode for ListedGroup {
 impl Decode for ListedGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_group_id = read_string(buf, flexible, "ListedGroup.GroupId")?;
-        let f_protocol_type = read_string(buf, flexible, "ListedGroup.ProtocolType")?;
-        let f_group_state = if version >= 4 {
-            read_string(buf, true, "ListedGroup.GroupState")?
-        } else {
-            StrBytes::default()
-        };
-        let f_group_type = if version >= 5 {
-            read_string(buf, true, "ListedGroup.GroupType")?
-        } else {
-            StrBytes::default()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            protocol_type: f_protocol_type,
-            group_state: f_group_state,
-            group_type: f_group_type,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "ListedGroup.GroupId")?;
+        this.protocol_type = read_string(buf, flexible, "ListedGroup.ProtocolType")?;
+        if version >= 4 {
+            this.group_state = read_string(buf, true, "ListedGroup.GroupState")?;
+        }
+        if version >= 5 {
+            this.group_type = read_string(buf, true, "ListedGroup.GroupType")?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

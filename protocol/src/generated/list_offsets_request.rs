@@ -72,7 +72,13 @@ impl Encode for ListOffsetsRequest {
 }
 
 impl Decode for ListOffsetsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -80,24 +86,18 @@ impl Decode for ListOffsetsRequest {
             });
         }
         let flexible = version >= 6;
-        let f_replica_id = read_i32(buf)?;
-        let f_isolation_level = if version >= 2 { read_i8(buf)? } else { 0 };
-        let f_topics = read_array(buf, flexible, "ListOffsetsRequest.Topics", |buf| {
-            ListOffsetsTopic::decode(buf, version)
-        })?;
-        let f_timeout_ms = if version >= 10 { read_i32(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            replica_id: f_replica_id,
-            isolation_level: f_isolation_level,
-            topics: f_topics,
-            timeout_ms: f_timeout_ms,
-            unknown_tagged_fields,
-        })
+        this.replica_id = read_i32(buf)?;
+        if version >= 2 {
+            this.isolation_level = read_i8(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "ListOffsetsRequest.Topics", version)?;
+        if version >= 10 {
+            this.timeout_ms = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,21 +145,19 @@ impl Encode for ListOffsetsTopic {
 impl Decode for ListOffsetsTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = read_string(buf, flexible, "ListOffsetsTopic.Name")?;
-        let f_partitions = read_array(buf, flexible, "ListOffsetsTopic.Partitions", |buf| {
-            ListOffsetsPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.name = read_string(buf, flexible, "ListOffsetsTopic.Name")?;
+        this.partitions = read_struct_array(buf, flexible, "ListOffsetsTopic.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -211,21 +209,22 @@ impl Encode for ListOffsetsPartition {
 impl Decode for ListOffsetsPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_partition_index = read_i32(buf)?;
-        let f_current_leader_epoch = if version >= 4 { read_i32(buf)? } else { -1 };
-        let f_timestamp = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            current_leader_epoch: f_current_leader_epoch,
-            timestamp: f_timestamp,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        if version >= 4 {
+            this.current_leader_epoch = read_i32(buf)?;
+        }
+        this.timestamp = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for ListOffsetsResponse {
 }
 
 impl Decode for ListOffsetsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,14 @@ impl Decode for ListOffsetsResponse {
             });
         }
         let flexible = version >= 6;
-        let f_throttle_time_ms = if version >= 2 { read_i32(buf)? } else { 0 };
-        let f_topics = read_array(buf, flexible, "ListOffsetsResponse.Topics", |buf| {
-            ListOffsetsTopicResponse::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if version >= 2 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "ListOffsetsResponse.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -125,24 +125,24 @@ impl Encode for ListOffsetsTopicResponse {
 impl Decode for ListOffsetsTopicResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = read_string(buf, flexible, "ListOffsetsTopicResponse.Name")?;
-        let f_partitions = read_array(
+        this.name = read_string(buf, flexible, "ListOffsetsTopicResponse.Name")?;
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "ListOffsetsTopicResponse.Partitions",
-            |buf| ListOffsetsPartitionResponse::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -207,25 +207,24 @@ impl Encode for ListOffsetsPartitionResponse {
 impl Decode for ListOffsetsPartitionResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_timestamp = read_i64(buf)?;
-        let f_offset = read_i64(buf)?;
-        let f_leader_epoch = if version >= 4 { read_i32(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            timestamp: f_timestamp,
-            offset: f_offset,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.timestamp = read_i64(buf)?;
+        this.offset = read_i64(buf)?;
+        if version >= 4 {
+            this.leader_epoch = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -49,23 +49,23 @@ impl Encode for ListPartitionReassignmentsRequest {
 }
 
 impl Decode for ListPartitionReassignmentsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_timeout_ms = read_i32(buf)?;
-        let f_topics = read_nullable_array(buf, true, |buf| {
-            ListPartitionReassignmentsTopics::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            timeout_ms: f_timeout_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.timeout_ms = read_i32(buf)?;
+        this.topics = read_nullable_struct_array(buf, true, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -102,21 +102,22 @@ impl Encode for ListPartitionReassignmentsTopics {
 
 impl Decode for ListPartitionReassignmentsTopics {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "ListPartitionReassignmentsTopics.Name")?;
-        let mut f_partition_indexes = Int32List::new();
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "ListPartitionReassignmentsTopics.Name")?;
         read_int32s_into(
             buf,
             true,
             "ListPartitionReassignmentsTopics.PartitionIndexes",
-            &mut f_partition_indexes,
+            &mut this.partition_indexes,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partition_indexes: f_partition_indexes,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

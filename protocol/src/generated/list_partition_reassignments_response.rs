@@ -54,30 +54,30 @@ impl Encode for ListPartitionReassignmentsResponse {
 }
 
 impl Decode for ListPartitionReassignmentsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_topics = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.topics = read_struct_array(
             buf,
             true,
             "ListPartitionReassignmentsResponse.Topics",
-            |buf| OngoingTopicReassignment::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -115,16 +115,17 @@ impl Encode for OngoingTopicReassignment {
 impl Decode for OngoingTopicReassignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "OngoingTopicReassignment.Name")?;
-        let f_partitions = read_array(buf, true, "OngoingTopicReassignment.Partitions", |buf| {
-            OngoingPartitionReassignment::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "OngoingTopicReassignment.Name")?;
+        this.partitions =
+            read_struct_array(buf, true, "OngoingTopicReassignment.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -169,37 +170,34 @@ impl Encode for OngoingPartitionReassignment {
 
 impl Decode for OngoingPartitionReassignment {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let mut f_replicas = Int32List::new();
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
         read_int32s_into(
             buf,
             true,
             "OngoingPartitionReassignment.Replicas",
-            &mut f_replicas,
+            &mut this.replicas,
         )?;
-        let mut f_adding_replicas = Int32List::new();
         read_int32s_into(
             buf,
             true,
             "OngoingPartitionReassignment.AddingReplicas",
-            &mut f_adding_replicas,
+            &mut this.adding_replicas,
         )?;
-        let mut f_removing_replicas = Int32List::new();
         read_int32s_into(
             buf,
             true,
             "OngoingPartitionReassignment.RemovingReplicas",
-            &mut f_removing_replicas,
+            &mut this.removing_replicas,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            replicas: f_replicas,
-            adding_replicas: f_adding_replicas,
-            removing_replicas: f_removing_replicas,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -74,37 +74,37 @@ impl Encode for ListTransactionsRequest {
 }
 
 impl Decode for ListTransactionsRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_state_filters =
+        this.state_filters =
             read_array(buf, true, "ListTransactionsRequest.StateFilters", |buf| {
                 read_string(buf, true, "ListTransactionsRequest.StateFilters")
             })?;
-        let f_producer_id_filters = read_array(
+        this.producer_id_filters = read_array(
             buf,
             true,
             "ListTransactionsRequest.ProducerIdFilters",
             read_i64,
         )?;
-        let f_duration_filter = if version >= 1 { read_i64(buf)? } else { -1 };
-        let f_transactional_id_pattern = if version >= 2 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            state_filters: f_state_filters,
-            producer_id_filters: f_producer_id_filters,
-            duration_filter: f_duration_filter,
-            transactional_id_pattern: f_transactional_id_pattern,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.duration_filter = read_i64(buf)?;
+        }
+        if version >= 2 {
+            this.transactional_id_pattern = read_nullable_string(buf, true)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -58,35 +58,35 @@ impl Encode for ListTransactionsResponse {
 }
 
 impl Decode for ListTransactionsResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_unknown_state_filters = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.unknown_state_filters = read_array(
             buf,
             true,
             "ListTransactionsResponse.UnknownStateFilters",
             |buf| read_string(buf, true, "ListTransactionsResponse.UnknownStateFilters"),
         )?;
-        let f_transaction_states = read_array(
+        this.transaction_states = read_struct_array(
             buf,
             true,
             "ListTransactionsResponse.TransactionStates",
-            |buf| TransactionState::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            unknown_state_filters: f_unknown_state_filters,
-            transaction_states: f_transaction_states,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -127,17 +127,18 @@ impl Encode for TransactionState {
 
 impl Decode for TransactionState {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_transactional_id = read_string(buf, true, "TransactionState.TransactionalId")?;
-        let f_producer_id = read_i64(buf)?;
-        let f_transaction_state = read_string(buf, true, "TransactionState.TransactionState")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            producer_id: f_producer_id,
-            transaction_state: f_transaction_state,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.transactional_id = read_string(buf, true, "TransactionState.TransactionalId")?;
+        this.producer_id = read_i64(buf)?;
+        this.transaction_state = read_string(buf, true, "TransactionState.TransactionState")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

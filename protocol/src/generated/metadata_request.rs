@@ -97,7 +97,13 @@ impl Encode for MetadataRequest {
 }
 
 impl Decode for MetadataRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -105,38 +111,29 @@ impl Decode for MetadataRequest {
             });
         }
         let flexible = version >= 9;
-        let f_topics = if version >= 1 {
-            read_nullable_array(buf, flexible, |buf| {
-                MetadataRequestTopic::decode(buf, version)
-            })?
+        this.topics = if version >= 1 {
+            read_nullable_struct_array(buf, flexible, version)?
         } else {
-            Some(read_array(
+            Some(read_struct_array(
                 buf,
                 flexible,
                 "MetadataRequest.Topics",
-                |buf| MetadataRequestTopic::decode(buf, version),
+                version,
             )?)
         };
-        let f_allow_auto_topic_creation = if version >= 4 { read_bool(buf)? } else { true };
-        let f_include_cluster_authorized_operations = if (8..=10).contains(&version) {
-            read_bool(buf)?
-        } else {
-            false
-        };
-        let f_include_topic_authorized_operations =
-            if version >= 8 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topics: f_topics,
-            allow_auto_topic_creation: f_allow_auto_topic_creation,
-            include_cluster_authorized_operations: f_include_cluster_authorized_operations,
-            include_topic_authorized_operations: f_include_topic_authorized_operations,
-            unknown_tagged_fields,
-        })
+        if version >= 4 {
+            this.allow_auto_topic_creation = read_bool(buf)?;
+        }
+        if (8..=10).contains(&version) {
+            this.include_cluster_authorized_operations = read_bool(buf)?;
+        }
+        if version >= 8 {
+            this.include_topic_authorized_operations = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -194,27 +191,25 @@ impl Encode for MetadataRequestTopic {
 impl Decode for MetadataRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_name = if version >= 10 {
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.name = if version >= 10 {
             read_nullable_string(buf, flexible)?
         } else {
             Some(read_string(buf, flexible, "MetadataRequestTopic.Name")?)
         };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic_id: f_topic_id,
-            name: f_name,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -91,7 +91,13 @@ impl Encode for MetadataResponse {
 }
 
 impl Decode for MetadataResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -99,40 +105,27 @@ impl Decode for MetadataResponse {
             });
         }
         let flexible = version >= 9;
-        let f_throttle_time_ms = if version >= 3 { read_i32(buf)? } else { 0 };
-        let f_brokers = read_array(buf, flexible, "MetadataResponse.Brokers", |buf| {
-            MetadataResponseBroker::decode(buf, version)
-        })?;
-        let f_cluster_id = if version >= 2 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_controller_id = if version >= 1 { read_i32(buf)? } else { -1 };
-        let f_topics = read_array(buf, flexible, "MetadataResponse.Topics", |buf| {
-            MetadataResponseTopic::decode(buf, version)
-        })?;
-        let f_cluster_authorized_operations = if (8..=10).contains(&version) {
-            read_i32(buf)?
-        } else {
-            -2147483648
-        };
-        let f_error_code = if version >= 13 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            brokers: f_brokers,
-            cluster_id: f_cluster_id,
-            controller_id: f_controller_id,
-            topics: f_topics,
-            cluster_authorized_operations: f_cluster_authorized_operations,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.brokers = read_struct_array(buf, flexible, "MetadataResponse.Brokers", version)?;
+        if version >= 2 {
+            this.cluster_id = read_nullable_string(buf, flexible)?;
+        }
+        if version >= 1 {
+            this.controller_id = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "MetadataResponse.Topics", version)?;
+        if (8..=10).contains(&version) {
+            this.cluster_authorized_operations = read_i32(buf)?;
+        }
+        if version >= 13 {
+            this.error_code = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -188,27 +181,23 @@ impl Encode for MetadataResponseBroker {
 impl Decode for MetadataResponseBroker {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_node_id = read_i32(buf)?;
-        let f_host = read_string(buf, flexible, "MetadataResponseBroker.Host")?;
-        let f_port = read_i32(buf)?;
-        let f_rack = if version >= 1 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            rack: f_rack,
-            unknown_tagged_fields,
-        })
+        this.node_id = read_i32(buf)?;
+        this.host = read_string(buf, flexible, "MetadataResponseBroker.Host")?;
+        this.port = read_i32(buf)?;
+        if version >= 1 {
+            this.rack = read_nullable_string(buf, flexible)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -293,41 +282,34 @@ impl Encode for MetadataResponseTopic {
 impl Decode for MetadataResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_error_code = read_i16(buf)?;
-        let f_name = if version >= 12 {
+        this.error_code = read_i16(buf)?;
+        this.name = if version >= 12 {
             read_nullable_string(buf, flexible)?
         } else {
             Some(read_string(buf, flexible, "MetadataResponseTopic.Name")?)
         };
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_is_internal = if version >= 1 { read_bool(buf)? } else { false };
-        let f_partitions = read_array(buf, flexible, "MetadataResponseTopic.Partitions", |buf| {
-            MetadataResponsePartition::decode(buf, version)
-        })?;
-        let f_topic_authorized_operations = if version >= 8 {
-            read_i32(buf)?
-        } else {
-            -2147483648
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            name: f_name,
-            topic_id: f_topic_id,
-            is_internal: f_is_internal,
-            partitions: f_partitions,
-            topic_authorized_operations: f_topic_authorized_operations,
-            unknown_tagged_fields,
-        })
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        if version >= 1 {
+            this.is_internal = read_bool(buf)?;
+        }
+        this.partitions =
+            read_struct_array(buf, flexible, "MetadataResponseTopic.Partitions", version)?;
+        if version >= 8 {
+            this.topic_authorized_operations = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -397,49 +379,43 @@ impl Encode for MetadataResponsePartition {
 impl Decode for MetadataResponsePartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_error_code = read_i16(buf)?;
-        let f_partition_index = read_i32(buf)?;
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = if version >= 7 { read_i32(buf)? } else { -1 };
-        let mut f_replica_nodes = Int32List::new();
+        this.error_code = read_i16(buf)?;
+        this.partition_index = read_i32(buf)?;
+        this.leader_id = read_i32(buf)?;
+        if version >= 7 {
+            this.leader_epoch = read_i32(buf)?;
+        }
         read_int32s_into(
             buf,
             flexible,
             "MetadataResponsePartition.ReplicaNodes",
-            &mut f_replica_nodes,
+            &mut this.replica_nodes,
         )?;
-        let mut f_isr_nodes = Int32List::new();
         read_int32s_into(
             buf,
             flexible,
             "MetadataResponsePartition.IsrNodes",
-            &mut f_isr_nodes,
+            &mut this.isr_nodes,
         )?;
-        let mut f_offline_replicas = Int32List::new();
         if version >= 5 {
             read_int32s_into(
                 buf,
                 flexible,
                 "MetadataResponsePartition.OfflineReplicas",
-                &mut f_offline_replicas,
+                &mut this.offline_replicas,
             )?;
         }
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            partition_index: f_partition_index,
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            replica_nodes: f_replica_nodes,
-            isr_nodes: f_isr_nodes,
-            offline_replicas: f_offline_replicas,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -80,7 +80,13 @@ impl Encode for OffsetCommitRequest {
 }
 
 impl Decode for OffsetCommitRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -88,32 +94,20 @@ impl Decode for OffsetCommitRequest {
             });
         }
         let flexible = version >= 8;
-        let f_group_id = read_string(buf, flexible, "OffsetCommitRequest.GroupId")?;
-        let f_generation_id_or_member_epoch = read_i32(buf)?;
-        let f_member_id = read_string(buf, flexible, "OffsetCommitRequest.MemberId")?;
-        let f_group_instance_id = if version >= 7 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_retention_time_ms = if version <= 4 { read_i64(buf)? } else { -1 };
-        let f_topics = read_array(buf, flexible, "OffsetCommitRequest.Topics", |buf| {
-            OffsetCommitRequestTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            generation_id_or_member_epoch: f_generation_id_or_member_epoch,
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            retention_time_ms: f_retention_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "OffsetCommitRequest.GroupId")?;
+        this.generation_id_or_member_epoch = read_i32(buf)?;
+        this.member_id = read_string(buf, flexible, "OffsetCommitRequest.MemberId")?;
+        if version >= 7 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        if version <= 4 {
+            this.retention_time_ms = read_i64(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "OffsetCommitRequest.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -169,34 +163,29 @@ impl Encode for OffsetCommitRequestTopic {
 impl Decode for OffsetCommitRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 8;
-        let f_name = if version <= 9 {
-            read_string(buf, flexible, "OffsetCommitRequestTopic.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partitions = read_array(
+        if version <= 9 {
+            this.name = read_string(buf, flexible, "OffsetCommitRequestTopic.Name")?;
+        }
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "OffsetCommitRequestTopic.Partitions",
-            |buf| OffsetCommitRequestPartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -252,23 +241,23 @@ impl Encode for OffsetCommitRequestPartition {
 impl Decode for OffsetCommitRequestPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 8;
-        let f_partition_index = read_i32(buf)?;
-        let f_committed_offset = read_i64(buf)?;
-        let f_committed_leader_epoch = if version >= 6 { read_i32(buf)? } else { -1 };
-        let f_committed_metadata = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            committed_offset: f_committed_offset,
-            committed_leader_epoch: f_committed_leader_epoch,
-            committed_metadata: f_committed_metadata,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.committed_offset = read_i64(buf)?;
+        if version >= 6 {
+            this.committed_leader_epoch = read_i32(buf)?;
+        }
+        this.committed_metadata = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -56,7 +56,13 @@ impl Encode for OffsetCommitResponse {
 }
 
 impl Decode for OffsetCommitResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -64,20 +70,14 @@ impl Decode for OffsetCommitResponse {
             });
         }
         let flexible = version >= 8;
-        let f_throttle_time_ms = if version >= 3 { read_i32(buf)? } else { 0 };
-        let f_topics = read_array(buf, flexible, "OffsetCommitResponse.Topics", |buf| {
-            OffsetCommitResponseTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "OffsetCommitResponse.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -133,34 +133,29 @@ impl Encode for OffsetCommitResponseTopic {
 impl Decode for OffsetCommitResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 8;
-        let f_name = if version <= 9 {
-            read_string(buf, flexible, "OffsetCommitResponseTopic.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partitions = read_array(
+        if version <= 9 {
+            this.name = read_string(buf, flexible, "OffsetCommitResponseTopic.Name")?;
+        }
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "OffsetCommitResponseTopic.Partitions",
-            |buf| OffsetCommitResponsePartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -206,19 +201,19 @@ impl Encode for OffsetCommitResponsePartition {
 impl Decode for OffsetCommitResponsePartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 8;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -43,21 +43,22 @@ impl Encode for OffsetDeleteRequest {
 }
 
 impl Decode for OffsetDeleteRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, false, "OffsetDeleteRequest.GroupId")?;
-        let f_topics = read_array(buf, false, "OffsetDeleteRequest.Topics", |buf| {
-            OffsetDeleteRequestTopic::decode(buf, version)
-        })?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-        })
+        this.group_id = read_string(buf, false, "OffsetDeleteRequest.GroupId")?;
+        this.topics = read_struct_array(buf, false, "OffsetDeleteRequest.Topics", version)?;
+        Ok(())
     }
 }
 
@@ -93,14 +94,16 @@ impl Encode for OffsetDeleteRequestTopic {
 impl Decode for OffsetDeleteRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, false, "OffsetDeleteRequestTopic.Name")?;
-        let f_partitions = read_array(buf, false, "OffsetDeleteRequestTopic.Partitions", |buf| {
-            OffsetDeleteRequestPartition::decode(buf, version)
-        })?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, false, "OffsetDeleteRequestTopic.Name")?;
+        this.partitions =
+            read_struct_array(buf, false, "OffsetDeleteRequestTopic.Partitions", version)?;
+        Ok(())
     }
 }
 
@@ -127,11 +130,15 @@ impl Encode for OffsetDeleteRequestPartition {
 
 impl Decode for OffsetDeleteRequestPartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        Ok(Self {
-            partition_index: f_partition_index,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        Ok(())
     }
 }
 

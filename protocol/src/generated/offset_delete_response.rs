@@ -46,23 +46,23 @@ impl Encode for OffsetDeleteResponse {
 }
 
 impl Decode for OffsetDeleteResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_error_code = read_i16(buf)?;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(buf, false, "OffsetDeleteResponse.Topics", |buf| {
-            OffsetDeleteResponseTopic::decode(buf, version)
-        })?;
-        Ok(Self {
-            error_code: f_error_code,
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-        })
+        this.error_code = read_i16(buf)?;
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics = read_struct_array(buf, false, "OffsetDeleteResponse.Topics", version)?;
+        Ok(())
     }
 }
 
@@ -98,14 +98,16 @@ impl Encode for OffsetDeleteResponseTopic {
 impl Decode for OffsetDeleteResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, false, "OffsetDeleteResponseTopic.Name")?;
-        let f_partitions = read_array(buf, false, "OffsetDeleteResponseTopic.Partitions", |buf| {
-            OffsetDeleteResponsePartition::decode(buf, version)
-        })?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, false, "OffsetDeleteResponseTopic.Name")?;
+        this.partitions =
+            read_struct_array(buf, false, "OffsetDeleteResponseTopic.Partitions", version)?;
+        Ok(())
     }
 }
 
@@ -138,13 +140,16 @@ impl Encode for OffsetDeleteResponsePartition {
 
 impl Decode for OffsetDeleteResponsePartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        Ok(())
     }
 }
 

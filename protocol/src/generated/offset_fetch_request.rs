@@ -104,7 +104,13 @@ impl Encode for OffsetFetchRequest {
 }
 
 impl Decode for OffsetFetchRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -112,47 +118,31 @@ impl Decode for OffsetFetchRequest {
             });
         }
         let flexible = version >= 6;
-        let f_group_id = if version <= 7 {
-            read_string(buf, flexible, "OffsetFetchRequest.GroupId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topics = if version <= 7 {
-            if version >= 2 {
-                read_nullable_array(buf, flexible, |buf| {
-                    OffsetFetchRequestTopic::decode(buf, version)
-                })?
+        if version <= 7 {
+            this.group_id = read_string(buf, flexible, "OffsetFetchRequest.GroupId")?;
+        }
+        if version <= 7 {
+            this.topics = if version >= 2 {
+                read_nullable_struct_array(buf, flexible, version)?
             } else {
-                Some(read_array(
+                Some(read_struct_array(
                     buf,
                     flexible,
                     "OffsetFetchRequest.Topics",
-                    |buf| OffsetFetchRequestTopic::decode(buf, version),
+                    version,
                 )?)
-            }
-        } else {
-            Some(Vec::new())
-        };
-        let f_groups = if version >= 8 {
-            read_array(buf, true, "OffsetFetchRequest.Groups", |buf| {
-                OffsetFetchRequestGroup::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_require_stable = if version >= 7 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            groups: f_groups,
-            require_stable: f_require_stable,
-            unknown_tagged_fields,
-        })
+            };
+        }
+        if version >= 8 {
+            this.groups = read_struct_array(buf, true, "OffsetFetchRequest.Groups", version)?;
+        }
+        if version >= 7 {
+            this.require_stable = read_bool(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -212,31 +202,28 @@ impl Encode for OffsetFetchRequestTopic {
 impl Decode for OffsetFetchRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = if version <= 7 {
-            read_string(buf, flexible, "OffsetFetchRequestTopic.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let mut f_partition_indexes = Int32List::new();
+        if version <= 7 {
+            this.name = read_string(buf, flexible, "OffsetFetchRequestTopic.Name")?;
+        }
         if version <= 7 {
             read_int32s_into(
                 buf,
                 flexible,
                 "OffsetFetchRequestTopic.PartitionIndexes",
-                &mut f_partition_indexes,
+                &mut this.partition_indexes,
             )?;
         }
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partition_indexes: f_partition_indexes,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -310,37 +297,29 @@ impl Encode for OffsetFetchRequestGroup {
 impl Decode for OffsetFetchRequestGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_group_id = if version >= 8 {
-            read_string(buf, true, "OffsetFetchRequestGroup.GroupId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_member_id = if version >= 9 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_member_epoch = if version >= 9 { read_i32(buf)? } else { -1 };
-        let f_topics = if version >= 8 {
-            read_nullable_array(buf, true, |buf| {
-                OffsetFetchRequestTopics::decode(buf, version)
-            })?
-        } else {
-            Some(Vec::new())
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if version >= 8 {
+            this.group_id = read_string(buf, true, "OffsetFetchRequestGroup.GroupId")?;
+        }
+        if version >= 9 {
+            this.member_id = read_nullable_string(buf, true)?;
+        }
+        if version >= 9 {
+            this.member_epoch = read_i32(buf)?;
+        }
+        if version >= 8 {
+            this.topics = read_nullable_struct_array(buf, true, version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -401,37 +380,31 @@ impl Encode for OffsetFetchRequestTopics {
 impl Decode for OffsetFetchRequestTopics {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = if (8..=9).contains(&version) {
-            read_string(buf, true, "OffsetFetchRequestTopics.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let mut f_partition_indexes = Int32List::new();
+        if (8..=9).contains(&version) {
+            this.name = read_string(buf, true, "OffsetFetchRequestTopics.Name")?;
+        }
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
         if version >= 8 {
             read_int32s_into(
                 buf,
                 true,
                 "OffsetFetchRequestTopics.PartitionIndexes",
-                &mut f_partition_indexes,
+                &mut this.partition_indexes,
             )?;
         }
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partition_indexes: f_partition_indexes,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

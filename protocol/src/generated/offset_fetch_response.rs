@@ -80,7 +80,13 @@ impl Encode for OffsetFetchResponse {
 }
 
 impl Decode for OffsetFetchResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -88,38 +94,22 @@ impl Decode for OffsetFetchResponse {
             });
         }
         let flexible = version >= 6;
-        let f_throttle_time_ms = if version >= 3 { read_i32(buf)? } else { 0 };
-        let f_topics = if version <= 7 {
-            read_array(buf, flexible, "OffsetFetchResponse.Topics", |buf| {
-                OffsetFetchResponseTopic::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_error_code = if (2..=7).contains(&version) {
-            read_i16(buf)?
-        } else {
-            0
-        };
-        let f_groups = if version >= 8 {
-            read_array(buf, true, "OffsetFetchResponse.Groups", |buf| {
-                OffsetFetchResponseGroup::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            error_code: f_error_code,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        if version <= 7 {
+            this.topics = read_struct_array(buf, flexible, "OffsetFetchResponse.Topics", version)?;
+        }
+        if (2..=7).contains(&version) {
+            this.error_code = read_i16(buf)?;
+        }
+        if version >= 8 {
+            this.groups = read_struct_array(buf, true, "OffsetFetchResponse.Groups", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -181,32 +171,28 @@ impl Encode for OffsetFetchResponseTopic {
 impl Decode for OffsetFetchResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = if version <= 7 {
-            read_string(buf, flexible, "OffsetFetchResponseTopic.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_partitions = if version <= 7 {
-            read_array(
+        if version <= 7 {
+            this.name = read_string(buf, flexible, "OffsetFetchResponseTopic.Name")?;
+        }
+        if version <= 7 {
+            this.partitions = read_struct_array(
                 buf,
                 flexible,
                 "OffsetFetchResponseTopic.Partitions",
-                |buf| OffsetFetchResponsePartition::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+                version,
+            )?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -294,33 +280,32 @@ impl Encode for OffsetFetchResponsePartition {
 impl Decode for OffsetFetchResponsePartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_partition_index = if version <= 7 { read_i32(buf)? } else { 0 };
-        let f_committed_offset = if version <= 7 { read_i64(buf)? } else { 0 };
-        let f_committed_leader_epoch = if (5..=7).contains(&version) {
-            read_i32(buf)?
-        } else {
-            -1
-        };
-        let f_metadata = if version <= 7 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_error_code = if version <= 7 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            committed_offset: f_committed_offset,
-            committed_leader_epoch: f_committed_leader_epoch,
-            metadata: f_metadata,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        if version <= 7 {
+            this.partition_index = read_i32(buf)?;
+        }
+        if version <= 7 {
+            this.committed_offset = read_i64(buf)?;
+        }
+        if (5..=7).contains(&version) {
+            this.committed_leader_epoch = read_i32(buf)?;
+        }
+        if version <= 7 {
+            this.metadata = read_nullable_string(buf, flexible)?;
+        }
+        if version <= 7 {
+            this.error_code = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -391,31 +376,26 @@ impl Encode for OffsetFetchResponseGroup {
 impl Decode for OffsetFetchResponseGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_group_id = if version >= 8 {
-            read_string(buf, true, "OffsetFetchResponseGroup.GroupId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topics = if version >= 8 {
-            read_array(buf, true, "OffsetFetchResponseGroup.Topics", |buf| {
-                OffsetFetchResponseTopics::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let f_error_code = if version >= 8 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        if version >= 8 {
+            this.group_id = read_string(buf, true, "OffsetFetchResponseGroup.GroupId")?;
+        }
+        if version >= 8 {
+            this.topics = read_struct_array(buf, true, "OffsetFetchResponseGroup.Topics", version)?;
+        }
+        if version >= 8 {
+            this.error_code = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -476,35 +456,27 @@ impl Encode for OffsetFetchResponseTopics {
 impl Decode for OffsetFetchResponseTopics {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_name = if (8..=9).contains(&version) {
-            read_string(buf, true, "OffsetFetchResponseTopics.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 10 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partitions = if version >= 8 {
-            read_array(buf, true, "OffsetFetchResponseTopics.Partitions", |buf| {
-                OffsetFetchResponsePartitions::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if (8..=9).contains(&version) {
+            this.name = read_string(buf, true, "OffsetFetchResponseTopics.Name")?;
+        }
+        if version >= 10 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        if version >= 8 {
+            this.partitions =
+                read_struct_array(buf, true, "OffsetFetchResponseTopics.Partitions", version)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -592,29 +564,32 @@ impl Encode for OffsetFetchResponsePartitions {
 impl Decode for OffsetFetchResponsePartitions {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 6;
-        let f_partition_index = if version >= 8 { read_i32(buf)? } else { 0 };
-        let f_committed_offset = if version >= 8 { read_i64(buf)? } else { 0 };
-        let f_committed_leader_epoch = if version >= 8 { read_i32(buf)? } else { -1 };
-        let f_metadata = if version >= 8 {
-            read_nullable_string(buf, true)?
-        } else {
-            Some(StrBytes::default())
-        };
-        let f_error_code = if version >= 8 { read_i16(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            committed_offset: f_committed_offset,
-            committed_leader_epoch: f_committed_leader_epoch,
-            metadata: f_metadata,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        if version >= 8 {
+            this.partition_index = read_i32(buf)?;
+        }
+        if version >= 8 {
+            this.committed_offset = read_i64(buf)?;
+        }
+        if version >= 8 {
+            this.committed_leader_epoch = read_i32(buf)?;
+        }
+        if version >= 8 {
+            this.metadata = read_nullable_string(buf, true)?;
+        }
+        if version >= 8 {
+            this.error_code = read_i16(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -57,7 +57,13 @@ impl Encode for OffsetForLeaderEpochRequest {
 }
 
 impl Decode for OffsetForLeaderEpochRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -65,20 +71,15 @@ impl Decode for OffsetForLeaderEpochRequest {
             });
         }
         let flexible = version >= 4;
-        let f_replica_id = if version >= 3 { read_i32(buf)? } else { -2 };
-        let f_topics = read_array(buf, flexible, "OffsetForLeaderEpochRequest.Topics", |buf| {
-            OffsetForLeaderTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            replica_id: f_replica_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if version >= 3 {
+            this.replica_id = read_i32(buf)?;
+        }
+        this.topics =
+            read_struct_array(buf, flexible, "OffsetForLeaderEpochRequest.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -126,21 +127,20 @@ impl Encode for OffsetForLeaderTopic {
 impl Decode for OffsetForLeaderTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_topic = read_string(buf, flexible, "OffsetForLeaderTopic.Topic")?;
-        let f_partitions = read_array(buf, flexible, "OffsetForLeaderTopic.Partitions", |buf| {
-            OffsetForLeaderPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        this.topic = read_string(buf, flexible, "OffsetForLeaderTopic.Topic")?;
+        this.partitions =
+            read_struct_array(buf, flexible, "OffsetForLeaderTopic.Partitions", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -190,21 +190,20 @@ impl Encode for OffsetForLeaderPartition {
 impl Decode for OffsetForLeaderPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_partition = read_i32(buf)?;
-        let f_current_leader_epoch = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition: f_partition,
-            current_leader_epoch: f_current_leader_epoch,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        this.partition = read_i32(buf)?;
+        this.current_leader_epoch = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -54,7 +54,13 @@ impl Encode for OffsetForLeaderEpochResponse {
 }
 
 impl Decode for OffsetForLeaderEpochResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -62,23 +68,17 @@ impl Decode for OffsetForLeaderEpochResponse {
             });
         }
         let flexible = version >= 4;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics = read_struct_array(
             buf,
             flexible,
             "OffsetForLeaderEpochResponse.Topics",
-            |buf| OffsetForLeaderTopicResult::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -126,24 +126,24 @@ impl Encode for OffsetForLeaderTopicResult {
 impl Decode for OffsetForLeaderTopicResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_topic = read_string(buf, flexible, "OffsetForLeaderTopicResult.Topic")?;
-        let f_partitions = read_array(
+        this.topic = read_string(buf, flexible, "OffsetForLeaderTopicResult.Topic")?;
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "OffsetForLeaderTopicResult.Partitions",
-            |buf| EpochEndOffset::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -197,23 +197,21 @@ impl Encode for EpochEndOffset {
 impl Decode for EpochEndOffset {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_error_code = read_i16(buf)?;
-        let f_partition = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let f_end_offset = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            partition: f_partition,
-            leader_epoch: f_leader_epoch,
-            end_offset: f_end_offset,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.partition = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        this.end_offset = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -65,7 +65,13 @@ impl Encode for ProduceRequest {
 }
 
 impl Decode for ProduceRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -73,24 +79,14 @@ impl Decode for ProduceRequest {
             });
         }
         let flexible = version >= 9;
-        let f_transactional_id = read_nullable_string(buf, flexible)?;
-        let f_acks = read_i16(buf)?;
-        let f_timeout_ms = read_i32(buf)?;
-        let f_topic_data = read_array(buf, flexible, "ProduceRequest.TopicData", |buf| {
-            TopicProduceData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            acks: f_acks,
-            timeout_ms: f_timeout_ms,
-            topic_data: f_topic_data,
-            unknown_tagged_fields,
-        })
+        this.transactional_id = read_nullable_string(buf, flexible)?;
+        this.acks = read_i16(buf)?;
+        this.timeout_ms = read_i32(buf)?;
+        this.topic_data = read_struct_array(buf, flexible, "ProduceRequest.TopicData", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -146,32 +142,25 @@ impl Encode for TopicProduceData {
 impl Decode for TopicProduceData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_name = if version <= 12 {
-            read_string(buf, flexible, "TopicProduceData.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 13 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partition_data =
-            read_array(buf, flexible, "TopicProduceData.PartitionData", |buf| {
-                PartitionProduceData::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partition_data: f_partition_data,
-            unknown_tagged_fields,
-        })
+        if version <= 12 {
+            this.name = read_string(buf, flexible, "TopicProduceData.Name")?;
+        }
+        if version >= 13 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partition_data =
+            read_struct_array(buf, flexible, "TopicProduceData.PartitionData", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -217,19 +206,19 @@ impl Encode for PartitionProduceData {
 impl Decode for PartitionProduceData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_index = read_i32(buf)?;
-        let f_records = read_nullable_bytes(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            index: f_index,
-            records: f_records,
-            unknown_tagged_fields,
-        })
+        this.index = read_i32(buf)?;
+        this.records = read_nullable_bytes(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -73,7 +73,13 @@ impl Encode for ProduceResponse {
 }
 
 impl Decode for ProduceResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -81,37 +87,33 @@ impl Decode for ProduceResponse {
             });
         }
         let flexible = version >= 9;
-        let f_responses = read_array(buf, flexible, "ProduceResponse.Responses", |buf| {
-            TopicProduceResponse::decode(buf, version)
-        })?;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let mut f_node_endpoints = Vec::new();
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 if version >= 10 => {
-                        f_node_endpoints =
-                            read_array(data, true, "ProduceResponse.NodeEndpoints", |buf| {
-                                NodeEndpoint::decode(buf, version)
-                            })?
+        this.responses = read_struct_array(buf, flexible, "ProduceResponse.Responses", version)?;
+        this.throttle_time_ms = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 if version >= 10 => {
+                            this.node_endpoints = read_struct_array(
+                                data,
+                                true,
+                                "ProduceResponse.NodeEndpoints",
+                                version,
+                            )?
+                        }
+                        _ => return Ok(false),
                     }
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            responses: f_responses,
-            throttle_time_ms: f_throttle_time_ms,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields,
-        })
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -167,34 +169,29 @@ impl Encode for TopicProduceResponse {
 impl Decode for TopicProduceResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_name = if version <= 12 {
-            read_string(buf, flexible, "TopicProduceResponse.Name")?
-        } else {
-            StrBytes::default()
-        };
-        let f_topic_id = if version >= 13 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_partition_responses = read_array(
+        if version <= 12 {
+            this.name = read_string(buf, flexible, "TopicProduceResponse.Name")?;
+        }
+        if version >= 13 {
+            this.topic_id = read_uuid(buf)?;
+        }
+        this.partition_responses = read_struct_array(
             buf,
             flexible,
             "TopicProduceResponse.PartitionResponses",
-            |buf| PartitionProduceResponse::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            topic_id: f_topic_id,
-            partition_responses: f_partition_responses,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -283,56 +280,51 @@ impl Encode for PartitionProduceResponse {
 impl Decode for PartitionProduceResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_base_offset = read_i64(buf)?;
-        let f_log_append_time_ms = read_i64(buf)?;
-        let f_log_start_offset = if version >= 5 { read_i64(buf)? } else { -1 };
-        let f_record_errors = if version >= 8 {
-            read_array(
+        this.index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.base_offset = read_i64(buf)?;
+        this.log_append_time_ms = read_i64(buf)?;
+        if version >= 5 {
+            this.log_start_offset = read_i64(buf)?;
+        }
+        if version >= 8 {
+            this.record_errors = read_struct_array(
                 buf,
                 flexible,
                 "PartitionProduceResponse.RecordErrors",
-                |buf| BatchIndexAndErrorMessage::decode(buf, version),
-            )?
-        } else {
-            Vec::new()
-        };
-        let f_error_message = if version >= 8 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let mut f_current_leader = LeaderIdAndEpoch::default();
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |tag, data| {
-                match tag {
-                    0 if version >= 10 => {
-                        f_current_leader = LeaderIdAndEpoch::decode(data, version)?
+                version,
+            )?;
+        }
+        if version >= 8 {
+            this.error_message = read_nullable_string(buf, flexible)?;
+        }
+        if flexible {
+            read_tagged_fields_into(
+                buf,
+                |tag, data| {
+                    match tag {
+                        0 if version >= 10 => {
+                            this.current_leader = LeaderIdAndEpoch::decode(data, version)?
+                        }
+                        _ => return Ok(false),
                     }
-                    _ => return Ok(false),
-                }
-                if data.is_empty() {
-                    Ok(true)
-                } else {
-                    Err(DecodeError::TrailingBytes(data.len()))
-                }
-            })?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            index: f_index,
-            error_code: f_error_code,
-            base_offset: f_base_offset,
-            log_append_time_ms: f_log_append_time_ms,
-            log_start_offset: f_log_start_offset,
-            record_errors: f_record_errors,
-            error_message: f_error_message,
-            current_leader: f_current_leader,
-            unknown_tagged_fields,
-        })
+                    if data.is_empty() {
+                        Ok(true)
+                    } else {
+                        Err(DecodeError::TrailingBytes(data.len()))
+                    }
+                },
+                &mut this.unknown_tagged_fields,
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -392,23 +384,23 @@ impl Encode for BatchIndexAndErrorMessage {
 impl Decode for BatchIndexAndErrorMessage {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_batch_index = if version >= 8 { read_i32(buf)? } else { 0 };
-        let f_batch_index_error_message = if version >= 8 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            batch_index: f_batch_index,
-            batch_index_error_message: f_batch_index_error_message,
-            unknown_tagged_fields,
-        })
+        if version >= 8 {
+            this.batch_index = read_i32(buf)?;
+        }
+        if version >= 8 {
+            this.batch_index_error_message = read_nullable_string(buf, flexible)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -468,19 +460,23 @@ impl Encode for LeaderIdAndEpoch {
 impl Decode for LeaderIdAndEpoch {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_leader_id = if version >= 10 { read_i32(buf)? } else { -1 };
-        let f_leader_epoch = if version >= 10 { read_i32(buf)? } else { -1 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+        if version >= 10 {
+            this.leader_id = read_i32(buf)?;
+        }
+        if version >= 10 {
+            this.leader_epoch = read_i32(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -562,31 +558,29 @@ impl Encode for NodeEndpoint {
 impl Decode for NodeEndpoint {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 9;
-        let f_node_id = if version >= 10 { read_i32(buf)? } else { 0 };
-        let f_host = if version >= 10 {
-            read_string(buf, true, "NodeEndpoint.Host")?
-        } else {
-            StrBytes::default()
-        };
-        let f_port = if version >= 10 { read_i32(buf)? } else { 0 };
-        let f_rack = if version >= 10 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            rack: f_rack,
-            unknown_tagged_fields,
-        })
+        if version >= 10 {
+            this.node_id = read_i32(buf)?;
+        }
+        if version >= 10 {
+            this.host = read_string(buf, true, "NodeEndpoint.Host")?;
+        }
+        if version >= 10 {
+            this.port = read_i32(buf)?;
+        }
+        if version >= 10 {
+            this.rack = read_nullable_string(buf, true)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

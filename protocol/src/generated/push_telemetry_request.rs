@@ -59,27 +59,26 @@ impl Encode for PushTelemetryRequest {
 }
 
 impl Decode for PushTelemetryRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_client_instance_id = read_uuid(buf)?;
-        let f_subscription_id = read_i32(buf)?;
-        let f_terminating = read_bool(buf)?;
-        let f_compression_type = read_i8(buf)?;
-        let f_metrics = read_bytes(buf, true, "PushTelemetryRequest.Metrics")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            client_instance_id: f_client_instance_id,
-            subscription_id: f_subscription_id,
-            terminating: f_terminating,
-            compression_type: f_compression_type,
-            metrics: f_metrics,
-            unknown_tagged_fields,
-        })
+        this.client_instance_id = read_uuid(buf)?;
+        this.subscription_id = read_i32(buf)?;
+        this.terminating = read_bool(buf)?;
+        this.compression_type = read_i8(buf)?;
+        this.metrics = read_bytes(buf, true, "PushTelemetryRequest.Metrics")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -42,21 +42,23 @@ impl Encode for ReadShareGroupStateResponse {
 }
 
 impl Decode for ReadShareGroupStateResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_results = read_array(buf, true, "ReadShareGroupStateResponse.Results", |buf| {
-            ReadStateResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        this.results =
+            read_struct_array(buf, true, "ReadShareGroupStateResponse.Results", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -94,16 +96,16 @@ impl Encode for ReadStateResult {
 impl Decode for ReadStateResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "ReadStateResult.Partitions", |buf| {
-            PartitionResult::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(buf, true, "ReadStateResult.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -159,24 +161,20 @@ impl Encode for PartitionResult {
 impl Decode for PartitionResult {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_state_epoch = read_i32(buf)?;
-        let f_start_offset = read_i64(buf)?;
-        let f_state_batches = read_array(buf, true, "PartitionResult.StateBatches", |buf| {
-            StateBatch::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition: f_partition,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            state_epoch: f_state_epoch,
-            start_offset: f_start_offset,
-            state_batches: f_state_batches,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.state_epoch = read_i32(buf)?;
+        this.start_offset = read_i64(buf)?;
+        this.state_batches = read_struct_array(buf, true, "PartitionResult.StateBatches", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -221,19 +219,19 @@ impl Encode for StateBatch {
 
 impl Decode for StateBatch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_first_offset = read_i64(buf)?;
-        let f_last_offset = read_i64(buf)?;
-        let f_delivery_state = read_i8(buf)?;
-        let f_delivery_count = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            first_offset: f_first_offset,
-            last_offset: f_last_offset,
-            delivery_state: f_delivery_state,
-            delivery_count: f_delivery_count,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.first_offset = read_i64(buf)?;
+        this.last_offset = read_i64(buf)?;
+        this.delivery_state = read_i8(buf)?;
+        this.delivery_count = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

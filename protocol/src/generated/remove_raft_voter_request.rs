@@ -51,23 +51,24 @@ impl Encode for RemoveRaftVoterRequest {
 }
 
 impl Decode for RemoveRaftVoterRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_cluster_id = read_nullable_string(buf, true)?;
-        let f_voter_id = read_i32(buf)?;
-        let f_voter_directory_id = read_uuid(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            voter_id: f_voter_id,
-            voter_directory_id: f_voter_directory_id,
-            unknown_tagged_fields,
-        })
+        this.cluster_id = read_nullable_string(buf, true)?;
+        this.voter_id = read_i32(buf)?;
+        this.voter_directory_id = read_uuid(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -54,7 +54,13 @@ impl Encode for RenewDelegationTokenRequest {
 }
 
 impl Decode for RenewDelegationTokenRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -62,18 +68,12 @@ impl Decode for RenewDelegationTokenRequest {
             });
         }
         let flexible = version >= 2;
-        let f_hmac = read_bytes(buf, flexible, "RenewDelegationTokenRequest.Hmac")?;
-        let f_renew_period_ms = read_i64(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            hmac: f_hmac,
-            renew_period_ms: f_renew_period_ms,
-            unknown_tagged_fields,
-        })
+        this.hmac = read_bytes(buf, flexible, "RenewDelegationTokenRequest.Hmac")?;
+        this.renew_period_ms = read_i64(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -62,7 +62,13 @@ impl Encode for RequestHeader {
 }
 
 impl Decode for RequestHeader {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -70,22 +76,14 @@ impl Decode for RequestHeader {
             });
         }
         let flexible = version >= 2;
-        let f_request_api_key = read_i16(buf)?;
-        let f_request_api_version = read_i16(buf)?;
-        let f_correlation_id = read_i32(buf)?;
-        let f_client_id = read_nullable_string(buf, false)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            request_api_key: f_request_api_key,
-            request_api_version: f_request_api_version,
-            correlation_id: f_correlation_id,
-            client_id: f_client_id,
-            unknown_tagged_fields,
-        })
+        this.request_api_key = read_i16(buf)?;
+        this.request_api_version = read_i16(buf)?;
+        this.correlation_id = read_i32(buf)?;
+        this.client_id = read_nullable_string(buf, false)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

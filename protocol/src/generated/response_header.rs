@@ -49,7 +49,13 @@ impl Encode for ResponseHeader {
 }
 
 impl Decode for ResponseHeader {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -57,16 +63,11 @@ impl Decode for ResponseHeader {
             });
         }
         let flexible = version >= 1;
-        let f_correlation_id = read_i32(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            correlation_id: f_correlation_id,
-            unknown_tagged_fields,
-        })
+        this.correlation_id = read_i32(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -50,7 +50,13 @@ impl Encode for SaslAuthenticateRequest {
 }
 
 impl Decode for SaslAuthenticateRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -58,16 +64,11 @@ impl Decode for SaslAuthenticateRequest {
             });
         }
         let flexible = version >= 2;
-        let f_auth_bytes = read_bytes(buf, flexible, "SaslAuthenticateRequest.AuthBytes")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            auth_bytes: f_auth_bytes,
-            unknown_tagged_fields,
-        })
+        this.auth_bytes = read_bytes(buf, flexible, "SaslAuthenticateRequest.AuthBytes")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -64,7 +64,13 @@ impl Encode for SaslAuthenticateResponse {
 }
 
 impl Decode for SaslAuthenticateResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -72,22 +78,16 @@ impl Decode for SaslAuthenticateResponse {
             });
         }
         let flexible = version >= 2;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, flexible)?;
-        let f_auth_bytes = read_bytes(buf, flexible, "SaslAuthenticateResponse.AuthBytes")?;
-        let f_session_lifetime_ms = if version >= 1 { read_i64(buf)? } else { 0 };
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            auth_bytes: f_auth_bytes,
-            session_lifetime_ms: f_session_lifetime_ms,
-            unknown_tagged_fields,
-        })
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, flexible)?;
+        this.auth_bytes = read_bytes(buf, flexible, "SaslAuthenticateResponse.AuthBytes")?;
+        if version >= 1 {
+            this.session_lifetime_ms = read_i64(buf)?;
+        }
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -39,17 +39,21 @@ impl Encode for SaslHandshakeRequest {
 }
 
 impl Decode for SaslHandshakeRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_mechanism = read_string(buf, false, "SaslHandshakeRequest.Mechanism")?;
-        Ok(Self {
-            mechanism: f_mechanism,
-        })
+        this.mechanism = read_string(buf, false, "SaslHandshakeRequest.Mechanism")?;
+        Ok(())
     }
 }
 

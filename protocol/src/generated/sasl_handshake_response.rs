@@ -44,21 +44,24 @@ impl Encode for SaslHandshakeResponse {
 }
 
 impl Decode for SaslHandshakeResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_error_code = read_i16(buf)?;
-        let f_mechanisms = read_array(buf, false, "SaslHandshakeResponse.Mechanisms", |buf| {
+        this.error_code = read_i16(buf)?;
+        this.mechanisms = read_array(buf, false, "SaslHandshakeResponse.Mechanisms", |buf| {
             read_string(buf, false, "SaslHandshakeResponse.Mechanisms")
         })?;
-        Ok(Self {
-            error_code: f_error_code,
-            mechanisms: f_mechanisms,
-        })
+        Ok(())
     }
 }
 

@@ -55,27 +55,25 @@ impl Encode for ShareAcknowledgeRequest {
 }
 
 impl Decode for ShareAcknowledgeRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_nullable_string(buf, true)?;
-        let f_member_id = read_nullable_string(buf, true)?;
-        let f_share_session_epoch = read_i32(buf)?;
-        let f_topics = read_array(buf, true, "ShareAcknowledgeRequest.Topics", |buf| {
-            AcknowledgeTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            share_session_epoch: f_share_session_epoch,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_nullable_string(buf, true)?;
+        this.member_id = read_nullable_string(buf, true)?;
+        this.share_session_epoch = read_i32(buf)?;
+        this.topics = read_struct_array(buf, true, "ShareAcknowledgeRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -113,16 +111,16 @@ impl Encode for AcknowledgeTopic {
 impl Decode for AcknowledgeTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "AcknowledgeTopic.Partitions", |buf| {
-            AcknowledgePartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(buf, true, "AcknowledgeTopic.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -162,19 +160,21 @@ impl Encode for AcknowledgePartition {
 impl Decode for AcknowledgePartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_acknowledgement_batches = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.acknowledgement_batches = read_struct_array(
             buf,
             true,
             "AcknowledgePartition.AcknowledgementBatches",
-            |buf| AcknowledgementBatch::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            acknowledgement_batches: f_acknowledgement_batches,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -218,18 +218,19 @@ impl Encode for AcknowledgementBatch {
 
 impl Decode for AcknowledgementBatch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_first_offset = read_i64(buf)?;
-        let f_last_offset = read_i64(buf)?;
-        let f_acknowledge_types =
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.first_offset = read_i64(buf)?;
+        this.last_offset = read_i64(buf)?;
+        this.acknowledge_types =
             read_array(buf, true, "AcknowledgementBatch.AcknowledgeTypes", read_i8)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            first_offset: f_first_offset,
-            last_offset: f_last_offset,
-            acknowledge_types: f_acknowledge_types,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

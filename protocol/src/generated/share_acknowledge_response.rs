@@ -60,32 +60,28 @@ impl Encode for ShareAcknowledgeResponse {
 }
 
 impl Decode for ShareAcknowledgeResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_responses = read_array(buf, true, "ShareAcknowledgeResponse.Responses", |buf| {
-            ShareAcknowledgeTopicResponse::decode(buf, version)
-        })?;
-        let f_node_endpoints =
-            read_array(buf, true, "ShareAcknowledgeResponse.NodeEndpoints", |buf| {
-                NodeEndpoint::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            responses: f_responses,
-            node_endpoints: f_node_endpoints,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.responses =
+            read_struct_array(buf, true, "ShareAcknowledgeResponse.Responses", version)?;
+        this.node_endpoints =
+            read_struct_array(buf, true, "ShareAcknowledgeResponse.NodeEndpoints", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -123,19 +119,21 @@ impl Encode for ShareAcknowledgeTopicResponse {
 impl Decode for ShareAcknowledgeTopicResponse {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(
             buf,
             true,
             "ShareAcknowledgeTopicResponse.Partitions",
-            |buf| PartitionData::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -181,18 +179,18 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_current_leader = LeaderIdAndEpoch::decode(buf, version)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            current_leader: f_current_leader,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        LeaderIdAndEpoch::decode_in_place(&mut this.current_leader, buf, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -229,15 +227,17 @@ impl Encode for LeaderIdAndEpoch {
 
 impl Decode for LeaderIdAndEpoch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -282,19 +282,19 @@ impl Encode for NodeEndpoint {
 
 impl Decode for NodeEndpoint {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_node_id = read_i32(buf)?;
-        let f_host = read_string(buf, true, "NodeEndpoint.Host")?;
-        let f_port = read_i32(buf)?;
-        let f_rack = read_nullable_string(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            node_id: f_node_id,
-            host: f_host,
-            port: f_port,
-            rack: f_rack,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.node_id = read_i32(buf)?;
+        this.host = read_string(buf, true, "NodeEndpoint.Host")?;
+        this.port = read_i32(buf)?;
+        this.rack = read_nullable_string(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

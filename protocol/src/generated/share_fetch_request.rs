@@ -81,42 +81,32 @@ impl Encode for ShareFetchRequest {
 }
 
 impl Decode for ShareFetchRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_nullable_string(buf, true)?;
-        let f_member_id = read_nullable_string(buf, true)?;
-        let f_share_session_epoch = read_i32(buf)?;
-        let f_max_wait_ms = read_i32(buf)?;
-        let f_min_bytes = read_i32(buf)?;
-        let f_max_bytes = read_i32(buf)?;
-        let f_max_records = read_i32(buf)?;
-        let f_batch_size = read_i32(buf)?;
-        let f_topics = read_array(buf, true, "ShareFetchRequest.Topics", |buf| {
-            FetchTopic::decode(buf, version)
-        })?;
-        let f_forgotten_topics_data =
-            read_array(buf, true, "ShareFetchRequest.ForgottenTopicsData", |buf| {
-                ForgottenTopic::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            share_session_epoch: f_share_session_epoch,
-            max_wait_ms: f_max_wait_ms,
-            min_bytes: f_min_bytes,
-            max_bytes: f_max_bytes,
-            max_records: f_max_records,
-            batch_size: f_batch_size,
-            topics: f_topics,
-            forgotten_topics_data: f_forgotten_topics_data,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_nullable_string(buf, true)?;
+        this.member_id = read_nullable_string(buf, true)?;
+        this.share_session_epoch = read_i32(buf)?;
+        this.max_wait_ms = read_i32(buf)?;
+        this.min_bytes = read_i32(buf)?;
+        this.max_bytes = read_i32(buf)?;
+        this.max_records = read_i32(buf)?;
+        this.batch_size = read_i32(buf)?;
+        this.topics = read_struct_array(buf, true, "ShareFetchRequest.Topics", version)?;
+        this.forgotten_topics_data =
+            read_struct_array(buf, true, "ShareFetchRequest.ForgottenTopicsData", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -154,16 +144,16 @@ impl Encode for FetchTopic {
 impl Decode for FetchTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "FetchTopic.Partitions", |buf| {
-            FetchPartition::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(buf, true, "FetchTopic.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -212,19 +202,17 @@ impl Encode for FetchPartition {
 impl Decode for FetchPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_partition_max_bytes = 0;
-        let f_acknowledgement_batches =
-            read_array(buf, true, "FetchPartition.AcknowledgementBatches", |buf| {
-                AcknowledgementBatch::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            partition_max_bytes: f_partition_max_bytes,
-            acknowledgement_batches: f_acknowledgement_batches,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.acknowledgement_batches =
+            read_struct_array(buf, true, "FetchPartition.AcknowledgementBatches", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -268,18 +256,19 @@ impl Encode for AcknowledgementBatch {
 
 impl Decode for AcknowledgementBatch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_first_offset = read_i64(buf)?;
-        let f_last_offset = read_i64(buf)?;
-        let f_acknowledge_types =
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.first_offset = read_i64(buf)?;
+        this.last_offset = read_i64(buf)?;
+        this.acknowledge_types =
             read_array(buf, true, "AcknowledgementBatch.AcknowledgeTypes", read_i8)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            first_offset: f_first_offset,
-            last_offset: f_last_offset,
-            acknowledge_types: f_acknowledge_types,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -316,16 +305,17 @@ impl Encode for ForgottenTopic {
 
 impl Decode for ForgottenTopic {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "ForgottenTopic.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        read_int32s_into(buf, true, "ForgottenTopic.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -49,23 +49,25 @@ impl Encode for ShareGroupDescribeRequest {
 }
 
 impl Decode for ShareGroupDescribeRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_ids = read_array(buf, true, "ShareGroupDescribeRequest.GroupIds", |buf| {
+        this.group_ids = read_array(buf, true, "ShareGroupDescribeRequest.GroupIds", |buf| {
             read_string(buf, true, "ShareGroupDescribeRequest.GroupIds")
         })?;
-        let f_include_authorized_operations = read_bool(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_ids: f_group_ids,
-            include_authorized_operations: f_include_authorized_operations,
-            unknown_tagged_fields,
-        })
+        this.include_authorized_operations = read_bool(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

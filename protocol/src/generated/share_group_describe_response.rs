@@ -46,23 +46,23 @@ impl Encode for ShareGroupDescribeResponse {
 }
 
 impl Decode for ShareGroupDescribeResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_groups = read_array(buf, true, "ShareGroupDescribeResponse.Groups", |buf| {
-            DescribedGroup::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.groups = read_struct_array(buf, true, "ShareGroupDescribeResponse.Groups", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -128,30 +128,23 @@ impl Encode for DescribedGroup {
 impl Decode for DescribedGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_group_id = read_string(buf, true, "DescribedGroup.GroupId")?;
-        let f_group_state = read_string(buf, true, "DescribedGroup.GroupState")?;
-        let f_group_epoch = read_i32(buf)?;
-        let f_assignment_epoch = read_i32(buf)?;
-        let f_assignor_name = read_string(buf, true, "DescribedGroup.AssignorName")?;
-        let f_members = read_array(buf, true, "DescribedGroup.Members", |buf| {
-            Member::decode(buf, version)
-        })?;
-        let f_authorized_operations = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            group_id: f_group_id,
-            group_state: f_group_state,
-            group_epoch: f_group_epoch,
-            assignment_epoch: f_assignment_epoch,
-            assignor_name: f_assignor_name,
-            members: f_members,
-            authorized_operations: f_authorized_operations,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.group_id = read_string(buf, true, "DescribedGroup.GroupId")?;
+        this.group_state = read_string(buf, true, "DescribedGroup.GroupState")?;
+        this.group_epoch = read_i32(buf)?;
+        this.assignment_epoch = read_i32(buf)?;
+        this.assignor_name = read_string(buf, true, "DescribedGroup.AssignorName")?;
+        this.members = read_struct_array(buf, true, "DescribedGroup.Members", version)?;
+        this.authorized_operations = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -211,27 +204,24 @@ impl Encode for Member {
 impl Decode for Member {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_member_id = read_string(buf, true, "Member.MemberId")?;
-        let f_rack_id = read_nullable_string(buf, true)?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_client_id = read_string(buf, true, "Member.ClientId")?;
-        let f_client_host = read_string(buf, true, "Member.ClientHost")?;
-        let f_subscribed_topic_names =
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.member_id = read_string(buf, true, "Member.MemberId")?;
+        this.rack_id = read_nullable_string(buf, true)?;
+        this.member_epoch = read_i32(buf)?;
+        this.client_id = read_string(buf, true, "Member.ClientId")?;
+        this.client_host = read_string(buf, true, "Member.ClientHost")?;
+        this.subscribed_topic_names =
             read_array(buf, true, "Member.SubscribedTopicNames", |buf| {
                 read_string(buf, true, "Member.SubscribedTopicNames")
             })?;
-        let f_assignment = Assignment::decode(buf, version)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            member_id: f_member_id,
-            rack_id: f_rack_id,
-            member_epoch: f_member_epoch,
-            client_id: f_client_id,
-            client_host: f_client_host,
-            subscribed_topic_names: f_subscribed_topic_names,
-            assignment: f_assignment,
-            unknown_tagged_fields,
-        })
+        Assignment::decode_in_place(&mut this.assignment, buf, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -272,18 +262,23 @@ impl Encode for TopicPartitions {
 
 impl Decode for TopicPartitions {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicPartitions.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
+        read_int32s_into(
+            buf,
+            true,
+            "TopicPartitions.Partitions",
+            &mut this.partitions,
+        )?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -319,14 +314,16 @@ impl Encode for Assignment {
 impl Decode for Assignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_partitions = read_array(buf, true, "Assignment.TopicPartitions", |buf| {
-            TopicPartitions::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_partitions: f_topic_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_partitions =
+            read_struct_array(buf, true, "Assignment.TopicPartitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

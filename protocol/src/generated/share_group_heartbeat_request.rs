@@ -64,29 +64,28 @@ impl Encode for ShareGroupHeartbeatRequest {
 }
 
 impl Decode for ShareGroupHeartbeatRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "ShareGroupHeartbeatRequest.GroupId")?;
-        let f_member_id = read_string(buf, true, "ShareGroupHeartbeatRequest.MemberId")?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_rack_id = read_nullable_string(buf, true)?;
-        let f_subscribed_topic_names = read_nullable_array(buf, true, |buf| {
+        this.group_id = read_string(buf, true, "ShareGroupHeartbeatRequest.GroupId")?;
+        this.member_id = read_string(buf, true, "ShareGroupHeartbeatRequest.MemberId")?;
+        this.member_epoch = read_i32(buf)?;
+        this.rack_id = read_nullable_string(buf, true)?;
+        this.subscribed_topic_names = read_nullable_array(buf, true, |buf| {
             read_string(buf, true, "ShareGroupHeartbeatRequest.SubscribedTopicNames")
         })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            rack_id: f_rack_id,
-            subscribed_topic_names: f_subscribed_topic_names,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

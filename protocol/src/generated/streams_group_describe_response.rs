@@ -46,23 +46,23 @@ impl Encode for StreamsGroupDescribeResponse {
 }
 
 impl Decode for StreamsGroupDescribeResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_groups = read_array(buf, true, "StreamsGroupDescribeResponse.Groups", |buf| {
-            DescribedGroup::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            groups: f_groups,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.groups = read_struct_array(buf, true, "StreamsGroupDescribeResponse.Groups", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -134,34 +134,27 @@ impl Encode for DescribedGroup {
 impl Decode for DescribedGroup {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_group_id = read_string(buf, true, "DescribedGroup.GroupId")?;
-        let f_group_state = read_string(buf, true, "DescribedGroup.GroupState")?;
-        let f_group_epoch = read_i32(buf)?;
-        let f_assignment_epoch = read_i32(buf)?;
-        let f_topology = if read_struct_marker(buf)? {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.group_id = read_string(buf, true, "DescribedGroup.GroupId")?;
+        this.group_state = read_string(buf, true, "DescribedGroup.GroupState")?;
+        this.group_epoch = read_i32(buf)?;
+        this.assignment_epoch = read_i32(buf)?;
+        this.topology = if read_struct_marker(buf)? {
             Some(Topology::decode(buf, version)?)
         } else {
             None
         };
-        let f_members = read_array(buf, true, "DescribedGroup.Members", |buf| {
-            Member::decode(buf, version)
-        })?;
-        let f_authorized_operations = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            error_code: f_error_code,
-            error_message: f_error_message,
-            group_id: f_group_id,
-            group_state: f_group_state,
-            group_epoch: f_group_epoch,
-            assignment_epoch: f_assignment_epoch,
-            topology: f_topology,
-            members: f_members,
-            authorized_operations: f_authorized_operations,
-            unknown_tagged_fields,
-        })
+        this.members = read_struct_array(buf, true, "DescribedGroup.Members", version)?;
+        this.authorized_operations = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -201,15 +194,16 @@ impl Encode for Topology {
 impl Decode for Topology {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_epoch = read_i32(buf)?;
-        let f_subtopologies =
-            read_nullable_array(buf, true, |buf| Subtopology::decode(buf, version))?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            epoch: f_epoch,
-            subtopologies: f_subtopologies,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.epoch = read_i32(buf)?;
+        this.subtopologies = read_nullable_struct_array(buf, true, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -267,31 +261,26 @@ impl Encode for Subtopology {
 impl Decode for Subtopology {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "Subtopology.SubtopologyId")?;
-        let f_source_topics = read_array(buf, true, "Subtopology.SourceTopics", |buf| {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "Subtopology.SubtopologyId")?;
+        this.source_topics = read_array(buf, true, "Subtopology.SourceTopics", |buf| {
             read_string(buf, true, "Subtopology.SourceTopics")
         })?;
-        let f_repartition_sink_topics =
+        this.repartition_sink_topics =
             read_array(buf, true, "Subtopology.RepartitionSinkTopics", |buf| {
                 read_string(buf, true, "Subtopology.RepartitionSinkTopics")
             })?;
-        let f_state_changelog_topics =
-            read_array(buf, true, "Subtopology.StateChangelogTopics", |buf| {
-                TopicInfo::decode(buf, version)
-            })?;
-        let f_repartition_source_topics =
-            read_array(buf, true, "Subtopology.RepartitionSourceTopics", |buf| {
-                TopicInfo::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            source_topics: f_source_topics,
-            repartition_sink_topics: f_repartition_sink_topics,
-            state_changelog_topics: f_state_changelog_topics,
-            repartition_source_topics: f_repartition_source_topics,
-            unknown_tagged_fields,
-        })
+        this.state_changelog_topics =
+            read_struct_array(buf, true, "Subtopology.StateChangelogTopics", version)?;
+        this.repartition_source_topics =
+            read_struct_array(buf, true, "Subtopology.RepartitionSourceTopics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -393,50 +382,33 @@ impl Encode for Member {
 impl Decode for Member {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_member_id = read_string(buf, true, "Member.MemberId")?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_instance_id = read_nullable_string(buf, true)?;
-        let f_rack_id = read_nullable_string(buf, true)?;
-        let f_client_id = read_string(buf, true, "Member.ClientId")?;
-        let f_client_host = read_string(buf, true, "Member.ClientHost")?;
-        let f_topology_epoch = read_i32(buf)?;
-        let f_process_id = read_string(buf, true, "Member.ProcessId")?;
-        let f_user_endpoint = if read_struct_marker(buf)? {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.member_id = read_string(buf, true, "Member.MemberId")?;
+        this.member_epoch = read_i32(buf)?;
+        this.instance_id = read_nullable_string(buf, true)?;
+        this.rack_id = read_nullable_string(buf, true)?;
+        this.client_id = read_string(buf, true, "Member.ClientId")?;
+        this.client_host = read_string(buf, true, "Member.ClientHost")?;
+        this.topology_epoch = read_i32(buf)?;
+        this.process_id = read_string(buf, true, "Member.ProcessId")?;
+        this.user_endpoint = if read_struct_marker(buf)? {
             Some(Endpoint::decode(buf, version)?)
         } else {
             None
         };
-        let f_client_tags = read_array(buf, true, "Member.ClientTags", |buf| {
-            KeyValue::decode(buf, version)
-        })?;
-        let f_task_offsets = read_array(buf, true, "Member.TaskOffsets", |buf| {
-            TaskOffset::decode(buf, version)
-        })?;
-        let f_task_end_offsets = read_array(buf, true, "Member.TaskEndOffsets", |buf| {
-            TaskOffset::decode(buf, version)
-        })?;
-        let f_assignment = Assignment::decode(buf, version)?;
-        let f_target_assignment = Assignment::decode(buf, version)?;
-        let f_is_classic = read_bool(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            instance_id: f_instance_id,
-            rack_id: f_rack_id,
-            client_id: f_client_id,
-            client_host: f_client_host,
-            topology_epoch: f_topology_epoch,
-            process_id: f_process_id,
-            user_endpoint: f_user_endpoint,
-            client_tags: f_client_tags,
-            task_offsets: f_task_offsets,
-            task_end_offsets: f_task_end_offsets,
-            assignment: f_assignment,
-            target_assignment: f_target_assignment,
-            is_classic: f_is_classic,
-            unknown_tagged_fields,
-        })
+        this.client_tags = read_struct_array(buf, true, "Member.ClientTags", version)?;
+        this.task_offsets = read_struct_array(buf, true, "Member.TaskOffsets", version)?;
+        this.task_end_offsets = read_struct_array(buf, true, "Member.TaskEndOffsets", version)?;
+        Assignment::decode_in_place(&mut this.assignment, buf, version)?;
+        Assignment::decode_in_place(&mut this.target_assignment, buf, version)?;
+        this.is_classic = read_bool(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -473,15 +445,17 @@ impl Encode for Endpoint {
 
 impl Decode for Endpoint {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_host = read_string(buf, true, "Endpoint.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.host = read_string(buf, true, "Endpoint.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -522,17 +496,18 @@ impl Encode for TaskOffset {
 
 impl Decode for TaskOffset {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "TaskOffset.SubtopologyId")?;
-        let f_partition = read_i32(buf)?;
-        let f_offset = read_i64(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            partition: f_partition,
-            offset: f_offset,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "TaskOffset.SubtopologyId")?;
+        this.partition = read_i32(buf)?;
+        this.offset = read_i64(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -573,18 +548,23 @@ impl Encode for TopicPartitions {
 
 impl Decode for TopicPartitions {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicPartitions.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.topic_name = read_string(buf, true, "TopicPartitions.TopicName")?;
+        read_int32s_into(
+            buf,
+            true,
+            "TopicPartitions.Partitions",
+            &mut this.partitions,
+        )?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -632,22 +612,17 @@ impl Encode for Assignment {
 impl Decode for Assignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_active_tasks = read_array(buf, true, "Assignment.ActiveTasks", |buf| {
-            TaskIds::decode(buf, version)
-        })?;
-        let f_standby_tasks = read_array(buf, true, "Assignment.StandbyTasks", |buf| {
-            TaskIds::decode(buf, version)
-        })?;
-        let f_warmup_tasks = read_array(buf, true, "Assignment.WarmupTasks", |buf| {
-            TaskIds::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            active_tasks: f_active_tasks,
-            standby_tasks: f_standby_tasks,
-            warmup_tasks: f_warmup_tasks,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.active_tasks = read_struct_array(buf, true, "Assignment.ActiveTasks", version)?;
+        this.standby_tasks = read_struct_array(buf, true, "Assignment.StandbyTasks", version)?;
+        this.warmup_tasks = read_struct_array(buf, true, "Assignment.WarmupTasks", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -684,16 +659,17 @@ impl Encode for TaskIds {
 
 impl Decode for TaskIds {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TaskIds.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
+        read_int32s_into(buf, true, "TaskIds.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -730,15 +706,17 @@ impl Encode for KeyValue {
 
 impl Decode for KeyValue {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_key = read_string(buf, true, "KeyValue.Key")?;
-        let f_value = read_string(buf, true, "KeyValue.Value")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            key: f_key,
-            value: f_value,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.key = read_string(buf, true, "KeyValue.Key")?;
+        this.value = read_string(buf, true, "KeyValue.Value")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -786,20 +764,18 @@ impl Encode for TopicInfo {
 impl Decode for TopicInfo {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicInfo.Name")?;
-        let f_partitions = read_i32(buf)?;
-        let f_replication_factor = read_i16(buf)?;
-        let f_topic_configs = read_array(buf, true, "TopicInfo.TopicConfigs", |buf| {
-            KeyValue::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            replication_factor: f_replication_factor,
-            topic_configs: f_topic_configs,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicInfo.Name")?;
+        this.partitions = read_i32(buf)?;
+        this.replication_factor = read_i16(buf)?;
+        this.topic_configs = read_struct_array(buf, true, "TopicInfo.TopicConfigs", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

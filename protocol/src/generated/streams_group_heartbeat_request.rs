@@ -131,61 +131,46 @@ impl Encode for StreamsGroupHeartbeatRequest {
 }
 
 impl Decode for StreamsGroupHeartbeatRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "StreamsGroupHeartbeatRequest.GroupId")?;
-        let f_member_id = read_string(buf, true, "StreamsGroupHeartbeatRequest.MemberId")?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_endpoint_information_epoch = read_i32(buf)?;
-        let f_instance_id = read_nullable_string(buf, true)?;
-        let f_rack_id = read_nullable_string(buf, true)?;
-        let f_rebalance_timeout_ms = read_i32(buf)?;
-        let f_topology = if read_struct_marker(buf)? {
+        this.group_id = read_string(buf, true, "StreamsGroupHeartbeatRequest.GroupId")?;
+        this.member_id = read_string(buf, true, "StreamsGroupHeartbeatRequest.MemberId")?;
+        this.member_epoch = read_i32(buf)?;
+        this.endpoint_information_epoch = read_i32(buf)?;
+        this.instance_id = read_nullable_string(buf, true)?;
+        this.rack_id = read_nullable_string(buf, true)?;
+        this.rebalance_timeout_ms = read_i32(buf)?;
+        this.topology = if read_struct_marker(buf)? {
             Some(Topology::decode(buf, version)?)
         } else {
             None
         };
-        let f_active_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_standby_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_warmup_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_process_id = read_nullable_string(buf, true)?;
-        let f_user_endpoint = if read_struct_marker(buf)? {
+        this.active_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.standby_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.warmup_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.process_id = read_nullable_string(buf, true)?;
+        this.user_endpoint = if read_struct_marker(buf)? {
             Some(Endpoint::decode(buf, version)?)
         } else {
             None
         };
-        let f_client_tags = read_nullable_array(buf, true, |buf| KeyValue::decode(buf, version))?;
-        let f_task_offsets =
-            read_nullable_array(buf, true, |buf| TaskOffset::decode(buf, version))?;
-        let f_task_end_offsets =
-            read_nullable_array(buf, true, |buf| TaskOffset::decode(buf, version))?;
-        let f_shutdown_application = read_bool(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            endpoint_information_epoch: f_endpoint_information_epoch,
-            instance_id: f_instance_id,
-            rack_id: f_rack_id,
-            rebalance_timeout_ms: f_rebalance_timeout_ms,
-            topology: f_topology,
-            active_tasks: f_active_tasks,
-            standby_tasks: f_standby_tasks,
-            warmup_tasks: f_warmup_tasks,
-            process_id: f_process_id,
-            user_endpoint: f_user_endpoint,
-            client_tags: f_client_tags,
-            task_offsets: f_task_offsets,
-            task_end_offsets: f_task_end_offsets,
-            shutdown_application: f_shutdown_application,
-            unknown_tagged_fields,
-        })
+        this.client_tags = read_nullable_struct_array(buf, true, version)?;
+        this.task_offsets = read_nullable_struct_array(buf, true, version)?;
+        this.task_end_offsets = read_nullable_struct_array(buf, true, version)?;
+        this.shutdown_application = read_bool(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -225,16 +210,16 @@ impl Encode for Topology {
 impl Decode for Topology {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_epoch = read_i32(buf)?;
-        let f_subtopologies = read_array(buf, true, "Topology.Subtopologies", |buf| {
-            Subtopology::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            epoch: f_epoch,
-            subtopologies: f_subtopologies,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.epoch = read_i32(buf)?;
+        this.subtopologies = read_struct_array(buf, true, "Topology.Subtopologies", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -304,39 +289,31 @@ impl Encode for Subtopology {
 impl Decode for Subtopology {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "Subtopology.SubtopologyId")?;
-        let f_source_topics = read_array(buf, true, "Subtopology.SourceTopics", |buf| {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "Subtopology.SubtopologyId")?;
+        this.source_topics = read_array(buf, true, "Subtopology.SourceTopics", |buf| {
             read_string(buf, true, "Subtopology.SourceTopics")
         })?;
-        let f_source_topic_regex = read_array(buf, true, "Subtopology.SourceTopicRegex", |buf| {
+        this.source_topic_regex = read_array(buf, true, "Subtopology.SourceTopicRegex", |buf| {
             read_string(buf, true, "Subtopology.SourceTopicRegex")
         })?;
-        let f_state_changelog_topics =
-            read_array(buf, true, "Subtopology.StateChangelogTopics", |buf| {
-                TopicInfo::decode(buf, version)
-            })?;
-        let f_repartition_sink_topics =
+        this.state_changelog_topics =
+            read_struct_array(buf, true, "Subtopology.StateChangelogTopics", version)?;
+        this.repartition_sink_topics =
             read_array(buf, true, "Subtopology.RepartitionSinkTopics", |buf| {
                 read_string(buf, true, "Subtopology.RepartitionSinkTopics")
             })?;
-        let f_repartition_source_topics =
-            read_array(buf, true, "Subtopology.RepartitionSourceTopics", |buf| {
-                TopicInfo::decode(buf, version)
-            })?;
-        let f_copartition_groups = read_array(buf, true, "Subtopology.CopartitionGroups", |buf| {
-            CopartitionGroup::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            source_topics: f_source_topics,
-            source_topic_regex: f_source_topic_regex,
-            state_changelog_topics: f_state_changelog_topics,
-            repartition_sink_topics: f_repartition_sink_topics,
-            repartition_source_topics: f_repartition_source_topics,
-            copartition_groups: f_copartition_groups,
-            unknown_tagged_fields,
-        })
+        this.repartition_source_topics =
+            read_struct_array(buf, true, "Subtopology.RepartitionSourceTopics", version)?;
+        this.copartition_groups =
+            read_struct_array(buf, true, "Subtopology.CopartitionGroups", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -386,23 +363,24 @@ impl Encode for CopartitionGroup {
 
 impl Decode for CopartitionGroup {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_source_topics = read_array(buf, true, "CopartitionGroup.SourceTopics", read_i16)?;
-        let f_source_topic_regex =
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.source_topics = read_array(buf, true, "CopartitionGroup.SourceTopics", read_i16)?;
+        this.source_topic_regex =
             read_array(buf, true, "CopartitionGroup.SourceTopicRegex", read_i16)?;
-        let f_repartition_source_topics = read_array(
+        this.repartition_source_topics = read_array(
             buf,
             true,
             "CopartitionGroup.RepartitionSourceTopics",
             read_i16,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            source_topics: f_source_topics,
-            source_topic_regex: f_source_topic_regex,
-            repartition_source_topics: f_repartition_source_topics,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -439,15 +417,17 @@ impl Encode for KeyValue {
 
 impl Decode for KeyValue {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_key = read_string(buf, true, "KeyValue.Key")?;
-        let f_value = read_string(buf, true, "KeyValue.Value")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            key: f_key,
-            value: f_value,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.key = read_string(buf, true, "KeyValue.Key")?;
+        this.value = read_string(buf, true, "KeyValue.Value")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -495,20 +475,18 @@ impl Encode for TopicInfo {
 impl Decode for TopicInfo {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "TopicInfo.Name")?;
-        let f_partitions = read_i32(buf)?;
-        let f_replication_factor = read_i16(buf)?;
-        let f_topic_configs = read_array(buf, true, "TopicInfo.TopicConfigs", |buf| {
-            KeyValue::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            replication_factor: f_replication_factor,
-            topic_configs: f_topic_configs,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "TopicInfo.Name")?;
+        this.partitions = read_i32(buf)?;
+        this.replication_factor = read_i16(buf)?;
+        this.topic_configs = read_struct_array(buf, true, "TopicInfo.TopicConfigs", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -545,15 +523,17 @@ impl Encode for Endpoint {
 
 impl Decode for Endpoint {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_host = read_string(buf, true, "Endpoint.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.host = read_string(buf, true, "Endpoint.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -594,17 +574,18 @@ impl Encode for TaskOffset {
 
 impl Decode for TaskOffset {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "TaskOffset.SubtopologyId")?;
-        let f_partition = read_i32(buf)?;
-        let f_offset = read_i64(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            partition: f_partition,
-            offset: f_offset,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "TaskOffset.SubtopologyId")?;
+        this.partition = read_i32(buf)?;
+        this.offset = read_i64(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -641,16 +622,17 @@ impl Encode for TaskIds {
 
 impl Decode for TaskIds {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TaskIds.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
+        read_int32s_into(buf, true, "TaskIds.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -107,46 +107,35 @@ impl Encode for StreamsGroupHeartbeatResponse {
 }
 
 impl Decode for StreamsGroupHeartbeatResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_member_id = read_string(buf, true, "StreamsGroupHeartbeatResponse.MemberId")?;
-        let f_member_epoch = read_i32(buf)?;
-        let f_heartbeat_interval_ms = read_i32(buf)?;
-        let f_acceptable_recovery_lag = read_i32(buf)?;
-        let f_task_offset_interval_ms = read_i32(buf)?;
-        let f_status = read_nullable_array(buf, true, |buf| Status::decode(buf, version))?;
-        let f_active_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_standby_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_warmup_tasks = read_nullable_array(buf, true, |buf| TaskIds::decode(buf, version))?;
-        let f_endpoint_information_epoch = read_i32(buf)?;
-        let f_partitions_by_user_endpoint =
-            read_nullable_array(buf, true, |buf| EndpointToPartitions::decode(buf, version))?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            member_id: f_member_id,
-            member_epoch: f_member_epoch,
-            heartbeat_interval_ms: f_heartbeat_interval_ms,
-            acceptable_recovery_lag: f_acceptable_recovery_lag,
-            task_offset_interval_ms: f_task_offset_interval_ms,
-            status: f_status,
-            active_tasks: f_active_tasks,
-            standby_tasks: f_standby_tasks,
-            warmup_tasks: f_warmup_tasks,
-            endpoint_information_epoch: f_endpoint_information_epoch,
-            partitions_by_user_endpoint: f_partitions_by_user_endpoint,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        this.member_id = read_string(buf, true, "StreamsGroupHeartbeatResponse.MemberId")?;
+        this.member_epoch = read_i32(buf)?;
+        this.heartbeat_interval_ms = read_i32(buf)?;
+        this.acceptable_recovery_lag = read_i32(buf)?;
+        this.task_offset_interval_ms = read_i32(buf)?;
+        this.status = read_nullable_struct_array(buf, true, version)?;
+        this.active_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.standby_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.warmup_tasks = read_nullable_struct_array(buf, true, version)?;
+        this.endpoint_information_epoch = read_i32(buf)?;
+        this.partitions_by_user_endpoint = read_nullable_struct_array(buf, true, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -192,22 +181,19 @@ impl Encode for EndpointToPartitions {
 impl Decode for EndpointToPartitions {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_user_endpoint = Endpoint::decode(buf, version)?;
-        let f_active_partitions =
-            read_array(buf, true, "EndpointToPartitions.ActivePartitions", |buf| {
-                TopicPartition::decode(buf, version)
-            })?;
-        let f_standby_partitions =
-            read_array(buf, true, "EndpointToPartitions.StandbyPartitions", |buf| {
-                TopicPartition::decode(buf, version)
-            })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            user_endpoint: f_user_endpoint,
-            active_partitions: f_active_partitions,
-            standby_partitions: f_standby_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        Endpoint::decode_in_place(&mut this.user_endpoint, buf, version)?;
+        this.active_partitions =
+            read_struct_array(buf, true, "EndpointToPartitions.ActivePartitions", version)?;
+        this.standby_partitions =
+            read_struct_array(buf, true, "EndpointToPartitions.StandbyPartitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -244,15 +230,17 @@ impl Encode for Status {
 
 impl Decode for Status {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_status_code = read_i8(buf)?;
-        let f_status_detail = read_string(buf, true, "Status.StatusDetail")?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            status_code: f_status_code,
-            status_detail: f_status_detail,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.status_code = read_i8(buf)?;
+        this.status_detail = read_string(buf, true, "Status.StatusDetail")?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -289,16 +277,17 @@ impl Encode for TopicPartition {
 
 impl Decode for TopicPartition {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_topic = read_string(buf, true, "TopicPartition.Topic")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TopicPartition.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic: f_topic,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.topic = read_string(buf, true, "TopicPartition.Topic")?;
+        read_int32s_into(buf, true, "TopicPartition.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -335,16 +324,17 @@ impl Encode for TaskIds {
 
 impl Decode for TaskIds {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
-        let mut f_partitions = Int32List::new();
-        read_int32s_into(buf, true, "TaskIds.Partitions", &mut f_partitions)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            subtopology_id: f_subtopology_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.subtopology_id = read_string(buf, true, "TaskIds.SubtopologyId")?;
+        read_int32s_into(buf, true, "TaskIds.Partitions", &mut this.partitions)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -381,15 +371,17 @@ impl Encode for Endpoint {
 
 impl Decode for Endpoint {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_host = read_string(buf, true, "Endpoint.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.host = read_string(buf, true, "Endpoint.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -88,7 +88,13 @@ impl Encode for SyncGroupRequest {
 }
 
 impl Decode for SyncGroupRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -96,42 +102,24 @@ impl Decode for SyncGroupRequest {
             });
         }
         let flexible = version >= 4;
-        let f_group_id = read_string(buf, flexible, "SyncGroupRequest.GroupId")?;
-        let f_generation_id = read_i32(buf)?;
-        let f_member_id = read_string(buf, flexible, "SyncGroupRequest.MemberId")?;
-        let f_group_instance_id = if version >= 3 {
-            read_nullable_string(buf, flexible)?
-        } else {
-            None
-        };
-        let f_protocol_type = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_protocol_name = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_assignments = read_array(buf, flexible, "SyncGroupRequest.Assignments", |buf| {
-            SyncGroupRequestAssignment::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            group_id: f_group_id,
-            generation_id: f_generation_id,
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            protocol_type: f_protocol_type,
-            protocol_name: f_protocol_name,
-            assignments: f_assignments,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "SyncGroupRequest.GroupId")?;
+        this.generation_id = read_i32(buf)?;
+        this.member_id = read_string(buf, flexible, "SyncGroupRequest.MemberId")?;
+        if version >= 3 {
+            this.group_instance_id = read_nullable_string(buf, flexible)?;
+        }
+        if version >= 5 {
+            this.protocol_type = read_nullable_string(buf, true)?;
+        }
+        if version >= 5 {
+            this.protocol_name = read_nullable_string(buf, true)?;
+        }
+        this.assignments =
+            read_struct_array(buf, flexible, "SyncGroupRequest.Assignments", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -177,19 +165,19 @@ impl Encode for SyncGroupRequestAssignment {
 impl Decode for SyncGroupRequestAssignment {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 4;
-        let f_member_id = read_string(buf, flexible, "SyncGroupRequestAssignment.MemberId")?;
-        let f_assignment = read_bytes(buf, flexible, "SyncGroupRequestAssignment.Assignment")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            member_id: f_member_id,
-            assignment: f_assignment,
-            unknown_tagged_fields,
-        })
+        this.member_id = read_string(buf, flexible, "SyncGroupRequestAssignment.MemberId")?;
+        this.assignment = read_bytes(buf, flexible, "SyncGroupRequestAssignment.Assignment")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -72,7 +72,13 @@ impl Encode for SyncGroupResponse {
 }
 
 impl Decode for SyncGroupResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -80,32 +86,21 @@ impl Decode for SyncGroupResponse {
             });
         }
         let flexible = version >= 4;
-        let f_throttle_time_ms = if version >= 1 { read_i32(buf)? } else { 0 };
-        let f_error_code = read_i16(buf)?;
-        let f_protocol_type = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_protocol_name = if version >= 5 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_assignment = read_bytes(buf, flexible, "SyncGroupResponse.Assignment")?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            protocol_type: f_protocol_type,
-            protocol_name: f_protocol_name,
-            assignment: f_assignment,
-            unknown_tagged_fields,
-        })
+        if version >= 1 {
+            this.throttle_time_ms = read_i32(buf)?;
+        }
+        this.error_code = read_i16(buf)?;
+        if version >= 5 {
+            this.protocol_type = read_nullable_string(buf, true)?;
+        }
+        if version >= 5 {
+            this.protocol_name = read_nullable_string(buf, true)?;
+        }
+        this.assignment = read_bytes(buf, flexible, "SyncGroupResponse.Assignment")?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

@@ -100,7 +100,13 @@ impl Encode for TxnOffsetCommitRequest {
 }
 
 impl Decode for TxnOffsetCommitRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -108,41 +114,25 @@ impl Decode for TxnOffsetCommitRequest {
             });
         }
         let flexible = version >= 3;
-        let f_transactional_id =
+        this.transactional_id =
             read_string(buf, flexible, "TxnOffsetCommitRequest.TransactionalId")?;
-        let f_group_id = read_string(buf, flexible, "TxnOffsetCommitRequest.GroupId")?;
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_generation_id = if version >= 3 { read_i32(buf)? } else { -1 };
-        let f_member_id = if version >= 3 {
-            read_string(buf, true, "TxnOffsetCommitRequest.MemberId")?
-        } else {
-            StrBytes::default()
-        };
-        let f_group_instance_id = if version >= 3 {
-            read_nullable_string(buf, true)?
-        } else {
-            None
-        };
-        let f_topics = read_array(buf, flexible, "TxnOffsetCommitRequest.Topics", |buf| {
-            TxnOffsetCommitRequestTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            transactional_id: f_transactional_id,
-            group_id: f_group_id,
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            generation_id: f_generation_id,
-            member_id: f_member_id,
-            group_instance_id: f_group_instance_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, flexible, "TxnOffsetCommitRequest.GroupId")?;
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        if version >= 3 {
+            this.generation_id = read_i32(buf)?;
+        }
+        if version >= 3 {
+            this.member_id = read_string(buf, true, "TxnOffsetCommitRequest.MemberId")?;
+        }
+        if version >= 3 {
+            this.group_instance_id = read_nullable_string(buf, true)?;
+        }
+        this.topics = read_struct_array(buf, flexible, "TxnOffsetCommitRequest.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -190,24 +180,24 @@ impl Encode for TxnOffsetCommitRequestTopic {
 impl Decode for TxnOffsetCommitRequestTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = read_string(buf, flexible, "TxnOffsetCommitRequestTopic.Name")?;
-        let f_partitions = read_array(
+        this.name = read_string(buf, flexible, "TxnOffsetCommitRequestTopic.Name")?;
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "TxnOffsetCommitRequestTopic.Partitions",
-            |buf| TxnOffsetCommitRequestPartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -263,23 +253,23 @@ impl Encode for TxnOffsetCommitRequestPartition {
 impl Decode for TxnOffsetCommitRequestPartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_partition_index = read_i32(buf)?;
-        let f_committed_offset = read_i64(buf)?;
-        let f_committed_leader_epoch = if version >= 2 { read_i32(buf)? } else { -1 };
-        let f_committed_metadata = read_nullable_string(buf, flexible)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            committed_offset: f_committed_offset,
-            committed_leader_epoch: f_committed_leader_epoch,
-            committed_metadata: f_committed_metadata,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.committed_offset = read_i64(buf)?;
+        if version >= 2 {
+            this.committed_leader_epoch = read_i32(buf)?;
+        }
+        this.committed_metadata = read_nullable_string(buf, flexible)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

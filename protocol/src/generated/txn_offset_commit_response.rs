@@ -54,7 +54,13 @@ impl Encode for TxnOffsetCommitResponse {
 }
 
 impl Decode for TxnOffsetCommitResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
@@ -62,20 +68,12 @@ impl Decode for TxnOffsetCommitResponse {
             });
         }
         let flexible = version >= 3;
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_topics = read_array(buf, flexible, "TxnOffsetCommitResponse.Topics", |buf| {
-            TxnOffsetCommitResponseTopic::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.topics = read_struct_array(buf, flexible, "TxnOffsetCommitResponse.Topics", version)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -123,24 +121,24 @@ impl Encode for TxnOffsetCommitResponseTopic {
 impl Decode for TxnOffsetCommitResponseTopic {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_name = read_string(buf, flexible, "TxnOffsetCommitResponseTopic.Name")?;
-        let f_partitions = read_array(
+        this.name = read_string(buf, flexible, "TxnOffsetCommitResponseTopic.Name")?;
+        this.partitions = read_struct_array(
             buf,
             flexible,
             "TxnOffsetCommitResponseTopic.Partitions",
-            |buf| TxnOffsetCommitResponsePartition::decode(buf, version),
+            version,
         )?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            name: f_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 
@@ -186,19 +184,19 @@ impl Encode for TxnOffsetCommitResponsePartition {
 impl Decode for TxnOffsetCommitResponsePartition {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         let flexible = version >= 3;
-        let f_partition_index = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let unknown_tagged_fields = if flexible {
-            read_tagged_fields(buf, |_, _| Ok(false))?
-        } else {
-            Vec::new()
-        };
-        Ok(Self {
-            partition_index: f_partition_index,
-            error_code: f_error_code,
-            unknown_tagged_fields,
-        })
+        this.partition_index = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        if flexible {
+            read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        }
+        Ok(())
     }
 }
 

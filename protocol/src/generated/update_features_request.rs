@@ -60,26 +60,27 @@ impl Encode for UpdateFeaturesRequest {
 }
 
 impl Decode for UpdateFeaturesRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_timeout_ms = read_i32(buf)?;
-        let f_feature_updates =
-            read_array(buf, true, "UpdateFeaturesRequest.FeatureUpdates", |buf| {
-                FeatureUpdateKey::decode(buf, version)
-            })?;
-        let f_validate_only = if version >= 1 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            timeout_ms: f_timeout_ms,
-            feature_updates: f_feature_updates,
-            validate_only: f_validate_only,
-            unknown_tagged_fields,
-        })
+        this.timeout_ms = read_i32(buf)?;
+        this.feature_updates =
+            read_struct_array(buf, true, "UpdateFeaturesRequest.FeatureUpdates", version)?;
+        if version >= 1 {
+            this.validate_only = read_bool(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -139,18 +140,22 @@ impl Encode for FeatureUpdateKey {
 impl Decode for FeatureUpdateKey {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_feature = read_string(buf, true, "FeatureUpdateKey.Feature")?;
-        let f_max_version_level = read_i16(buf)?;
-        let f_allow_downgrade = if version <= 0 { read_bool(buf)? } else { false };
-        let f_upgrade_type = if version >= 1 { read_i8(buf)? } else { 1 };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            feature: f_feature,
-            max_version_level: f_max_version_level,
-            allow_downgrade: f_allow_downgrade,
-            upgrade_type: f_upgrade_type,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.feature = read_string(buf, true, "FeatureUpdateKey.Feature")?;
+        this.max_version_level = read_i16(buf)?;
+        if version <= 0 {
+            this.allow_downgrade = read_bool(buf)?;
+        }
+        if version >= 1 {
+            this.upgrade_type = read_i8(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -56,31 +56,27 @@ impl Encode for UpdateFeaturesResponse {
 }
 
 impl Decode for UpdateFeaturesResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let f_results = if version <= 1 {
-            read_array(buf, true, "UpdateFeaturesResponse.Results", |buf| {
-                UpdatableFeatureResult::decode(buf, version)
-            })?
-        } else {
-            Vec::new()
-        };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            results: f_results,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        if version <= 1 {
+            this.results = read_struct_array(buf, true, "UpdateFeaturesResponse.Results", version)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -121,17 +117,18 @@ impl Encode for UpdatableFeatureResult {
 
 impl Decode for UpdatableFeatureResult {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_feature = read_string(buf, true, "UpdatableFeatureResult.Feature")?;
-        let f_error_code = read_i16(buf)?;
-        let f_error_message = read_nullable_string(buf, true)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            feature: f_feature,
-            error_code: f_error_code,
-            error_message: f_error_message,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.feature = read_string(buf, true, "UpdatableFeatureResult.Feature")?;
+        this.error_code = read_i16(buf)?;
+        this.error_message = read_nullable_string(buf, true)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -63,31 +63,27 @@ impl Encode for UpdateRaftVoterRequest {
 }
 
 impl Decode for UpdateRaftVoterRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_cluster_id = read_nullable_string(buf, true)?;
-        let f_current_leader_epoch = read_i32(buf)?;
-        let f_voter_id = read_i32(buf)?;
-        let f_voter_directory_id = read_uuid(buf)?;
-        let f_listeners = read_array(buf, true, "UpdateRaftVoterRequest.Listeners", |buf| {
-            Listener::decode(buf, version)
-        })?;
-        let f_kraft_version_feature = KRaftVersionFeature::decode(buf, version)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            current_leader_epoch: f_current_leader_epoch,
-            voter_id: f_voter_id,
-            voter_directory_id: f_voter_directory_id,
-            listeners: f_listeners,
-            kraft_version_feature: f_kraft_version_feature,
-            unknown_tagged_fields,
-        })
+        this.cluster_id = read_nullable_string(buf, true)?;
+        this.current_leader_epoch = read_i32(buf)?;
+        this.voter_id = read_i32(buf)?;
+        this.voter_directory_id = read_uuid(buf)?;
+        this.listeners = read_struct_array(buf, true, "UpdateRaftVoterRequest.Listeners", version)?;
+        KRaftVersionFeature::decode_in_place(&mut this.kraft_version_feature, buf, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -128,17 +124,18 @@ impl Encode for Listener {
 
 impl Decode for Listener {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Listener.Name")?;
-        let f_host = read_string(buf, true, "Listener.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Listener.Name")?;
+        this.host = read_string(buf, true, "Listener.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -175,15 +172,17 @@ impl Encode for KRaftVersionFeature {
 
 impl Decode for KRaftVersionFeature {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_min_supported_version = read_i16(buf)?;
-        let f_max_supported_version = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            min_supported_version: f_min_supported_version,
-            max_supported_version: f_max_supported_version,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.min_supported_version = read_i16(buf)?;
+        this.max_supported_version = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -56,33 +56,37 @@ impl Encode for UpdateRaftVoterResponse {
 }
 
 impl Decode for UpdateRaftVoterResponse {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_throttle_time_ms = read_i32(buf)?;
-        let f_error_code = read_i16(buf)?;
-        let mut f_current_leader = CurrentLeader::default();
-        let unknown_tagged_fields = read_tagged_fields(buf, |tag, data| {
-            match tag {
-                0 => f_current_leader = CurrentLeader::decode(data, version)?,
-                _ => return Ok(false),
-            }
-            if data.is_empty() {
-                Ok(true)
-            } else {
-                Err(DecodeError::TrailingBytes(data.len()))
-            }
-        })?;
-        Ok(Self {
-            throttle_time_ms: f_throttle_time_ms,
-            error_code: f_error_code,
-            current_leader: f_current_leader,
-            unknown_tagged_fields,
-        })
+        this.throttle_time_ms = read_i32(buf)?;
+        this.error_code = read_i16(buf)?;
+        read_tagged_fields_into(
+            buf,
+            |tag, data| {
+                match tag {
+                    0 => this.current_leader = CurrentLeader::decode(data, version)?,
+                    _ => return Ok(false),
+                }
+                if data.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(DecodeError::TrailingBytes(data.len()))
+                }
+            },
+            &mut this.unknown_tagged_fields,
+        )?;
+        Ok(())
     }
 }
 
@@ -127,19 +131,19 @@ impl Encode for CurrentLeader {
 
 impl Decode for CurrentLeader {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_leader_id = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let f_host = read_string(buf, true, "CurrentLeader.Host")?;
-        let f_port = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            leader_id: f_leader_id,
-            leader_epoch: f_leader_epoch,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.leader_id = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        this.host = read_string(buf, true, "CurrentLeader.Host")?;
+        this.port = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -53,25 +53,26 @@ impl Encode for VoteRequest {
 }
 
 impl Decode for VoteRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_cluster_id = read_nullable_string(buf, true)?;
-        let f_voter_id = if version >= 1 { read_i32(buf)? } else { -1 };
-        let f_topics = read_array(buf, true, "VoteRequest.Topics", |buf| {
-            TopicData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            cluster_id: f_cluster_id,
-            voter_id: f_voter_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.cluster_id = read_nullable_string(buf, true)?;
+        if version >= 1 {
+            this.voter_id = read_i32(buf)?;
+        }
+        this.topics = read_struct_array(buf, true, "VoteRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -109,16 +110,16 @@ impl Encode for TopicData {
 impl Decode for TopicData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_name = read_string(buf, true, "TopicData.TopicName")?;
-        let f_partitions = read_array(buf, true, "TopicData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_name: f_topic_name,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_name = read_string(buf, true, "TopicData.TopicName")?;
+        this.partitions = read_struct_array(buf, true, "TopicData.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -191,34 +192,28 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition_index = read_i32(buf)?;
-        let f_replica_epoch = read_i32(buf)?;
-        let f_replica_id = read_i32(buf)?;
-        let f_replica_directory_id = if version >= 1 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_voter_directory_id = if version >= 1 {
-            read_uuid(buf)?
-        } else {
-            Uuid::ZERO
-        };
-        let f_last_offset_epoch = read_i32(buf)?;
-        let f_last_offset = read_i64(buf)?;
-        let f_pre_vote = if version >= 2 { read_bool(buf)? } else { false };
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition_index: f_partition_index,
-            replica_epoch: f_replica_epoch,
-            replica_id: f_replica_id,
-            replica_directory_id: f_replica_directory_id,
-            voter_directory_id: f_voter_directory_id,
-            last_offset_epoch: f_last_offset_epoch,
-            last_offset: f_last_offset,
-            pre_vote: f_pre_vote,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition_index = read_i32(buf)?;
+        this.replica_epoch = read_i32(buf)?;
+        this.replica_id = read_i32(buf)?;
+        if version >= 1 {
+            this.replica_directory_id = read_uuid(buf)?;
+        }
+        if version >= 1 {
+            this.voter_directory_id = read_uuid(buf)?;
+        }
+        this.last_offset_epoch = read_i32(buf)?;
+        this.last_offset = read_i64(buf)?;
+        if version >= 2 {
+            this.pre_vote = read_bool(buf)?;
+        }
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

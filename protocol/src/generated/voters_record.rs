@@ -46,23 +46,23 @@ impl Encode for VotersRecord {
 }
 
 impl Decode for VotersRecord {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_version = read_i16(buf)?;
-        let f_voters = read_array(buf, true, "VotersRecord.Voters", |buf| {
-            Voter::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            version: f_version,
-            voters: f_voters,
-            unknown_tagged_fields,
-        })
+        this.version = read_i16(buf)?;
+        this.voters = read_struct_array(buf, true, "VotersRecord.Voters", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -108,20 +108,18 @@ impl Encode for Voter {
 impl Decode for Voter {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_voter_id = read_i32(buf)?;
-        let f_voter_directory_id = read_uuid(buf)?;
-        let f_endpoints = read_array(buf, true, "Voter.Endpoints", |buf| {
-            Endpoint::decode(buf, version)
-        })?;
-        let f_kraft_version_feature = KRaftVersionFeature::decode(buf, version)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            voter_id: f_voter_id,
-            voter_directory_id: f_voter_directory_id,
-            endpoints: f_endpoints,
-            kraft_version_feature: f_kraft_version_feature,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.voter_id = read_i32(buf)?;
+        this.voter_directory_id = read_uuid(buf)?;
+        this.endpoints = read_struct_array(buf, true, "Voter.Endpoints", version)?;
+        KRaftVersionFeature::decode_in_place(&mut this.kraft_version_feature, buf, version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -162,17 +160,18 @@ impl Encode for Endpoint {
 
 impl Decode for Endpoint {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "Endpoint.Name")?;
-        let f_host = read_string(buf, true, "Endpoint.Host")?;
-        let f_port = read_u16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            host: f_host,
-            port: f_port,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "Endpoint.Name")?;
+        this.host = read_string(buf, true, "Endpoint.Host")?;
+        this.port = read_u16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -209,15 +208,17 @@ impl Encode for KRaftVersionFeature {
 
 impl Decode for KRaftVersionFeature {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_min_supported_version = read_i16(buf)?;
-        let f_max_supported_version = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            min_supported_version: f_min_supported_version,
-            max_supported_version: f_max_supported_version,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.min_supported_version = read_i16(buf)?;
+        this.max_supported_version = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -47,23 +47,23 @@ impl Encode for WriteShareGroupStateRequest {
 }
 
 impl Decode for WriteShareGroupStateRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_group_id = read_string(buf, true, "WriteShareGroupStateRequest.GroupId")?;
-        let f_topics = read_array(buf, true, "WriteShareGroupStateRequest.Topics", |buf| {
-            WriteStateData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            group_id: f_group_id,
-            topics: f_topics,
-            unknown_tagged_fields,
-        })
+        this.group_id = read_string(buf, true, "WriteShareGroupStateRequest.GroupId")?;
+        this.topics = read_struct_array(buf, true, "WriteShareGroupStateRequest.Topics", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -101,16 +101,16 @@ impl Encode for WriteStateData {
 impl Decode for WriteStateData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_topic_id = read_uuid(buf)?;
-        let f_partitions = read_array(buf, true, "WriteStateData.Partitions", |buf| {
-            PartitionData::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            topic_id: f_topic_id,
-            partitions: f_partitions,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.topic_id = read_uuid(buf)?;
+        this.partitions = read_struct_array(buf, true, "WriteStateData.Partitions", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -162,22 +162,19 @@ impl Encode for PartitionData {
 impl Decode for PartitionData {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_partition = read_i32(buf)?;
-        let f_state_epoch = read_i32(buf)?;
-        let f_leader_epoch = read_i32(buf)?;
-        let f_start_offset = read_i64(buf)?;
-        let f_state_batches = read_array(buf, true, "PartitionData.StateBatches", |buf| {
-            StateBatch::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            partition: f_partition,
-            state_epoch: f_state_epoch,
-            leader_epoch: f_leader_epoch,
-            start_offset: f_start_offset,
-            state_batches: f_state_batches,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.partition = read_i32(buf)?;
+        this.state_epoch = read_i32(buf)?;
+        this.leader_epoch = read_i32(buf)?;
+        this.start_offset = read_i64(buf)?;
+        this.state_batches = read_struct_array(buf, true, "PartitionData.StateBatches", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -222,19 +219,19 @@ impl Encode for StateBatch {
 
 impl Decode for StateBatch {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_first_offset = read_i64(buf)?;
-        let f_last_offset = read_i64(buf)?;
-        let f_delivery_state = read_i8(buf)?;
-        let f_delivery_count = read_i16(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            first_offset: f_first_offset,
-            last_offset: f_last_offset,
-            delivery_state: f_delivery_state,
-            delivery_count: f_delivery_count,
-            unknown_tagged_fields,
-        })
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.first_offset = read_i64(buf)?;
+        this.last_offset = read_i64(buf)?;
+        this.delivery_state = read_i8(buf)?;
+        this.delivery_count = read_i16(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

@@ -43,21 +43,22 @@ impl Encode for WriteTxnMarkersRequest {
 }
 
 impl Decode for WriteTxnMarkersRequest {
+    #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError::UnsupportedVersion {
                 message: Self::NAME,
                 version,
             });
         }
-        let f_markers = read_array(buf, true, "WriteTxnMarkersRequest.Markers", |buf| {
-            WritableTxnMarker::decode(buf, version)
-        })?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            markers: f_markers,
-            unknown_tagged_fields,
-        })
+        this.markers = read_struct_array(buf, true, "WriteTxnMarkersRequest.Markers", version)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -107,22 +108,19 @@ impl Encode for WritableTxnMarker {
 impl Decode for WritableTxnMarker {
     #[inline]
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
-        let f_producer_id = read_i64(buf)?;
-        let f_producer_epoch = read_i16(buf)?;
-        let f_transaction_result = read_bool(buf)?;
-        let f_topics = read_array(buf, true, "WritableTxnMarker.Topics", |buf| {
-            WritableTxnMarkerTopic::decode(buf, version)
-        })?;
-        let f_coordinator_epoch = read_i32(buf)?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            producer_id: f_producer_id,
-            producer_epoch: f_producer_epoch,
-            transaction_result: f_transaction_result,
-            topics: f_topics,
-            coordinator_epoch: f_coordinator_epoch,
-            unknown_tagged_fields,
-        })
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        this.producer_id = read_i64(buf)?;
+        this.producer_epoch = read_i16(buf)?;
+        this.transaction_result = read_bool(buf)?;
+        this.topics = read_struct_array(buf, true, "WritableTxnMarker.Topics", version)?;
+        this.coordinator_epoch = read_i32(buf)?;
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 
@@ -159,21 +157,22 @@ impl Encode for WritableTxnMarkerTopic {
 
 impl Decode for WritableTxnMarkerTopic {
     #[inline]
-    fn decode(buf: &mut Bytes, _version: i16) -> DecodeResult<Self> {
-        let f_name = read_string(buf, true, "WritableTxnMarkerTopic.Name")?;
-        let mut f_partition_indexes = Int32List::new();
+    fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self> {
+        let mut this = Self::default();
+        Self::decode_in_place(&mut this, buf, version)?;
+        Ok(this)
+    }
+    #[inline]
+    fn decode_in_place(this: &mut Self, buf: &mut Bytes, _version: i16) -> DecodeResult<()> {
+        this.name = read_string(buf, true, "WritableTxnMarkerTopic.Name")?;
         read_int32s_into(
             buf,
             true,
             "WritableTxnMarkerTopic.PartitionIndexes",
-            &mut f_partition_indexes,
+            &mut this.partition_indexes,
         )?;
-        let unknown_tagged_fields = read_tagged_fields(buf, |_, _| Ok(false))?;
-        Ok(Self {
-            name: f_name,
-            partition_indexes: f_partition_indexes,
-            unknown_tagged_fields,
-        })
+        read_tagged_fields_into(buf, |_, _| Ok(false), &mut this.unknown_tagged_fields)?;
+        Ok(())
     }
 }
 

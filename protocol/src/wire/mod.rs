@@ -30,4 +30,14 @@ pub trait Encode {
 pub trait Decode: Sized {
     /// Reads one value for `version` from the front of `buf`, advancing it.
     fn decode(buf: &mut Bytes, version: i16) -> DecodeResult<Self>;
+
+    /// Reads one value into `place`, which must hold the type's default
+    /// (fields absent at `version` are left as they are). Generated types
+    /// decode their fields straight into their final place, so that no
+    /// freshly built value is copied through a temporary; on an error,
+    /// `place` holds a partly decoded value.
+    fn decode_in_place(place: &mut Self, buf: &mut Bytes, version: i16) -> DecodeResult<()> {
+        *place = Self::decode(buf, version)?;
+        Ok(())
+    }
 }

@@ -1,5 +1,6 @@
 //! Checked, zero-copy readers over [`Bytes`].
 
+use super::Decode;
 use crate::error::{DecodeError, DecodeResult};
 use crate::int32_list::Int32List;
 use crate::str_bytes::StrBytes;
@@ -263,6 +264,41 @@ pub fn read_nullable_int32s(buf: &mut Bytes, compact: bool) -> DecodeResult<Opti
     let mut ids = Int32List::new();
     take_int32s(buf, len, &mut ids)?;
     Ok(Some(ids))
+}
+
+/// Reads a nullable array of structs, each decoded in its slot of the
+/// vector (see [`Decode::decode_in_place`]).
+#[inline]
+pub fn read_nullable_struct_array<T: Decode + Default>(
+    buf: &mut Bytes,
+    compact: bool,
+    version: i16,
+) -> DecodeResult<Option<Vec<T>>> {
+    let Some(len) = read_array_len(buf, compact)? else {
+        return Ok(None);
+    };
+    // As in `read_nullable_array`: the count is checked against the bytes
+    // left, but a struct may take far more memory than its one byte.
+    let mut items: Vec<T> =
+        Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
+    for _ in 0..len {
+        items.push(T::default());
+        if let Some(item) = items.last_mut() {
+            T::decode_in_place(item, buf, version)?;
+        }
+    }
+    Ok(Some(items))
+}
+
+/// Reads a non-nullable array of structs (see [`read_nullable_struct_array`]).
+#[inline]
+pub fn read_struct_array<T: Decode + Default>(
+    buf: &mut Bytes,
+    compact: bool,
+    field: &'static str,
+    version: i16,
+) -> DecodeResult<Vec<T>> {
+    read_nullable_struct_array(buf, compact, version)?.ok_or(DecodeError::UnexpectedNull(field))
 }
 
 /// Reads the 1-byte presence marker of a nullable struct field:

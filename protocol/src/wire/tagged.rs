@@ -33,6 +33,22 @@ pub fn read_tagged_fields(
     read_some_tagged_fields(buf, known)
 }
 
+/// [`read_tagged_fields`] into `unknown` (generated decoders fill their
+/// fields in place; an empty section leaves `unknown` as it is).
+#[inline]
+pub fn read_tagged_fields_into(
+    buf: &mut Bytes,
+    known: impl FnMut(u32, &mut Bytes) -> DecodeResult<bool>,
+    unknown: &mut Vec<RawTaggedField>,
+) -> DecodeResult<()> {
+    if buf.first() == Some(&0) {
+        bytes::Buf::advance(buf, 1);
+        return Ok(());
+    }
+    *unknown = read_some_tagged_fields(buf, known)?;
+    Ok(())
+}
+
 #[inline(never)]
 fn read_some_tagged_fields(
     buf: &mut Bytes,
