@@ -190,6 +190,14 @@ pub fn read_array_len(buf: &mut Bytes, compact: bool) -> DecodeResult<Option<usi
 /// Most bytes an array reserves before its elements have decoded.
 const MAX_PREALLOCATED_BYTES: usize = 64 * 1024;
 
+/// A vector for an array of `len` elements. The count is bounded by the
+/// bytes left, but an element may decode to far more memory than the one
+/// byte it must take on the wire: reserve a bounded amount up front and let
+/// the vector grow as elements arrive.
+fn array_vec<T>(len: usize) -> Vec<T> {
+    Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)))
+}
+
 /// Reads an array with `element`, which decodes one item.
 #[inline]
 pub fn read_nullable_array<T>(
@@ -200,11 +208,7 @@ pub fn read_nullable_array<T>(
     let Some(len) = read_array_len(buf, compact)? else {
         return Ok(None);
     };
-    // The count is bounded by the bytes left, but an element may decode to
-    // far more memory than the one byte it must take on the wire; reserve a
-    // bounded amount up front and let the vector grow as elements arrive.
-    let mut items =
-        Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
+    let mut items = array_vec(len);
     for _ in 0..len {
         items.push(element(buf)?);
     }
@@ -277,10 +281,7 @@ pub fn read_nullable_struct_array<T: Decode + Default>(
     let Some(len) = read_array_len(buf, compact)? else {
         return Ok(None);
     };
-    // As in `read_nullable_array`: the count is checked against the bytes
-    // left, but a struct may take far more memory than its one byte.
-    let mut items: Vec<T> =
-        Vec::with_capacity(len.min(MAX_PREALLOCATED_BYTES / std::mem::size_of::<T>().max(1)));
+    let mut items: Vec<T> = array_vec(len);
     for _ in 0..len {
         items.push(T::default());
         if let Some(item) = items.last_mut() {
