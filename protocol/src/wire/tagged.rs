@@ -25,12 +25,9 @@ pub fn read_tagged_fields(
     buf: &mut Bytes,
     known: impl FnMut(u32, &mut Bytes) -> DecodeResult<bool>,
 ) -> DecodeResult<Vec<RawTaggedField>> {
-    // Nearly always empty: one zero byte, read inline.
-    if buf.first() == Some(&0) {
-        bytes::Buf::advance(buf, 1);
-        return Ok(Vec::new());
-    }
-    read_some_tagged_fields(buf, known)
+    let mut unknown = Vec::new();
+    read_tagged_fields_into(buf, known, &mut unknown)?;
+    Ok(unknown)
 }
 
 /// [`read_tagged_fields`] into `unknown` (generated decoders fill their
@@ -41,6 +38,7 @@ pub fn read_tagged_fields_into(
     known: impl FnMut(u32, &mut Bytes) -> DecodeResult<bool>,
     unknown: &mut Vec<RawTaggedField>,
 ) -> DecodeResult<()> {
+    // Nearly always empty: one zero byte, read inline.
     if buf.first() == Some(&0) {
         bytes::Buf::advance(buf, 1);
         return Ok(());
