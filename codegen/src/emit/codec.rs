@@ -245,8 +245,8 @@ impl<'a> Body<'a> {
                     plain
                 }
             }
-            FieldType::Array(e) => {
-                let elem = self.read_elem(e, &c, &name);
+            FieldType::Array(Elem::Prim(p)) => {
+                let elem = read_elem(*p, &c, &name);
                 let plain = format!("read_array({b}, {c}, {name:?}, {elem})?");
                 if f.optional {
                     pick(
@@ -271,17 +271,6 @@ impl<'a> Body<'a> {
                     plain
                 }
             }
-        }
-    }
-
-    fn read_elem(&mut self, e: &Elem, c: &str, name: &str) -> String {
-        match e {
-            Elem::Prim(Prim::String) => format!("|buf| read_string(buf, {c}, {name:?})"),
-            Elem::Prim(Prim::Bytes | Prim::Records) => {
-                format!("|buf| read_bytes(buf, {c}, {name:?})")
-            }
-            Elem::Prim(p) => format!("read_{}", prim_reader(*p)),
-            Elem::Struct(n) => format!("|buf| {n}::decode(buf, {})", self.version()),
         }
     }
 
@@ -321,6 +310,16 @@ fn prim_reader(p: Prim) -> &'static str {
 
 fn has_tagged_section(msg: &Message) -> bool {
     !msg.flexible_set.is_empty()
+}
+
+/// The element reader of an array of primitives (struct elements are
+/// decoded in place by `read_struct_array`).
+fn read_elem(p: Prim, c: &str, name: &str) -> String {
+    match p {
+        Prim::String => format!("|buf| read_string(buf, {c}, {name:?})"),
+        Prim::Bytes | Prim::Records => format!("|buf| read_bytes(buf, {c}, {name:?})"),
+        p => format!("read_{}", prim_reader(p)),
+    }
 }
 
 /// `impl Encode` for one struct.
