@@ -70,9 +70,11 @@ impl Admin {
                 .client
                 .send_to(*node, Lane::Default, &ListGroupsRequest::default())
                 .await?;
-            ErrorCode(response.error_code)
-                .into_result()
-                .map_err(|code| Error::broker(code, format!("ListGroups node {node}"), None))?;
+            Error::check_code(
+                response.error_code,
+                || format!("ListGroups node {node}"),
+                None,
+            )?;
             for g in response.groups {
                 let listing = GroupListing {
                     group_id: g.group_id.to_string(),
@@ -148,9 +150,11 @@ impl Admin {
             ..Default::default()
         };
         let response = conn.send_at(&request, version).await?;
-        ErrorCode(response.error_code)
-            .into_result()
-            .map_err(|code| Error::broker(code, format!("OffsetFetch {group_id}"), None))?;
+        Error::check_code(
+            response.error_code,
+            || format!("OffsetFetch {group_id}"),
+            None,
+        )?;
         let mut out: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
         for t in &response.topics {
             for p in &t.partitions {

@@ -873,9 +873,11 @@ pub async fn committed_offsets(
         ..Default::default()
     };
     let response = conn.send_at(&request, version).await?;
-    ErrorCode(response.error_code)
-        .into_result()
-        .map_err(|c| Error::broker(c, format!("OffsetFetch {group_id}"), None))?;
+    Error::check_code(
+        response.error_code,
+        || format!("OffsetFetch {group_id}"),
+        None,
+    )?;
     let mut out = BTreeMap::new();
     for t in &response.topics {
         for p in &t.partitions {
@@ -907,9 +909,7 @@ pub(crate) async fn coordinator_connection(
         Some(c) => (c.error_code, c.host.clone(), c.port),
         None => (response.error_code, response.host.clone(), response.port),
     };
-    ErrorCode(code)
-        .into_result()
-        .map_err(|c| Error::broker(c, format!("FindCoordinator {group_id}"), None))?;
+    Error::check_code(code, || format!("FindCoordinator {group_id}"), None)?;
     let coordinator = io::Coordinator {
         node_id: -1,
         host: host.as_str().to_owned(),

@@ -243,9 +243,7 @@ async fn ensure_producer_id(shared: &Shared) -> crate::Result<()> {
         ..Default::default()
     };
     let response = conn.send_at(&request, version).await?;
-    ErrorCode(response.error_code)
-        .into_result()
-        .map_err(|code| Error::broker(code, "InitProducerId", None))?;
+    Error::check_code(response.error_code, || "InitProducerId".into(), None)?;
     tracing::debug!(
         producer_id = response.producer_id,
         epoch = response.producer_epoch,
