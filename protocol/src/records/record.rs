@@ -385,33 +385,52 @@ mod fast {
         u64::from_le_bytes(bytes)
     }
 
-    /// The zigzag varint of one to three bytes at the bottom of `w`, and
+    /// The unsigned varint of one to three bytes at the bottom of `w`, and
     /// its length in bytes. One- and two-byte varints (every length, delta
     /// and count of a small record) take one predictable branch each.
     #[inline(always)]
-    fn varint(w: u64) -> Option<(i64, usize)> {
-        let (raw, len) = if w & 0x80 == 0 {
-            (w & 0x7f, 1)
+    fn raw_varint(w: u64) -> Option<(u64, usize)> {
+        if w & 0x80 == 0 {
+            Some((w & 0x7f, 1))
         } else if w & 0x8000 == 0 {
-            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+            Some(((w & 0x7f) | ((w >> 1) & 0x3f80), 2))
         } else if w & 0x80_0000 == 0 {
-            ((w & 0x7f) | ((w >> 1) & 0x3f80) | ((w >> 2) & 0x1f_c000), 3)
+            Some(((w & 0x7f) | ((w >> 1) & 0x3f80) | ((w >> 2) & 0x1f_c000), 3))
         } else {
-            return None;
-        };
+            None
+        }
+    }
+
+    /// The zigzag varint at the bottom of `w`, and its length in bytes.
+    #[inline(always)]
+    fn varint(w: u64) -> Option<(i64, usize)> {
+        let (raw, len) = raw_varint(w)?;
         Some((((raw >> 1) as i64) ^ -((raw & 1) as i64), len))
+    }
+
+    /// A length at the bottom of `w`: `Some(None)` for -1 (null), the
+    /// length for any other value that is not negative. Lengths skip the
+    /// zigzag decode: a non-negative one is even, and -1 is 1.
+    #[inline(always)]
+    fn length(w: u64) -> Option<(Option<usize>, usize)> {
+        let (raw, n) = raw_varint(w)?;
+        match raw {
+            1 => Some((None, n)),
+            _ if raw & 1 == 0 => Some((Some((raw >> 1) as usize), n)),
+            _ => None,
+        }
     }
 
     /// A key or value: its length varint at `pos` in `w`'s bottom bytes,
     /// then the bytes. Returns the field and the position after it.
     #[inline(always)]
     fn nullable(rec: &[u8], pos: usize, w: u64) -> Option<(Option<&[u8]>, usize)> {
-        let (len, n) = varint(w)?;
+        let (len, n) = length(w)?;
         let start = pos + n;
-        if len == -1 {
+        let Some(len) = len else {
             return Some((None, start));
-        }
-        let end = start + usize::try_from(len).ok()?;
+        };
+        let end = start + len;
         Some((Some(rec.get(start..end)?), end))
     }
 
@@ -420,10 +439,10 @@ mod fast {
     pub(super) fn record(data: &[u8], pos: usize) -> Option<(Fields<'_>, usize)> {
         // Length, attributes and timestamp delta: at most 7 bytes.
         let w = word(data, pos);
-        let (len, n) = varint(w)?;
+        let (len, n) = length(w)?;
         let start = pos + n;
         // A varint of at most three bytes is below 2^21: no overflow.
-        let end = start + usize::try_from(len).ok()?;
+        let end = start + len?;
         let rec = data.get(start..end)?;
         let (timestamp_delta, n) = varint(w >> (8 * (n + 1)))?;
         let at = 1 + n;
