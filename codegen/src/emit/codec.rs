@@ -369,7 +369,7 @@ pub fn encode_impl(msg: &Message, s: &Struct) -> String {
         let tagged = s.tagged_fields();
         let mut inner = String::new();
         if tagged.is_empty() {
-            inner.push_str("write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);");
+            inner.push_str("write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);");
         } else {
             inner.push_str("let mut tagged = Vec::new();\n");
             for f in tagged {
@@ -415,6 +415,11 @@ pub fn encode_impl(msg: &Message, s: &Struct) -> String {
             "if !Self::VERSIONS.contains(version) {\n\
              return Err(EncodeError::UnsupportedVersion { message: Self::NAME, version });\n}\n",
         );
+    }
+    if s.top && b.uses_buf {
+        // A message writes through its buffer's sink, a local whose
+        // length can live in a register while the fields are written.
+        body.push_str("let buf = &mut buf.sink();\n");
     }
     body.push_str(&b.flexible_decl());
     body.push_str(&code);

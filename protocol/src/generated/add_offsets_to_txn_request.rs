@@ -45,13 +45,14 @@ impl Encode for AddOffsetsToTxnRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         write_string(buf, &self.transactional_id, flexible)?;
         buf.put_i64(self.producer_id);
         buf.put_i16(self.producer_epoch);
         write_string(buf, &self.group_id, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddOffsetsToTxnRequest.unknown_tagged_fields",

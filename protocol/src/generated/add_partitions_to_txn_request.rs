@@ -48,6 +48,7 @@ impl Encode for AddPartitionsToTxnRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version >= 4 {
             write_array(buf, &self.transactions, true, |buf, v| {
@@ -94,7 +95,7 @@ impl Encode for AddPartitionsToTxnRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnRequest.unknown_tagged_fields",
@@ -227,7 +228,7 @@ impl Encode for AddPartitionsToTxnTransaction {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnTransaction.unknown_tagged_fields",
@@ -300,7 +301,7 @@ impl Encode for AddPartitionsToTxnTopic {
         write_string(buf, &self.name, flexible)?;
         write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnTopic.unknown_tagged_fields",

@@ -44,6 +44,7 @@ impl Encode for AddPartitionsToTxnResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         buf.put_i32(self.throttle_time_ms);
         if version >= 4 {
@@ -73,7 +74,7 @@ impl Encode for AddPartitionsToTxnResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnResponse.unknown_tagged_fields",
@@ -170,7 +171,7 @@ impl Encode for AddPartitionsToTxnResult {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnResult.unknown_tagged_fields",
@@ -236,7 +237,7 @@ impl Encode for AddPartitionsToTxnTopicResult {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnTopicResult.unknown_tagged_fields",
@@ -299,7 +300,7 @@ impl Encode for AddPartitionsToTxnPartitionResult {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.partition_error_code);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AddPartitionsToTxnPartitionResult.unknown_tagged_fields",

@@ -48,12 +48,13 @@ impl Encode for AddRaftVoterRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.cluster_id.as_deref(), true)?;
         buf.put_i32(self.timeout_ms);
         buf.put_i32(self.voter_id);
         write_uuid(buf, &self.voter_directory_id);
         write_array(buf, &self.listeners, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -112,7 +113,7 @@ impl Encode for Listener {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

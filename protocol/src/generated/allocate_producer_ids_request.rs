@@ -38,9 +38,10 @@ impl Encode for AllocateProducerIdsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.broker_id);
         buf.put_i64(self.broker_epoch);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

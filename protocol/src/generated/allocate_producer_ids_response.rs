@@ -43,11 +43,12 @@ impl Encode for AllocateProducerIdsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         buf.put_i64(self.producer_id_start);
         buf.put_i32(self.producer_id_len);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -39,13 +39,14 @@ impl Encode for AlterClientQuotasRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         write_array(buf, &self.entries, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         write_bool(buf, self.validate_only);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterClientQuotasRequest.unknown_tagged_fields",
@@ -109,7 +110,7 @@ impl Encode for EntryData {
         write_array(buf, &self.entity, flexible, |buf, v| v.encode(buf, version))?;
         write_array(buf, &self.ops, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntryData.unknown_tagged_fields",
@@ -167,7 +168,7 @@ impl Encode for EntityData {
         write_string(buf, &self.entity_type, flexible)?;
         write_nullable_string(buf, self.entity_name.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntityData.unknown_tagged_fields",
@@ -229,7 +230,7 @@ impl Encode for OpData {
         buf.put_f64(self.value);
         write_bool(buf, self.remove);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OpData.unknown_tagged_fields",

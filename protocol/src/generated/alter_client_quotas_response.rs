@@ -38,13 +38,14 @@ impl Encode for AlterClientQuotasResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.entries, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterClientQuotasResponse.unknown_tagged_fields",
@@ -112,7 +113,7 @@ impl Encode for EntryData {
         write_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         write_array(buf, &self.entity, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntryData.unknown_tagged_fields",
@@ -171,7 +172,7 @@ impl Encode for EntityData {
         write_string(buf, &self.entity_type, flexible)?;
         write_nullable_string(buf, self.entity_name.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntityData.unknown_tagged_fields",

@@ -39,13 +39,14 @@ impl Encode for AlterConfigsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_array(buf, &self.resources, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         write_bool(buf, self.validate_only);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterConfigsRequest.unknown_tagged_fields",
@@ -115,7 +116,7 @@ impl Encode for AlterConfigsResource {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterConfigsResource.unknown_tagged_fields",
@@ -174,7 +175,7 @@ impl Encode for AlterableConfig {
         write_string(buf, &self.name, flexible)?;
         write_nullable_string(buf, self.value.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterableConfig.unknown_tagged_fields",

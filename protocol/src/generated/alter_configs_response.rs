@@ -38,13 +38,14 @@ impl Encode for AlterConfigsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.responses, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterConfigsResponse.unknown_tagged_fields",
@@ -116,7 +117,7 @@ impl Encode for AlterConfigsResourceResponse {
         buf.put_i8(self.resource_type);
         write_string(buf, &self.resource_name, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterConfigsResourceResponse.unknown_tagged_fields",

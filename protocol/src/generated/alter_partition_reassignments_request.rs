@@ -42,6 +42,7 @@ impl Encode for AlterPartitionReassignmentsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.timeout_ms);
         if version >= 1 {
             write_bool(buf, self.allow_replication_factor_change);
@@ -52,7 +53,7 @@ impl Encode for AlterPartitionReassignmentsRequest {
             });
         }
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -112,7 +113,7 @@ impl Encode for ReassignableTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -159,7 +160,7 @@ impl Encode for ReassignablePartition {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         write_nullable_int32s(buf, self.replicas.as_deref(), true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -47,6 +47,7 @@ impl Encode for AlterPartitionReassignmentsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         if version >= 1 {
             write_bool(buf, self.allow_replication_factor_change);
@@ -54,7 +55,7 @@ impl Encode for AlterPartitionReassignmentsResponse {
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
         write_array(buf, &self.responses, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -116,7 +117,7 @@ impl Encode for ReassignableTopicResponse {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -168,7 +169,7 @@ impl Encode for ReassignablePartitionResponse {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -41,10 +41,11 @@ impl Encode for AlterPartitionResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -97,7 +98,7 @@ impl Encode for TopicData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -164,7 +165,7 @@ impl Encode for PartitionData {
         write_int32s(buf, &self.isr, true)?;
         buf.put_i8(self.leader_recovery_state);
         buf.put_i32(self.partition_epoch);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -36,10 +36,11 @@ impl Encode for AlterReplicaLogDirsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_array(buf, &self.dirs, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDirsRequest.unknown_tagged_fields",
@@ -101,7 +102,7 @@ impl Encode for AlterReplicaLogDir {
         write_string(buf, &self.path, flexible)?;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDir.unknown_tagged_fields",
@@ -159,7 +160,7 @@ impl Encode for AlterReplicaLogDirTopic {
         write_string(buf, &self.name, flexible)?;
         write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDirTopic.unknown_tagged_fields",

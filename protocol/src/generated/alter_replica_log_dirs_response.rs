@@ -38,13 +38,14 @@ impl Encode for AlterReplicaLogDirsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.results, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDirsResponse.unknown_tagged_fields",
@@ -114,7 +115,7 @@ impl Encode for AlterReplicaLogDirTopicResult {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDirTopicResult.unknown_tagged_fields",
@@ -177,7 +178,7 @@ impl Encode for AlterReplicaLogDirPartitionResult {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterReplicaLogDirPartitionResult.unknown_tagged_fields",

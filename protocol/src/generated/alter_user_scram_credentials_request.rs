@@ -39,9 +39,10 @@ impl Encode for AlterUserScramCredentialsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.deletions, true, |buf, v| v.encode(buf, version))?;
         write_array(buf, &self.upsertions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -103,7 +104,7 @@ impl Encode for ScramCredentialDeletion {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         buf.put_i8(self.mechanism);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -162,7 +163,7 @@ impl Encode for ScramCredentialUpsertion {
         buf.put_i32(self.iterations);
         write_bytes(buf, &self.salt, true)?;
         write_bytes(buf, &self.salted_password, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -38,9 +38,10 @@ impl Encode for AlterUserScramCredentialsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.results, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -101,7 +102,7 @@ impl Encode for AlterUserScramCredentialsResult {
         write_string(buf, &self.user, true)?;
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -39,6 +39,7 @@ impl Encode for ApiVersionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version >= 3 {
             write_string(buf, &self.client_software_name, true)?;
@@ -47,7 +48,7 @@ impl Encode for ApiVersionsRequest {
             write_string(buf, &self.client_software_version, true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ApiVersionsRequest.unknown_tagged_fields",

@@ -53,6 +53,7 @@ impl Encode for ApiVersionsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         buf.put_i16(self.error_code);
         write_array(buf, &self.api_keys, flexible, |buf, v| {
@@ -191,7 +192,7 @@ impl Encode for ApiVersion {
         buf.put_i16(self.min_version);
         buf.put_i16(self.max_version);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ApiVersion.unknown_tagged_fields",
@@ -275,7 +276,7 @@ impl Encode for SupportedFeatureKey {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SupportedFeatureKey.unknown_tagged_fields",
@@ -365,7 +366,7 @@ impl Encode for FinalizedFeatureKey {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FinalizedFeatureKey.unknown_tagged_fields",

@@ -41,12 +41,13 @@ impl Encode for AssignReplicasToDirsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_array(buf, &self.directories, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -104,7 +105,7 @@ impl Encode for DirectoryData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.id);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -151,7 +152,7 @@ impl Encode for TopicData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -198,7 +199,7 @@ impl Encode for PartitionData {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

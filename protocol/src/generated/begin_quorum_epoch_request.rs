@@ -45,6 +45,7 @@ impl Encode for BeginQuorumEpochRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         write_nullable_string(buf, self.cluster_id.as_deref(), flexible)?;
         if version >= 1 {
@@ -57,7 +58,7 @@ impl Encode for BeginQuorumEpochRequest {
             })?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "BeginQuorumEpochRequest.unknown_tagged_fields",
@@ -133,7 +134,7 @@ impl Encode for TopicData {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicData.unknown_tagged_fields",
@@ -201,7 +202,7 @@ impl Encode for PartitionData {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionData.unknown_tagged_fields",
@@ -288,7 +289,7 @@ impl Encode for LeaderEndpoint {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderEndpoint.unknown_tagged_fields",

@@ -41,6 +41,7 @@ impl Encode for BeginQuorumEpochResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         buf.put_i16(self.error_code);
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
@@ -145,7 +146,7 @@ impl Encode for TopicData {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicData.unknown_tagged_fields",
@@ -211,7 +212,7 @@ impl Encode for PartitionData {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionData.unknown_tagged_fields",
@@ -296,7 +297,7 @@ impl Encode for NodeEndpoint {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "NodeEndpoint.unknown_tagged_fields",

@@ -51,6 +51,7 @@ impl Encode for BrokerHeartbeatRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.broker_id);
         buf.put_i64(self.broker_epoch);
         buf.put_i64(self.current_metadata_offset);

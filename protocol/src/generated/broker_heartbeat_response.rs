@@ -46,12 +46,13 @@ impl Encode for BrokerHeartbeatResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_bool(buf, self.is_caught_up);
         write_bool(buf, self.is_fenced);
         write_bool(buf, self.should_shut_down);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -60,6 +60,7 @@ impl Encode for BrokerRegistrationRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.broker_id);
         write_string(buf, &self.cluster_id, true)?;
         write_uuid(buf, &self.incarnation_id);
@@ -83,7 +84,7 @@ impl Encode for BrokerRegistrationRequest {
         if version >= 3 {
             buf.put_i64(self.previous_broker_epoch);
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -158,7 +159,7 @@ impl Encode for Listener {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
         buf.put_i16(self.security_protocol);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -211,7 +212,7 @@ impl Encode for Feature {
         write_string(buf, &self.name, true)?;
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -38,9 +38,10 @@ impl Encode for ConsumerGroupDescribeResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.groups, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -121,7 +122,7 @@ impl Encode for DescribedGroup {
         write_string(buf, &self.assignor_name, true)?;
         write_array(buf, &self.members, true, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.authorized_operations);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -215,7 +216,7 @@ impl Encode for Member {
         if version >= 1 {
             buf.put_i8(self.member_type);
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -280,7 +281,7 @@ impl Encode for TopicPartitions {
         write_uuid(buf, &self.topic_id);
         write_string(buf, &self.topic_name, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -331,7 +332,7 @@ impl Encode for Assignment {
         write_array(buf, &self.topic_partitions, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -63,6 +63,7 @@ impl Encode for ConsumerGroupHeartbeatRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, true)?;
         write_string(buf, &self.member_id, true)?;
         buf.put_i32(self.member_epoch);
@@ -87,7 +88,7 @@ impl Encode for ConsumerGroupHeartbeatRequest {
         write_nullable_array(buf, self.topic_partitions.as_deref(), true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -155,7 +156,7 @@ impl Encode for TopicPartitions {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -35,6 +35,7 @@ impl Encode for ConsumerProtocolAssignment {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.assigned_partitions, false, |buf, v| {
             v.encode(buf, version)
         })?;

@@ -44,6 +44,7 @@ impl Encode for ConsumerProtocolSubscription {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.topics, false, |buf, v| {
             write_string(buf, v, false)
         })?;

@@ -48,12 +48,13 @@ impl Encode for ControllerRegistrationRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.controller_id);
         write_uuid(buf, &self.incarnation_id);
         write_bool(buf, self.zk_migration_ready);
         write_array(buf, &self.listeners, true, |buf, v| v.encode(buf, version))?;
         write_array(buf, &self.features, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -122,7 +123,7 @@ impl Encode for Listener {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
         buf.put_i16(self.security_protocol);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -175,7 +176,7 @@ impl Encode for Feature {
         write_string(buf, &self.name, true)?;
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

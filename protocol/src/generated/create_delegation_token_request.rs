@@ -45,6 +45,7 @@ impl Encode for CreateDelegationTokenRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         if version >= 3 {
             write_nullable_string(buf, self.owner_principal_type.as_deref(), true)?;
@@ -67,7 +68,7 @@ impl Encode for CreateDelegationTokenRequest {
         })?;
         buf.put_i64(self.max_lifetime_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreateDelegationTokenRequest.unknown_tagged_fields",
@@ -141,7 +142,7 @@ impl Encode for CreatableRenewers {
         write_string(buf, &self.principal_type, flexible)?;
         write_string(buf, &self.principal_name, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatableRenewers.unknown_tagged_fields",

@@ -65,6 +65,7 @@ impl Encode for CreateDelegationTokenResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         write_string(buf, &self.principal_type, flexible)?;
@@ -92,7 +93,7 @@ impl Encode for CreateDelegationTokenResponse {
         write_bytes(buf, &self.hmac, flexible)?;
         buf.put_i32(self.throttle_time_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreateDelegationTokenResponse.unknown_tagged_fields",

@@ -42,12 +42,13 @@ impl Encode for CreatePartitionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.timeout_ms);
         write_bool(buf, self.validate_only);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatePartitionsRequest.unknown_tagged_fields",
@@ -117,7 +118,7 @@ impl Encode for CreatePartitionsTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatePartitionsTopic.unknown_tagged_fields",
@@ -172,7 +173,7 @@ impl Encode for CreatePartitionsAssignment {
         let flexible = version >= 2;
         write_int32s(buf, &self.broker_ids, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatePartitionsAssignment.unknown_tagged_fields",

@@ -38,13 +38,14 @@ impl Encode for CreatePartitionsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.results, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatePartitionsResponse.unknown_tagged_fields",
@@ -112,7 +113,7 @@ impl Encode for CreatePartitionsTopicResult {
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatePartitionsTopicResult.unknown_tagged_fields",

@@ -42,12 +42,13 @@ impl Encode for CreateTopicsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 5;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.timeout_ms);
         write_bool(buf, self.validate_only);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreateTopicsRequest.unknown_tagged_fields",
@@ -127,7 +128,7 @@ impl Encode for CreatableTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatableTopic.unknown_tagged_fields",
@@ -188,7 +189,7 @@ impl Encode for CreatableReplicaAssignment {
         buf.put_i32(self.partition_index);
         write_int32s(buf, &self.broker_ids, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatableReplicaAssignment.unknown_tagged_fields",
@@ -251,7 +252,7 @@ impl Encode for CreatableTopicConfig {
         write_string(buf, &self.name, flexible)?;
         write_nullable_string(buf, self.value.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatableTopicConfig.unknown_tagged_fields",

@@ -38,11 +38,12 @@ impl Encode for CreateTopicsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 5;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreateTopicsResponse.unknown_tagged_fields",
@@ -273,7 +274,7 @@ impl Encode for CreatableTopicConfigs {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "CreatableTopicConfigs.unknown_tagged_fields",

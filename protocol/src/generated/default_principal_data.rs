@@ -41,10 +41,11 @@ impl Encode for DefaultPrincipalData {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.r#type, true)?;
         write_string(buf, &self.name, true)?;
         write_bool(buf, self.token_authenticated);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

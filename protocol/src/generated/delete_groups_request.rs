@@ -36,12 +36,13 @@ impl Encode for DeleteGroupsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_array(buf, &self.groups_names, flexible, |buf, v| {
             write_string(buf, v, flexible)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteGroupsRequest.unknown_tagged_fields",

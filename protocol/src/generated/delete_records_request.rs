@@ -39,11 +39,12 @@ impl Encode for DeleteRecordsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.timeout_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteRecordsRequest.unknown_tagged_fields",
@@ -108,7 +109,7 @@ impl Encode for DeleteRecordsTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteRecordsTopic.unknown_tagged_fields",
@@ -167,7 +168,7 @@ impl Encode for DeleteRecordsPartition {
         buf.put_i32(self.partition_index);
         buf.put_i64(self.offset);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteRecordsPartition.unknown_tagged_fields",

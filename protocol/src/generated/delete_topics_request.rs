@@ -42,6 +42,7 @@ impl Encode for DeleteTopicsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         if version >= 6 {
             write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
@@ -58,7 +59,7 @@ impl Encode for DeleteTopicsRequest {
         }
         buf.put_i32(self.timeout_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteTopicsRequest.unknown_tagged_fields",
@@ -143,7 +144,7 @@ impl Encode for DeleteTopicState {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteTopicState.unknown_tagged_fields",

@@ -38,13 +38,14 @@ impl Encode for DeleteTopicsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.responses, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeleteTopicsResponse.unknown_tagged_fields",
@@ -130,7 +131,7 @@ impl Encode for DeletableTopicResult {
             write_nullable_string(buf, self.error_message.as_deref(), true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DeletableTopicResult.unknown_tagged_fields",

@@ -54,6 +54,7 @@ impl Encode for DescribeAclsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i8(self.resource_type_filter);
         write_nullable_string(buf, self.resource_name_filter.as_deref(), flexible)?;
@@ -63,7 +64,7 @@ impl Encode for DescribeAclsRequest {
         buf.put_i8(self.operation);
         buf.put_i8(self.permission_type);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeAclsRequest.unknown_tagged_fields",

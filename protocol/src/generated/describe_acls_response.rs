@@ -44,6 +44,7 @@ impl Encode for DescribeAclsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
@@ -52,7 +53,7 @@ impl Encode for DescribeAclsResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeAclsResponse.unknown_tagged_fields",
@@ -126,7 +127,7 @@ impl Encode for DescribeAclsResource {
         buf.put_i8(self.pattern_type);
         write_array(buf, &self.acls, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeAclsResource.unknown_tagged_fields",
@@ -194,7 +195,7 @@ impl Encode for AclDescription {
         buf.put_i8(self.operation);
         buf.put_i8(self.permission_type);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AclDescription.unknown_tagged_fields",

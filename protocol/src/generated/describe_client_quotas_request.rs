@@ -39,13 +39,14 @@ impl Encode for DescribeClientQuotasRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         write_array(buf, &self.components, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         write_bool(buf, self.strict);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeClientQuotasRequest.unknown_tagged_fields",
@@ -117,7 +118,7 @@ impl Encode for ComponentData {
         buf.put_i8(self.match_type);
         write_nullable_string(buf, self.r#match.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ComponentData.unknown_tagged_fields",

@@ -44,6 +44,7 @@ impl Encode for DescribeClientQuotasResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
@@ -52,7 +53,7 @@ impl Encode for DescribeClientQuotasResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeClientQuotasResponse.unknown_tagged_fields",
@@ -117,7 +118,7 @@ impl Encode for EntryData {
         write_array(buf, &self.entity, flexible, |buf, v| v.encode(buf, version))?;
         write_array(buf, &self.values, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntryData.unknown_tagged_fields",
@@ -175,7 +176,7 @@ impl Encode for EntityData {
         write_string(buf, &self.entity_type, flexible)?;
         write_nullable_string(buf, self.entity_name.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EntityData.unknown_tagged_fields",
@@ -233,7 +234,7 @@ impl Encode for ValueData {
         write_string(buf, &self.key, flexible)?;
         buf.put_f64(self.value);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ValueData.unknown_tagged_fields",

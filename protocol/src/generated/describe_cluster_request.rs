@@ -41,6 +41,7 @@ impl Encode for DescribeClusterRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_bool(buf, self.include_cluster_authorized_operations);
         if version >= 1 {
             buf.put_i8(self.endpoint_type);
@@ -58,7 +59,7 @@ impl Encode for DescribeClusterRequest {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

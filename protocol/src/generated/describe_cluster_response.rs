@@ -56,6 +56,7 @@ impl Encode for DescribeClusterResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
@@ -71,7 +72,7 @@ impl Encode for DescribeClusterResponse {
         buf.put_i32(self.controller_id);
         write_array(buf, &self.brokers, true, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.cluster_authorized_operations);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -150,7 +151,7 @@ impl Encode for DescribeClusterBroker {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

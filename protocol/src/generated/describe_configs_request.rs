@@ -42,6 +42,7 @@ impl Encode for DescribeConfigsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         write_array(buf, &self.resources, flexible, |buf, v| {
             v.encode(buf, version)
@@ -56,7 +57,7 @@ impl Encode for DescribeConfigsRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsRequest.unknown_tagged_fields",
@@ -132,7 +133,7 @@ impl Encode for DescribeConfigsResource {
             |buf, v| write_string(buf, v, flexible),
         )?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsResource.unknown_tagged_fields",

@@ -38,13 +38,14 @@ impl Encode for DescribeConfigsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.results, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsResponse.unknown_tagged_fields",
@@ -122,7 +123,7 @@ impl Encode for DescribeConfigsResult {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsResult.unknown_tagged_fields",
@@ -213,7 +214,7 @@ impl Encode for DescribeConfigsResourceResult {
             write_nullable_string(buf, self.documentation.as_deref(), flexible)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsResourceResult.unknown_tagged_fields",
@@ -290,7 +291,7 @@ impl Encode for DescribeConfigsSynonym {
         write_nullable_string(buf, self.value.as_deref(), flexible)?;
         buf.put_i8(self.source);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeConfigsSynonym.unknown_tagged_fields",

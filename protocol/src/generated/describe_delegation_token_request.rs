@@ -36,12 +36,13 @@ impl Encode for DescribeDelegationTokenRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_nullable_array(buf, self.owners.as_deref(), flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeDelegationTokenRequest.unknown_tagged_fields",
@@ -103,7 +104,7 @@ impl Encode for DescribeDelegationTokenOwner {
         write_string(buf, &self.principal_type, flexible)?;
         write_string(buf, &self.principal_name, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeDelegationTokenOwner.unknown_tagged_fields",

@@ -41,12 +41,13 @@ impl Encode for DescribeDelegationTokenResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         write_array(buf, &self.tokens, flexible, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.throttle_time_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeDelegationTokenResponse.unknown_tagged_fields",
@@ -163,7 +164,7 @@ impl Encode for DescribedDelegationToken {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribedDelegationToken.unknown_tagged_fields",
@@ -242,7 +243,7 @@ impl Encode for DescribedDelegationTokenRenewer {
         write_string(buf, &self.principal_type, flexible)?;
         write_string(buf, &self.principal_name, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribedDelegationTokenRenewer.unknown_tagged_fields",

@@ -39,6 +39,7 @@ impl Encode for DescribeGroupsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 5;
         write_array(buf, &self.groups, flexible, |buf, v| {
             write_string(buf, v, flexible)
@@ -52,7 +53,7 @@ impl Encode for DescribeGroupsRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeGroupsRequest.unknown_tagged_fields",

@@ -38,13 +38,14 @@ impl Encode for DescribeGroupsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 5;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
         write_array(buf, &self.groups, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeGroupsResponse.unknown_tagged_fields",
@@ -149,7 +150,7 @@ impl Encode for DescribedGroup {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribedGroup.unknown_tagged_fields",
@@ -235,7 +236,7 @@ impl Encode for DescribedGroupMember {
         write_bytes(buf, &self.member_metadata, flexible)?;
         write_bytes(buf, &self.member_assignment, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribedGroupMember.unknown_tagged_fields",

@@ -36,12 +36,13 @@ impl Encode for DescribeLogDirsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_nullable_array(buf, self.topics.as_deref(), flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeLogDirsRequest.unknown_tagged_fields",
@@ -103,7 +104,7 @@ impl Encode for DescribableLogDirTopic {
         write_string(buf, &self.topic, flexible)?;
         write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribableLogDirTopic.unknown_tagged_fields",

@@ -41,6 +41,7 @@ impl Encode for DescribeLogDirsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         if version >= 3 {
@@ -50,7 +51,7 @@ impl Encode for DescribeLogDirsResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeLogDirsResponse.unknown_tagged_fields",
@@ -133,7 +134,7 @@ impl Encode for DescribeLogDirsResult {
             buf.put_i64(self.usable_bytes);
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeLogDirsResult.unknown_tagged_fields",
@@ -200,7 +201,7 @@ impl Encode for DescribeLogDirsTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeLogDirsTopic.unknown_tagged_fields",
@@ -267,7 +268,7 @@ impl Encode for DescribeLogDirsPartition {
         buf.put_i64(self.offset_lag);
         write_bool(buf, self.is_future_key);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "DescribeLogDirsPartition.unknown_tagged_fields",

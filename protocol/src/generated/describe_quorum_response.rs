@@ -44,6 +44,7 @@ impl Encode for DescribeQuorumResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.error_code);
         if version >= 2 {
             write_nullable_string(buf, self.error_message.as_deref(), true)?;
@@ -57,7 +58,7 @@ impl Encode for DescribeQuorumResponse {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -115,7 +116,7 @@ impl Encode for TopicData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -190,7 +191,7 @@ impl Encode for PartitionData {
             v.encode(buf, version)
         })?;
         write_array(buf, &self.observers, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -259,7 +260,7 @@ impl Encode for Node {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -335,7 +336,7 @@ impl Encode for Listener {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -412,7 +413,7 @@ impl Encode for ReplicaState {
         if version >= 1 {
             buf.put_i64(self.last_caught_up_timestamp);
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -36,8 +36,9 @@ impl Encode for DescribeShareGroupOffsetsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.groups, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -95,7 +96,7 @@ impl Encode for DescribeShareGroupOffsetsRequestGroup {
         write_nullable_array(buf, self.topics.as_deref(), true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -142,7 +143,7 @@ impl Encode for DescribeShareGroupOffsetsRequestTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

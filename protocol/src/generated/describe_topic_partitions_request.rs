@@ -42,6 +42,7 @@ impl Encode for DescribeTopicPartitionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.response_partition_limit);
         match &self.cursor {
@@ -51,7 +52,7 @@ impl Encode for DescribeTopicPartitionsRequest {
             }
             None => buf.put_i8(-1),
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -105,7 +106,7 @@ impl Encode for TopicRequest {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -151,7 +152,7 @@ impl Encode for Cursor {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         buf.put_i32(self.partition_index);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

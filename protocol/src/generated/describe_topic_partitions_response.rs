@@ -41,6 +41,7 @@ impl Encode for DescribeTopicPartitionsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
         match &self.next_cursor {
@@ -50,7 +51,7 @@ impl Encode for DescribeTopicPartitionsResponse {
             }
             None => buf.put_i8(-1),
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -124,7 +125,7 @@ impl Encode for DescribeTopicPartitionsResponseTopic {
         write_bool(buf, self.is_internal);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.topic_authorized_operations);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -208,7 +209,7 @@ impl Encode for DescribeTopicPartitionsResponsePartition {
         write_nullable_int32s(buf, self.eligible_leader_replicas.as_deref(), true)?;
         write_nullable_int32s(buf, self.last_known_elr.as_deref(), true)?;
         write_int32s(buf, &self.offline_replicas, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -277,7 +278,7 @@ impl Encode for Cursor {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         buf.put_i32(self.partition_index);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -36,10 +36,11 @@ impl Encode for DescribeTransactionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.transactional_ids, true, |buf, v| {
             write_string(buf, v, true)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -36,10 +36,11 @@ impl Encode for DescribeUserScramCredentialsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_array(buf, self.users.as_deref(), true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -86,7 +87,7 @@ impl Encode for UserName {
     #[inline]
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

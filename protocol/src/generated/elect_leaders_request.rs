@@ -42,6 +42,7 @@ impl Encode for ElectLeadersRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         if version >= 1 {
             buf.put_i8(self.election_type);
@@ -56,7 +57,7 @@ impl Encode for ElectLeadersRequest {
         })?;
         buf.put_i32(self.timeout_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ElectLeadersRequest.unknown_tagged_fields",
@@ -122,7 +123,7 @@ impl Encode for TopicPartitions {
         write_string(buf, &self.topic, flexible)?;
         write_int32s(buf, &self.partitions, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicPartitions.unknown_tagged_fields",

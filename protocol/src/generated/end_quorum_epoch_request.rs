@@ -42,6 +42,7 @@ impl Encode for EndQuorumEpochRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         write_nullable_string(buf, self.cluster_id.as_deref(), flexible)?;
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
@@ -51,7 +52,7 @@ impl Encode for EndQuorumEpochRequest {
             })?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EndQuorumEpochRequest.unknown_tagged_fields",
@@ -120,7 +121,7 @@ impl Encode for TopicData {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicData.unknown_tagged_fields",
@@ -196,7 +197,7 @@ impl Encode for PartitionData {
             })?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionData.unknown_tagged_fields",
@@ -281,7 +282,7 @@ impl Encode for ReplicaInfo {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ReplicaInfo.unknown_tagged_fields",
@@ -368,7 +369,7 @@ impl Encode for LeaderEndpoint {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderEndpoint.unknown_tagged_fields",

@@ -31,6 +31,7 @@ impl Encode for EndTxnMarker {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.coordinator_epoch);
         Ok(())
     }

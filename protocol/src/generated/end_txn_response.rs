@@ -43,6 +43,7 @@ impl Encode for EndTxnResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
@@ -53,7 +54,7 @@ impl Encode for EndTxnResponse {
             buf.put_i16(self.producer_epoch);
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EndTxnResponse.unknown_tagged_fields",

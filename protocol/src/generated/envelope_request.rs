@@ -41,10 +41,11 @@ impl Encode for EnvelopeRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_bytes(buf, &self.request_data, true)?;
         write_nullable_bytes(buf, self.request_principal.as_ref(), true)?;
         write_bytes(buf, &self.client_host_address, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

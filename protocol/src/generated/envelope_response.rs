@@ -37,9 +37,10 @@ impl Encode for EnvelopeResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_bytes(buf, self.response_data.as_ref(), true)?;
         buf.put_i16(self.error_code);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -38,11 +38,12 @@ impl Encode for ExpireDelegationTokenRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_bytes(buf, &self.hmac, flexible)?;
         buf.put_i64(self.expiry_time_period_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ExpireDelegationTokenRequest.unknown_tagged_fields",

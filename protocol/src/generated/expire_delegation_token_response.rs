@@ -40,12 +40,13 @@ impl Encode for ExpireDelegationTokenResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         buf.put_i64(self.expiry_timestamp_ms);
         buf.put_i32(self.throttle_time_ms);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ExpireDelegationTokenResponse.unknown_tagged_fields",

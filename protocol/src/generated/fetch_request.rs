@@ -69,6 +69,7 @@ impl Encode for FetchRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 12;
 
         if version <= 14 {
@@ -234,7 +235,7 @@ impl Encode for ReplicaState {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ReplicaState.unknown_tagged_fields",
@@ -306,7 +307,7 @@ impl Encode for FetchTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FetchTopic.unknown_tagged_fields",
@@ -514,7 +515,7 @@ impl Encode for ForgottenTopic {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ForgottenTopic.unknown_tagged_fields",

@@ -47,6 +47,7 @@ impl Encode for FetchResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 12;
         buf.put_i32(self.throttle_time_ms);
         if version >= 7 {
@@ -178,7 +179,7 @@ impl Encode for FetchableTopicResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FetchableTopicResponse.unknown_tagged_fields",
@@ -421,7 +422,7 @@ impl Encode for EpochEndOffset {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EpochEndOffset.unknown_tagged_fields",
@@ -497,7 +498,7 @@ impl Encode for LeaderIdAndEpoch {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderIdAndEpoch.unknown_tagged_fields",
@@ -559,7 +560,7 @@ impl Encode for SnapshotId {
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SnapshotId.unknown_tagged_fields",
@@ -617,7 +618,7 @@ impl Encode for AbortedTransaction {
         buf.put_i64(self.producer_id);
         buf.put_i64(self.first_offset);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AbortedTransaction.unknown_tagged_fields",
@@ -711,7 +712,7 @@ impl Encode for NodeEndpoint {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "NodeEndpoint.unknown_tagged_fields",

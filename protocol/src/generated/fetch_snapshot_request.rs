@@ -45,6 +45,7 @@ impl Encode for FetchSnapshotRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
 
         buf.put_i32(self.replica_id);
         buf.put_i32(self.max_bytes);
@@ -122,7 +123,7 @@ impl Encode for TopicSnapshot {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -251,7 +252,7 @@ impl Encode for SnapshotId {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i64(self.end_offset);
         buf.put_i32(self.epoch);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ impl Encode for FindCoordinatorRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version <= 3 {
             write_string(buf, &self.key, flexible)?;
@@ -70,7 +71,7 @@ impl Encode for FindCoordinatorRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FindCoordinatorRequest.unknown_tagged_fields",

@@ -53,6 +53,7 @@ impl Encode for FindCoordinatorResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
@@ -103,7 +104,7 @@ impl Encode for FindCoordinatorResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "FindCoordinatorResponse.unknown_tagged_fields",
@@ -239,7 +240,7 @@ impl Encode for Coordinator {
             write_nullable_string(buf, self.error_message.as_deref(), true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "Coordinator.unknown_tagged_fields",

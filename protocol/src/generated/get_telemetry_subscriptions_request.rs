@@ -36,8 +36,9 @@ impl Encode for GetTelemetrySubscriptionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_uuid(buf, &self.client_instance_id);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -59,6 +59,7 @@ impl Encode for GetTelemetrySubscriptionsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_uuid(buf, &self.client_instance_id);
@@ -73,7 +74,7 @@ impl Encode for GetTelemetrySubscriptionsResponse {
         write_array(buf, &self.requested_metrics, true, |buf, v| {
             write_string(buf, v, true)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -45,6 +45,7 @@ impl Encode for HeartbeatRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         write_string(buf, &self.group_id, flexible)?;
         buf.put_i32(self.generation_id);
@@ -58,7 +59,7 @@ impl Encode for HeartbeatRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "HeartbeatRequest.unknown_tagged_fields",

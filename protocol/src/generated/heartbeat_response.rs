@@ -37,13 +37,14 @@ impl Encode for HeartbeatResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
         buf.put_i16(self.error_code);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "HeartbeatResponse.unknown_tagged_fields",

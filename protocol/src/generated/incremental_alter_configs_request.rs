@@ -39,13 +39,14 @@ impl Encode for IncrementalAlterConfigsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         write_array(buf, &self.resources, flexible, |buf, v| {
             v.encode(buf, version)
         })?;
         write_bool(buf, self.validate_only);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "IncrementalAlterConfigsRequest.unknown_tagged_fields",
@@ -119,7 +120,7 @@ impl Encode for AlterConfigsResource {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterConfigsResource.unknown_tagged_fields",
@@ -182,7 +183,7 @@ impl Encode for AlterableConfig {
         buf.put_i8(self.config_operation);
         write_nullable_string(buf, self.value.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "AlterableConfig.unknown_tagged_fields",

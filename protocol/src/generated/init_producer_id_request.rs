@@ -51,6 +51,7 @@ impl Encode for InitProducerIdRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         write_nullable_string(buf, self.transactional_id.as_deref(), flexible)?;
         buf.put_i32(self.transaction_timeout_ms);
@@ -87,7 +88,7 @@ impl Encode for InitProducerIdRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "InitProducerIdRequest.unknown_tagged_fields",

@@ -49,6 +49,7 @@ impl Encode for InitProducerIdResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
@@ -71,7 +72,7 @@ impl Encode for InitProducerIdResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "InitProducerIdResponse.unknown_tagged_fields",

@@ -57,6 +57,7 @@ impl Encode for JoinGroupRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         write_string(buf, &self.group_id, flexible)?;
         buf.put_i32(self.session_timeout_ms);
@@ -80,7 +81,7 @@ impl Encode for JoinGroupRequest {
             write_nullable_string(buf, self.reason.as_deref(), true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "JoinGroupRequest.unknown_tagged_fields",
@@ -155,7 +156,7 @@ impl Encode for JoinGroupRequestProtocol {
         write_string(buf, &self.name, flexible)?;
         write_bytes(buf, &self.metadata, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "JoinGroupRequestProtocol.unknown_tagged_fields",

@@ -59,6 +59,7 @@ impl Encode for JoinGroupResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
@@ -95,7 +96,7 @@ impl Encode for JoinGroupResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "JoinGroupResponse.unknown_tagged_fields",
@@ -185,7 +186,7 @@ impl Encode for JoinGroupResponseMember {
         }
         write_bytes(buf, &self.metadata, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "JoinGroupResponseMember.unknown_tagged_fields",

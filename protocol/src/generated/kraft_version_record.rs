@@ -37,9 +37,10 @@ impl Encode for KRaftVersionRecord {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.version);
         buf.put_i16(self.kraft_version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -44,13 +44,14 @@ impl Encode for LeaderChangeMessage {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.version);
         buf.put_i32(self.leader_id);
         write_array(buf, &self.voters, true, |buf, v| v.encode(buf, version))?;
         write_array(buf, &self.granting_voters, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -112,7 +113,7 @@ impl Encode for Voter {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

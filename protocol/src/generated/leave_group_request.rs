@@ -42,6 +42,7 @@ impl Encode for LeaveGroupRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         write_string(buf, &self.group_id, flexible)?;
         if version <= 2 {
@@ -63,7 +64,7 @@ impl Encode for LeaveGroupRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaveGroupRequest.unknown_tagged_fields",
@@ -151,7 +152,7 @@ impl Encode for MemberIdentity {
             write_nullable_string(buf, self.reason.as_deref(), true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MemberIdentity.unknown_tagged_fields",

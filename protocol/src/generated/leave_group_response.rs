@@ -41,6 +41,7 @@ impl Encode for LeaveGroupResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
@@ -57,7 +58,7 @@ impl Encode for LeaveGroupResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaveGroupResponse.unknown_tagged_fields",
@@ -150,7 +151,7 @@ impl Encode for MemberResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MemberResponse.unknown_tagged_fields",

@@ -35,6 +35,7 @@ impl Encode for ListConfigResourcesRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         if version >= 1 {
             write_array(buf, &self.resource_types, true, |buf, v| {
                 buf.put_i8(*v);
@@ -46,7 +47,7 @@ impl Encode for ListConfigResourcesRequest {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -39,6 +39,7 @@ impl Encode for ListGroupsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version >= 4 {
             write_array(buf, &self.states_filter, true, |buf, v| {
@@ -61,7 +62,7 @@ impl Encode for ListGroupsRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListGroupsRequest.unknown_tagged_fields",

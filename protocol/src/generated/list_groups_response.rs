@@ -41,6 +41,7 @@ impl Encode for ListGroupsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
@@ -48,7 +49,7 @@ impl Encode for ListGroupsResponse {
         buf.put_i16(self.error_code);
         write_array(buf, &self.groups, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListGroupsResponse.unknown_tagged_fields",
@@ -126,7 +127,7 @@ impl Encode for ListedGroup {
             write_string(buf, &self.group_type, true)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListedGroup.unknown_tagged_fields",

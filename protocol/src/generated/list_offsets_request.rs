@@ -45,6 +45,7 @@ impl Encode for ListOffsetsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         buf.put_i32(self.replica_id);
         if version >= 2 {
@@ -60,7 +61,7 @@ impl Encode for ListOffsetsRequest {
             buf.put_i32(self.timeout_ms);
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsRequest.unknown_tagged_fields",
@@ -131,7 +132,7 @@ impl Encode for ListOffsetsTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsTopic.unknown_tagged_fields",
@@ -195,7 +196,7 @@ impl Encode for ListOffsetsPartition {
         }
         buf.put_i64(self.timestamp);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsPartition.unknown_tagged_fields",

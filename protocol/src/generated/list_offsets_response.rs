@@ -38,13 +38,14 @@ impl Encode for ListOffsetsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
         }
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsResponse.unknown_tagged_fields",
@@ -111,7 +112,7 @@ impl Encode for ListOffsetsTopicResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsTopicResponse.unknown_tagged_fields",
@@ -193,7 +194,7 @@ impl Encode for ListOffsetsPartitionResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ListOffsetsPartitionResponse.unknown_tagged_fields",

@@ -39,11 +39,12 @@ impl Encode for ListPartitionReassignmentsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.timeout_ms);
         write_nullable_array(buf, self.topics.as_deref(), true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -95,7 +96,7 @@ impl Encode for ListPartitionReassignmentsTopics {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.name, true)?;
         write_int32s(buf, &self.partition_indexes, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -45,6 +45,7 @@ impl Encode for ListTransactionsRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.state_filters, true, |buf, v| {
             write_string(buf, v, true)
         })?;
@@ -68,7 +69,7 @@ impl Encode for ListTransactionsRequest {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

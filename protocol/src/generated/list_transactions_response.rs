@@ -44,6 +44,7 @@ impl Encode for ListTransactionsResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_array(buf, &self.unknown_state_filters, true, |buf, v| {
@@ -52,7 +53,7 @@ impl Encode for ListTransactionsResponse {
         write_array(buf, &self.transaction_states, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -120,7 +121,7 @@ impl Encode for TransactionState {
         write_string(buf, &self.transactional_id, true)?;
         buf.put_i64(self.producer_id);
         write_string(buf, &self.transaction_state, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -45,6 +45,7 @@ impl Encode for MetadataRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 9;
         if version >= 1 {
             write_nullable_array(buf, self.topics.as_deref(), flexible, |buf, v| {
@@ -85,7 +86,7 @@ impl Encode for MetadataRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataRequest.unknown_tagged_fields",
@@ -177,7 +178,7 @@ impl Encode for MetadataRequestTopic {
             )?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataRequestTopic.unknown_tagged_fields",

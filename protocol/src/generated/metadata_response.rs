@@ -53,6 +53,7 @@ impl Encode for MetadataResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 9;
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
@@ -79,7 +80,7 @@ impl Encode for MetadataResponse {
             buf.put_i16(self.error_code);
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataResponse.unknown_tagged_fields",
@@ -167,7 +168,7 @@ impl Encode for MetadataResponseBroker {
             write_nullable_string(buf, self.rack.as_deref(), flexible)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataResponseBroker.unknown_tagged_fields",
@@ -268,7 +269,7 @@ impl Encode for MetadataResponseTopic {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataResponseTopic.unknown_tagged_fields",
@@ -365,7 +366,7 @@ impl Encode for MetadataResponsePartition {
             write_int32s(buf, &self.offline_replicas, flexible)?;
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "MetadataResponsePartition.unknown_tagged_fields",

@@ -51,6 +51,7 @@ impl Encode for OffsetCommitRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 8;
         write_string(buf, &self.group_id, flexible)?;
         buf.put_i32(self.generation_id_or_member_epoch);
@@ -68,7 +69,7 @@ impl Encode for OffsetCommitRequest {
         }
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitRequest.unknown_tagged_fields",
@@ -149,7 +150,7 @@ impl Encode for OffsetCommitRequestTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitRequestTopic.unknown_tagged_fields",
@@ -227,7 +228,7 @@ impl Encode for OffsetCommitRequestPartition {
         }
         write_nullable_string(buf, self.committed_metadata.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitRequestPartition.unknown_tagged_fields",

@@ -38,13 +38,14 @@ impl Encode for OffsetCommitResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 8;
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
         }
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitResponse.unknown_tagged_fields",
@@ -119,7 +120,7 @@ impl Encode for OffsetCommitResponseTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitResponseTopic.unknown_tagged_fields",
@@ -187,7 +188,7 @@ impl Encode for OffsetCommitResponsePartition {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetCommitResponsePartition.unknown_tagged_fields",

@@ -36,6 +36,7 @@ impl Encode for OffsetDeleteRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, false)?;
         write_array(buf, &self.topics, false, |buf, v| v.encode(buf, version))?;
         Ok(())

@@ -38,6 +38,7 @@ impl Encode for OffsetDeleteResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.error_code);
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.topics, false, |buf, v| v.encode(buf, version))?;

@@ -45,6 +45,7 @@ impl Encode for OffsetFetchRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         if version <= 7 {
             write_string(buf, &self.group_id, flexible)?;
@@ -92,7 +93,7 @@ impl Encode for OffsetFetchRequest {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequest.unknown_tagged_fields",
@@ -188,7 +189,7 @@ impl Encode for OffsetFetchRequestTopic {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequestTopic.unknown_tagged_fields",
@@ -283,7 +284,7 @@ impl Encode for OffsetFetchRequestGroup {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequestGroup.unknown_tagged_fields",
@@ -366,7 +367,7 @@ impl Encode for OffsetFetchRequestTopics {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchRequestTopics.unknown_tagged_fields",

@@ -44,6 +44,7 @@ impl Encode for OffsetFetchResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 6;
         if version >= 3 {
             buf.put_i32(self.throttle_time_ms);
@@ -68,7 +69,7 @@ impl Encode for OffsetFetchResponse {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponse.unknown_tagged_fields",
@@ -157,7 +158,7 @@ impl Encode for OffsetFetchResponseTopic {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponseTopic.unknown_tagged_fields",
@@ -266,7 +267,7 @@ impl Encode for OffsetFetchResponsePartition {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponsePartition.unknown_tagged_fields",
@@ -362,7 +363,7 @@ impl Encode for OffsetFetchResponseGroup {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponseGroup.unknown_tagged_fields",
@@ -442,7 +443,7 @@ impl Encode for OffsetFetchResponseTopics {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponseTopics.unknown_tagged_fields",
@@ -550,7 +551,7 @@ impl Encode for OffsetFetchResponsePartitions {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetFetchResponsePartitions.unknown_tagged_fields",

@@ -39,13 +39,14 @@ impl Encode for OffsetForLeaderEpochRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         if version >= 3 {
             buf.put_i32(self.replica_id);
         }
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetForLeaderEpochRequest.unknown_tagged_fields",
@@ -113,7 +114,7 @@ impl Encode for OffsetForLeaderTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetForLeaderTopic.unknown_tagged_fields",
@@ -176,7 +177,7 @@ impl Encode for OffsetForLeaderPartition {
         buf.put_i32(self.current_leader_epoch);
         buf.put_i32(self.leader_epoch);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetForLeaderPartition.unknown_tagged_fields",

@@ -38,11 +38,12 @@ impl Encode for OffsetForLeaderEpochResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetForLeaderEpochResponse.unknown_tagged_fields",
@@ -112,7 +113,7 @@ impl Encode for OffsetForLeaderTopicResult {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "OffsetForLeaderTopicResult.unknown_tagged_fields",
@@ -183,7 +184,7 @@ impl Encode for EpochEndOffset {
         buf.put_i32(self.leader_epoch);
         buf.put_i64(self.end_offset);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "EpochEndOffset.unknown_tagged_fields",

@@ -45,6 +45,7 @@ impl Encode for ProduceRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 9;
         write_nullable_string(buf, self.transactional_id.as_deref(), flexible)?;
         buf.put_i16(self.acks);
@@ -53,7 +54,7 @@ impl Encode for ProduceRequest {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ProduceRequest.unknown_tagged_fields",
@@ -128,7 +129,7 @@ impl Encode for TopicProduceData {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicProduceData.unknown_tagged_fields",
@@ -192,7 +193,7 @@ impl Encode for PartitionProduceData {
         buf.put_i32(self.index);
         write_nullable_bytes(buf, self.records.as_ref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "PartitionProduceData.unknown_tagged_fields",

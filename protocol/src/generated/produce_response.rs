@@ -41,6 +41,7 @@ impl Encode for ProduceResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 9;
         write_array(buf, &self.responses, flexible, |buf, v| {
             v.encode(buf, version)
@@ -155,7 +156,7 @@ impl Encode for TopicProduceResponse {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TopicProduceResponse.unknown_tagged_fields",
@@ -370,7 +371,7 @@ impl Encode for BatchIndexAndErrorMessage {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "BatchIndexAndErrorMessage.unknown_tagged_fields",
@@ -446,7 +447,7 @@ impl Encode for LeaderIdAndEpoch {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "LeaderIdAndEpoch.unknown_tagged_fields",
@@ -544,7 +545,7 @@ impl Encode for NodeEndpoint {
             });
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "NodeEndpoint.unknown_tagged_fields",

@@ -48,12 +48,13 @@ impl Encode for PushTelemetryRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_uuid(buf, &self.client_instance_id);
         buf.put_i32(self.subscription_id);
         write_bool(buf, self.terminating);
         buf.put_i8(self.compression_type);
         write_bytes(buf, &self.metrics, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -35,8 +35,9 @@ impl Encode for ReadShareGroupStateResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.results, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -88,7 +89,7 @@ impl Encode for ReadStateResult {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -153,7 +154,7 @@ impl Encode for PartitionResult {
         write_array(buf, &self.state_batches, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -212,7 +213,7 @@ impl Encode for StateBatch {
         buf.put_i64(self.last_offset);
         buf.put_i8(self.delivery_state);
         buf.put_i16(self.delivery_count);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

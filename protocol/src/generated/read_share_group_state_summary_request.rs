@@ -39,9 +39,10 @@ impl Encode for ReadShareGroupStateSummaryRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, true)?;
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -98,7 +99,7 @@ impl Encode for ReadStateSummaryData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -145,7 +146,7 @@ impl Encode for PartitionData {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i32(self.partition);
         buf.put_i32(self.leader_epoch);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -35,8 +35,9 @@ impl Encode for ReadShareGroupStateSummaryResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.results, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -92,7 +93,7 @@ impl Encode for ReadStateSummaryResult {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -156,7 +157,7 @@ impl Encode for PartitionResult {
         buf.put_i32(self.state_epoch);
         buf.put_i32(self.leader_epoch);
         buf.put_i64(self.start_offset);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

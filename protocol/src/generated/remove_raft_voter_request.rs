@@ -42,10 +42,11 @@ impl Encode for RemoveRaftVoterRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.cluster_id.as_deref(), true)?;
         buf.put_i32(self.voter_id);
         write_uuid(buf, &self.voter_directory_id);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

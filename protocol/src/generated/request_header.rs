@@ -44,13 +44,14 @@ impl Encode for RequestHeader {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i16(self.request_api_key);
         buf.put_i16(self.request_api_version);
         buf.put_i32(self.correlation_id);
         write_nullable_string(buf, self.client_id.as_deref(), false)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "RequestHeader.unknown_tagged_fields",

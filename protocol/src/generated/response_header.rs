@@ -34,10 +34,11 @@ impl Encode for ResponseHeader {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 1;
         buf.put_i32(self.correlation_id);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "ResponseHeader.unknown_tagged_fields",

@@ -44,6 +44,7 @@ impl Encode for SaslAuthenticateResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 2;
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), flexible)?;
@@ -52,7 +53,7 @@ impl Encode for SaslAuthenticateResponse {
             buf.put_i64(self.session_lifetime_ms);
         }
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SaslAuthenticateResponse.unknown_tagged_fields",

@@ -33,6 +33,7 @@ impl Encode for SaslHandshakeRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.mechanism, false)?;
         Ok(())
     }

@@ -35,6 +35,7 @@ impl Encode for SaslHandshakeResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.error_code);
         write_array(buf, &self.mechanisms, false, |buf, v| {
             write_string(buf, v, false)

@@ -45,11 +45,12 @@ impl Encode for ShareAcknowledgeRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.group_id.as_deref(), true)?;
         write_nullable_string(buf, self.member_id.as_deref(), true)?;
         buf.put_i32(self.share_session_epoch);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -103,7 +104,7 @@ impl Encode for AcknowledgeTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -152,7 +153,7 @@ impl Encode for AcknowledgePartition {
         write_array(buf, &self.acknowledgement_batches, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -211,7 +212,7 @@ impl Encode for AcknowledgementBatch {
             buf.put_i8(*v);
             Ok(())
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -63,6 +63,7 @@ impl Encode for ShareFetchRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.group_id.as_deref(), true)?;
         write_nullable_string(buf, self.member_id.as_deref(), true)?;
         buf.put_i32(self.share_session_epoch);
@@ -75,7 +76,7 @@ impl Encode for ShareFetchRequest {
         write_array(buf, &self.forgotten_topics_data, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -136,7 +137,7 @@ impl Encode for FetchTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -194,7 +195,7 @@ impl Encode for FetchPartition {
         write_array(buf, &self.acknowledgement_batches, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -249,7 +250,7 @@ impl Encode for AcknowledgementBatch {
             buf.put_i8(*v);
             Ok(())
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -298,7 +299,7 @@ impl Encode for ForgottenTopic {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -38,9 +38,10 @@ impl Encode for ShareGroupDescribeResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.groups, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -120,7 +121,7 @@ impl Encode for DescribedGroup {
         write_string(buf, &self.assignor_name, true)?;
         write_array(buf, &self.members, true, |buf, v| v.encode(buf, version))?;
         buf.put_i32(self.authorized_operations);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -196,7 +197,7 @@ impl Encode for Member {
             write_string(buf, v, true)
         })?;
         self.assignment.encode(buf, version)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -255,7 +256,7 @@ impl Encode for TopicPartitions {
         write_uuid(buf, &self.topic_id);
         write_string(buf, &self.topic_name, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -306,7 +307,7 @@ impl Encode for Assignment {
         write_array(buf, &self.topic_partitions, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

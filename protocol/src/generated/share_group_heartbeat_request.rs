@@ -48,6 +48,7 @@ impl Encode for ShareGroupHeartbeatRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, true)?;
         write_string(buf, &self.member_id, true)?;
         buf.put_i32(self.member_epoch);
@@ -58,7 +59,7 @@ impl Encode for ShareGroupHeartbeatRequest {
             true,
             |buf, v| write_string(buf, v, true),
         )?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -53,6 +53,7 @@ impl Encode for ShareGroupHeartbeatResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
@@ -66,7 +67,7 @@ impl Encode for ShareGroupHeartbeatResponse {
             }
             None => buf.put_i8(-1),
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -125,7 +126,7 @@ impl Encode for Assignment {
         write_array(buf, &self.topic_partitions, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -172,7 +173,7 @@ impl Encode for TopicPartitions {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

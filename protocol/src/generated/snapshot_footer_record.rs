@@ -34,8 +34,9 @@ impl Encode for SnapshotFooterRecord {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

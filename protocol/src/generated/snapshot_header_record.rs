@@ -37,9 +37,10 @@ impl Encode for SnapshotHeaderRecord {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.version);
         buf.put_i64(self.last_contained_log_timestamp);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -39,11 +39,12 @@ impl Encode for StreamsGroupDescribeRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.group_ids, true, |buf, v| {
             write_string(buf, v, true)
         })?;
         write_bool(buf, self.include_authorized_operations);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -84,6 +84,7 @@ impl Encode for StreamsGroupHeartbeatRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, true)?;
         write_string(buf, &self.member_id, true)?;
         buf.put_i32(self.member_epoch);
@@ -125,7 +126,7 @@ impl Encode for StreamsGroupHeartbeatRequest {
             v.encode(buf, version)
         })?;
         write_bool(buf, self.shutdown_application);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -202,7 +203,7 @@ impl Encode for Topology {
         write_array(buf, &self.subtopologies, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -281,7 +282,7 @@ impl Encode for Subtopology {
         write_array(buf, &self.copartition_groups, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -356,7 +357,7 @@ impl Encode for CopartitionGroup {
             buf.put_i16(*v);
             Ok(())
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -410,7 +411,7 @@ impl Encode for KeyValue {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.key, true)?;
         write_string(buf, &self.value, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -467,7 +468,7 @@ impl Encode for TopicInfo {
         write_array(buf, &self.topic_configs, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -516,7 +517,7 @@ impl Encode for Endpoint {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -567,7 +568,7 @@ impl Encode for TaskOffset {
         write_string(buf, &self.subtopology_id, true)?;
         buf.put_i32(self.partition);
         buf.put_i64(self.offset);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -615,7 +616,7 @@ impl Encode for TaskIds {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -74,6 +74,7 @@ impl Encode for StreamsGroupHeartbeatResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
@@ -101,7 +102,7 @@ impl Encode for StreamsGroupHeartbeatResponse {
             true,
             |buf, v| v.encode(buf, version),
         )?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -173,7 +174,7 @@ impl Encode for EndpointToPartitions {
         write_array(buf, &self.standby_partitions, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -223,7 +224,7 @@ impl Encode for Status {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i8(self.status_code);
         write_string(buf, &self.status_detail, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -270,7 +271,7 @@ impl Encode for TopicPartition {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -317,7 +318,7 @@ impl Encode for TaskIds {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.subtopology_id, true)?;
         write_int32s(buf, &self.partitions, true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -364,7 +365,7 @@ impl Encode for Endpoint {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -54,6 +54,7 @@ impl Encode for SyncGroupRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         write_string(buf, &self.group_id, flexible)?;
         buf.put_i32(self.generation_id);
@@ -76,7 +77,7 @@ impl Encode for SyncGroupRequest {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SyncGroupRequest.unknown_tagged_fields",
@@ -151,7 +152,7 @@ impl Encode for SyncGroupRequestAssignment {
         write_string(buf, &self.member_id, flexible)?;
         write_bytes(buf, &self.assignment, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SyncGroupRequestAssignment.unknown_tagged_fields",

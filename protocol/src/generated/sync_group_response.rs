@@ -47,6 +47,7 @@ impl Encode for SyncGroupResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 4;
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
@@ -60,7 +61,7 @@ impl Encode for SyncGroupResponse {
         }
         write_bytes(buf, &self.assignment, flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "SyncGroupResponse.unknown_tagged_fields",

@@ -57,6 +57,7 @@ impl Encode for TxnOffsetCommitRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         write_string(buf, &self.transactional_id, flexible)?;
         write_string(buf, &self.group_id, flexible)?;
@@ -88,7 +89,7 @@ impl Encode for TxnOffsetCommitRequest {
         }
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitRequest.unknown_tagged_fields",
@@ -166,7 +167,7 @@ impl Encode for TxnOffsetCommitRequestTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitRequestTopic.unknown_tagged_fields",
@@ -239,7 +240,7 @@ impl Encode for TxnOffsetCommitRequestPartition {
         }
         write_nullable_string(buf, self.committed_metadata.as_deref(), flexible)?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitRequestPartition.unknown_tagged_fields",

@@ -38,11 +38,12 @@ impl Encode for TxnOffsetCommitResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         let flexible = version >= 3;
         buf.put_i32(self.throttle_time_ms);
         write_array(buf, &self.topics, flexible, |buf, v| v.encode(buf, version))?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitResponse.unknown_tagged_fields",
@@ -107,7 +108,7 @@ impl Encode for TxnOffsetCommitResponseTopic {
             v.encode(buf, version)
         })?;
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitResponseTopic.unknown_tagged_fields",
@@ -170,7 +171,7 @@ impl Encode for TxnOffsetCommitResponsePartition {
         buf.put_i32(self.partition_index);
         buf.put_i16(self.error_code);
         if flexible {
-            write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+            write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(EncodeError::FieldNotInVersion {
                 field: "TxnOffsetCommitResponsePartition.unknown_tagged_fields",

@@ -35,8 +35,9 @@ impl Encode for UnregisterBrokerRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.broker_id);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -42,6 +42,7 @@ impl Encode for UpdateFeaturesRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.timeout_ms);
         write_array(buf, &self.feature_updates, true, |buf, v| {
             v.encode(buf, version)
@@ -54,7 +55,7 @@ impl Encode for UpdateFeaturesRequest {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -132,7 +133,7 @@ impl Encode for FeatureUpdateKey {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -51,13 +51,14 @@ impl Encode for UpdateRaftVoterRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.cluster_id.as_deref(), true)?;
         buf.put_i32(self.current_leader_epoch);
         buf.put_i32(self.voter_id);
         write_uuid(buf, &self.voter_directory_id);
         write_array(buf, &self.listeners, true, |buf, v| v.encode(buf, version))?;
         self.kraft_version_feature.encode(buf, version)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -117,7 +118,7 @@ impl Encode for Listener {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -165,7 +166,7 @@ impl Encode for KRaftVersionFeature {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

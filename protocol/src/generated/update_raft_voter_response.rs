@@ -41,6 +41,7 @@ impl Encode for UpdateRaftVoterResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i32(self.throttle_time_ms);
         buf.put_i16(self.error_code);
 
@@ -124,7 +125,7 @@ impl Encode for CurrentLeader {
         buf.put_i32(self.leader_epoch);
         write_string(buf, &self.host, true)?;
         buf.put_i32(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -42,12 +42,13 @@ impl Encode for VoteRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_nullable_string(buf, self.cluster_id.as_deref(), true)?;
         if version >= 1 {
             buf.put_i32(self.voter_id);
         }
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -102,7 +103,7 @@ impl Encode for TopicData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -184,7 +185,7 @@ impl Encode for PartitionData {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -41,6 +41,7 @@ impl Encode for VoteResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.error_code);
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
         if version <= 0 && !self.node_endpoints.is_empty() {
@@ -126,7 +127,7 @@ impl Encode for TopicData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_string(buf, &self.topic_name, true)?;
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -185,7 +186,7 @@ impl Encode for PartitionData {
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         write_bool(buf, self.vote_granted);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -260,7 +261,7 @@ impl Encode for NodeEndpoint {
                 version,
             });
         }
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

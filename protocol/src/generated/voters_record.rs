@@ -38,9 +38,10 @@ impl Encode for VotersRecord {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         buf.put_i16(self.version);
         write_array(buf, &self.voters, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -100,7 +101,7 @@ impl Encode for Voter {
         write_uuid(buf, &self.voter_directory_id);
         write_array(buf, &self.endpoints, true, |buf, v| v.encode(buf, version))?;
         self.kraft_version_feature.encode(buf, version)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -153,7 +154,7 @@ impl Encode for Endpoint {
         write_string(buf, &self.name, true)?;
         write_string(buf, &self.host, true)?;
         buf.put_u16(self.port);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -201,7 +202,7 @@ impl Encode for KRaftVersionFeature {
     fn encode<B: WireBuf>(&self, buf: &mut B, _version: i16) -> EncodeResult<()> {
         buf.put_i16(self.min_supported_version);
         buf.put_i16(self.max_supported_version);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

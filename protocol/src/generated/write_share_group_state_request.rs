@@ -39,9 +39,10 @@ impl Encode for WriteShareGroupStateRequest {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_string(buf, &self.group_id, true)?;
         write_array(buf, &self.topics, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -93,7 +94,7 @@ impl Encode for WriteStateData {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -154,7 +155,7 @@ impl Encode for PartitionData {
         write_array(buf, &self.state_batches, true, |buf, v| {
             v.encode(buf, version)
         })?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -212,7 +213,7 @@ impl Encode for StateBatch {
         buf.put_i64(self.last_offset);
         buf.put_i8(self.delivery_state);
         buf.put_i16(self.delivery_count);
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

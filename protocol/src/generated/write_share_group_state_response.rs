@@ -35,8 +35,9 @@ impl Encode for WriteShareGroupStateResponse {
                 version,
             });
         }
+        let buf = &mut buf.sink();
         write_array(buf, &self.results, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -88,7 +89,7 @@ impl Encode for WriteStateResult {
     fn encode<B: WireBuf>(&self, buf: &mut B, version: i16) -> EncodeResult<()> {
         write_uuid(buf, &self.topic_id);
         write_array(buf, &self.partitions, true, |buf, v| v.encode(buf, version))?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }
@@ -139,7 +140,7 @@ impl Encode for PartitionResult {
         buf.put_i32(self.partition);
         buf.put_i16(self.error_code);
         write_nullable_string(buf, self.error_message.as_deref(), true)?;
-        write_tagged_fields(buf, Vec::new(), &self.unknown_tagged_fields);
+        write_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! contiguous buffer) and by [`WireChunks`], which references large
 //! `bytes`/`records` fields instead of copying them.
 
+use super::sink::BytesMutSink;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A sink for wire bytes. Every encoder is generic over it.
@@ -9,6 +10,14 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Its methods carry `BufMut`'s names; where both traits are in scope, call
 /// one of them on a `BytesMut` as `BufMut::put_i32(buf, v)`.
 pub trait WireBuf {
+    /// What a message's encoder writes through: for a `BytesMut`, a
+    /// [`BytesMutSink`] that keeps the length in a register; for other
+    /// buffers, the buffer itself.
+    type Sink<'a>: WireBuf
+    where
+        Self: 'a;
+    /// The sink for one message; its bytes are in `self` once it is dropped.
+    fn sink(&mut self) -> Self::Sink<'_>;
     /// Bytes written so far.
     fn written(&self) -> usize;
     /// Appends `src`.
@@ -48,9 +57,82 @@ pub trait WireBuf {
     fn put_f64(&mut self, v: f64) {
         self.put_slice(&v.to_be_bytes());
     }
+    /// Appends big-endian int32s, one after another.
+    #[inline(always)]
+    fn put_i32s(&mut self, vs: &[i32]) {
+        for &v in vs {
+            self.put_i32(v);
+        }
+    }
+}
+
+/// A reference writes where its target does (an encoder's sink may be a
+/// reference to a buffer).
+impl<T: WireBuf> WireBuf for &mut T {
+    type Sink<'a>
+        = T::Sink<'a>
+    where
+        Self: 'a;
+    #[inline(always)]
+    fn sink(&mut self) -> T::Sink<'_> {
+        (**self).sink()
+    }
+    #[inline(always)]
+    fn written(&self) -> usize {
+        (**self).written()
+    }
+    #[inline(always)]
+    fn put_slice(&mut self, src: &[u8]) {
+        (**self).put_slice(src);
+    }
+    #[inline(always)]
+    fn put_shared(&mut self, src: &Bytes) {
+        (**self).put_shared(src);
+    }
+    #[inline(always)]
+    fn put_u8(&mut self, v: u8) {
+        (**self).put_u8(v);
+    }
+    #[inline(always)]
+    fn put_i8(&mut self, v: i8) {
+        (**self).put_i8(v);
+    }
+    #[inline(always)]
+    fn put_i16(&mut self, v: i16) {
+        (**self).put_i16(v);
+    }
+    #[inline(always)]
+    fn put_u16(&mut self, v: u16) {
+        (**self).put_u16(v);
+    }
+    #[inline(always)]
+    fn put_i32(&mut self, v: i32) {
+        (**self).put_i32(v);
+    }
+    #[inline(always)]
+    fn put_u32(&mut self, v: u32) {
+        (**self).put_u32(v);
+    }
+    #[inline(always)]
+    fn put_i64(&mut self, v: i64) {
+        (**self).put_i64(v);
+    }
+    #[inline(always)]
+    fn put_f64(&mut self, v: f64) {
+        (**self).put_f64(v);
+    }
+    #[inline(always)]
+    fn put_i32s(&mut self, vs: &[i32]) {
+        (**self).put_i32s(vs);
+    }
 }
 
 impl WireBuf for BytesMut {
+    type Sink<'a> = BytesMutSink<'a>;
+    #[inline(always)]
+    fn sink(&mut self) -> BytesMutSink<'_> {
+        BytesMutSink::new(self)
+    }
     #[inline]
     fn written(&self) -> usize {
         self.len()
@@ -185,6 +267,11 @@ impl WireChunks {
 }
 
 impl WireBuf for WireChunks {
+    type Sink<'a> = &'a mut Self;
+    #[inline(always)]
+    fn sink(&mut self) -> &mut Self {
+        self
+    }
     fn written(&self) -> usize {
         self.written
     }
@@ -241,14 +328,16 @@ mod tests {
         let small = Bytes::from_static(b"small");
         let mut flat = BytesMut::new();
         let mut chunks = WireChunks::new();
-        for sink in [&mut flat as &mut dyn WireBuf, &mut chunks] {
+        fn write(sink: &mut impl WireBuf, big: &Bytes, small: &Bytes) {
             sink.put_i32(0);
-            sink.put_shared(&big);
+            sink.put_shared(big);
             sink.put_i16(-2);
-            sink.put_shared(&small);
-            sink.put_shared(&big);
+            sink.put_shared(small);
+            sink.put_shared(big);
             sink.put_u8(9);
         }
+        write(&mut flat, &big, &small);
+        write(&mut chunks, &big, &small);
         assert_eq!(chunks.written(), flat.len());
         chunks.patch_first_i32(flat.len() as i32 - 4);
         let size = flat.len() as i32 - 4;

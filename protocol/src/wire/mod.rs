@@ -8,11 +8,13 @@
 
 mod buf;
 mod read;
+mod sink;
 mod tagged;
 mod write;
 
 pub use buf::{WireBuf, WireChunks};
 pub use read::*;
+pub use sink::BytesMutSink;
 pub use tagged::*;
 pub use write::*;
 

@@ -102,6 +102,17 @@ pub fn encode_tagged_value(
     })
 }
 
+/// Writes the tagged-field section of a struct that has no known tagged
+/// fields: the unknown ones kept from decoding, nearly always none.
+#[inline(always)]
+pub fn write_unknown_tagged_fields<B: WireBuf + ?Sized>(buf: &mut B, unknown: &[RawTaggedField]) {
+    if unknown.is_empty() {
+        buf.put_u8(0);
+    } else {
+        buf.put_slice(&some_tagged_fields(Vec::new(), unknown));
+    }
+}
+
 /// Writes a tagged-field section from the known fields (already encoded, in
 /// ascending tag order) and the unknown ones kept from decoding.
 #[inline(always)]
@@ -115,23 +126,23 @@ pub fn write_tagged_fields<B: WireBuf + ?Sized>(
         buf.put_u8(0);
         return;
     }
-    write_some_tagged_fields(buf, known, unknown);
+    // Written apart, so that `buf` (an encoder's sink, whose fields live
+    // in registers) is not handed to a function that is not inlined.
+    buf.put_slice(&some_tagged_fields(known, unknown));
 }
 
 #[inline(never)]
-fn write_some_tagged_fields<B: WireBuf + ?Sized>(
-    buf: &mut B,
-    known: Vec<RawTaggedField>,
-    unknown: &[RawTaggedField],
-) {
+fn some_tagged_fields(known: Vec<RawTaggedField>, unknown: &[RawTaggedField]) -> BytesMut {
     let mut all: Vec<&RawTaggedField> = known.iter().chain(unknown.iter()).collect();
     all.sort_by_key(|f| f.tag);
-    write_unsigned_varint(buf, all.len() as u32);
+    let mut out = BytesMut::new();
+    write_unsigned_varint(&mut out, all.len() as u32);
     for field in all {
-        write_unsigned_varint(buf, field.tag);
-        write_unsigned_varint(buf, field.data.len() as u32);
-        buf.put_slice(&field.data);
+        write_unsigned_varint(&mut out, field.tag);
+        write_unsigned_varint(&mut out, field.data.len() as u32);
+        out.put_slice(&field.data);
     }
+    out
 }
 
 #[cfg(test)]

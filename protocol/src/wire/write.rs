@@ -83,7 +83,7 @@ pub fn write_uuid<B: WireBuf + ?Sized>(buf: &mut B, value: &Uuid) {
 }
 
 /// Writes a length prefix for a present value of `len`.
-#[inline]
+#[inline(always)]
 fn write_len<B: WireBuf + ?Sized>(
     buf: &mut B,
     len: usize,
@@ -109,7 +109,7 @@ fn write_len<B: WireBuf + ?Sized>(
 }
 
 /// Writes the null marker for a string (`wide` = false) or bytes/array.
-#[inline]
+#[inline(always)]
 fn write_null<B: WireBuf + ?Sized>(buf: &mut B, compact: bool, wide: bool) {
     if compact {
         buf.put_u8(0);
@@ -121,7 +121,7 @@ fn write_null<B: WireBuf + ?Sized>(buf: &mut B, compact: bool, wide: bool) {
 }
 
 /// Writes a string.
-#[inline]
+#[inline(always)]
 pub fn write_string<B: WireBuf + ?Sized>(
     buf: &mut B,
     value: &str,
@@ -230,9 +230,7 @@ pub fn write_int32s<B: WireBuf + ?Sized>(
     compact: bool,
 ) -> EncodeResult<()> {
     write_array_len(buf, Some(ids.len()), compact)?;
-    for &id in ids {
-        buf.put_i32(id);
-    }
+    buf.put_i32s(ids);
     Ok(())
 }
 
