@@ -3,7 +3,7 @@
 
 use crate::error::{DecodeError, DecodeResult, EncodeError, EncodeResult};
 use crate::str_bytes::StrBytes;
-use crate::wire::{varint_len, varlong_len, write_varint, write_varlong};
+use crate::wire::{BytesMutSink, varint_len, varlong_len, write_varint, write_varlong};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A record header. A record keeps its headers in order, duplicates included.
@@ -576,30 +576,31 @@ pub(crate) fn encode_plain_record(
     let Some(body_len) = Varint3::of(zigzag(body as i64)) else {
         return false;
     };
+    // The record is written through a sink, whose length stays in a
+    // register across the value's copy.
+    let mut buf = BytesMutSink::new(buf);
     buf.reserve(body_len.len + body + 8);
     // Length, attributes (0), timestamp delta: at most 7 bytes.
-    put_short(buf, body_len.then(Varint3::ZERO_BYTE).then(timestamp));
+    put_short(&mut buf, body_len.then(Varint3::ZERO_BYTE).then(timestamp));
     // Offset delta and key length, and the value length after them when
     // no key bytes come in between: at most 7 bytes.
     let deltas = offset.then(key_len);
     if key.is_empty() {
-        put_short(buf, deltas.then(value_len));
+        put_short(&mut buf, deltas.then(value_len));
     } else {
-        put_short(buf, deltas);
-        buf.extend_from_slice(key);
-        put_short(buf, value_len);
+        put_short(&mut buf, deltas);
+        crate::wire::WireBuf::put_slice(&mut buf, key);
+        put_short(&mut buf, value_len);
     }
-    buf.extend_from_slice(value);
-    buf.put_u8(0);
+    crate::wire::WireBuf::put_slice(&mut buf, value);
+    crate::wire::WireBuf::put_u8(&mut buf, 0);
     true
 }
 
 /// Stores the `len` low bytes of `short.bytes`.
 #[inline(always)]
-fn put_short(buf: &mut BytesMut, short: Varint3) {
-    let before = buf.len();
-    buf.put_u64_le(short.bytes);
-    buf.truncate(before + short.len);
+fn put_short(buf: &mut BytesMutSink<'_>, short: Varint3) {
+    buf.put_le_prefix(short.bytes, short.len);
 }
 
 /// Up to seven bytes of encoded varints, little-endian in an integer.

@@ -36,7 +36,7 @@ impl<'a> BytesMutSink<'a> {
 
     /// Room for `n` more bytes.
     #[inline(always)]
-    fn reserve(&mut self, n: usize) {
+    pub(crate) fn reserve(&mut self, n: usize) {
         if self.capacity - self.len < n {
             (self.start, self.capacity) = grow(self.out, self.len, n);
         }
@@ -59,6 +59,17 @@ impl<'a> BytesMutSink<'a> {
             self.cursor().cast::<[u8; N]>().write_unaligned(bytes);
         }
         self.len += N;
+    }
+}
+
+impl BytesMutSink<'_> {
+    /// Appends the `n` (at most 8) low bytes of `word`, little-endian, with
+    /// one eight-byte store: the bytes past `n` are overwritten by the next
+    /// write or left beyond the length.
+    #[inline(always)]
+    pub(crate) fn put_le_prefix(&mut self, word: u64, n: usize) {
+        self.put_array(word.to_le_bytes());
+        self.len -= 8 - n.min(8);
     }
 }
 
