@@ -30,6 +30,9 @@ struct Args {
     consume: bool,
     /// Consume runs per client, interleaved; the median is reported.
     consume_runs: u64,
+    /// Runs per client of each produce scenario, interleaved; the median is
+    /// reported.
+    produce_runs: u64,
     /// Run only scenarios whose name contains this.
     only: Option<String>,
 }
@@ -44,7 +47,7 @@ fn usage(problem: &str) -> ! {
     eprintln!("peer-bench: {problem}");
     eprintln!(
         "usage: peer-bench [--records N] [--size B] [--linger-ms N] [--batch-size B] \
-         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--consume-runs N] [--only TEXT]"
+         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--consume-runs N] [--produce-runs N] [--only TEXT]"
     );
     std::process::exit(2)
 }
@@ -64,6 +67,7 @@ fn parse_args() -> Args {
         fake: true,
         consume: true,
         consume_runs: 1,
+        produce_runs: 1,
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -96,6 +100,7 @@ fn parse_args() -> Args {
             "--no-fake" => args.fake = false,
             "--no-consume" => args.consume = false,
             "--consume-runs" => args.consume_runs = number("--consume-runs").max(1),
+            "--produce-runs" => args.produce_runs = number("--produce-runs").max(1),
             "--only" => args.only = Some(it.next().unwrap_or_else(|| usage("--only needs text"))),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
@@ -195,11 +200,7 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
             if !args.wants(&scenario) {
                 continue;
             }
-            for client in rotated(&args.clients, i) {
-                let scenario = scenario.clone();
-                let result = produce(client, bootstrap, settings, *case, true).await;
-                rows.push(report(scenario, client, result));
-            }
+            rows.extend(produce_scenario(args, &scenario, i, *case, bootstrap, true).await);
         }
         if args.consume && args.wants("consume (none)") {
             rows.extend(consume_all(args, bootstrap).await);
@@ -214,17 +215,52 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
                     if !args.wants(&scenario) {
                         continue;
                     }
-                    for client in rotated(&args.clients, i) {
-                        let scenario = scenario.clone();
-                        let result = produce(client, &fake.addr, settings, *case, false).await;
-                        rows.push(report(scenario, client, result));
-                    }
+                    rows.extend(
+                        produce_scenario(args, &scenario, i, *case, &fake.addr, false).await,
+                    );
                 }
             }
             Err(e) => eprintln!("fake broker did not start: {e}"),
         }
     }
     rows
+}
+
+/// Every client `args.produce_runs` times, in turns that rotate so that
+/// machine noise (and broker state) hits them alike; the median run of each
+/// is reported.
+async fn produce_scenario(
+    args: &Args,
+    scenario: &str,
+    index: usize,
+    case: ProduceCase,
+    bootstrap: &str,
+    real_broker: bool,
+) -> Vec<Row> {
+    let mut runs: Vec<Vec<Result<Outcome, String>>> = vec![Vec::new(); args.clients.len()];
+    for pass in 0..args.produce_runs {
+        for client in rotated(&args.clients, index + pass as usize) {
+            let result = produce(client, bootstrap, &args.settings, case, real_broker).await;
+            if args.produce_runs > 1 {
+                match &result {
+                    Ok(o) => eprintln!(
+                        "  pass {pass} {scenario} {client:<8} {:>10.0} rec/s",
+                        o.records_per_sec()
+                    ),
+                    Err(e) => eprintln!("  pass {pass} {scenario} {client:<8} n/a: {e}"),
+                }
+            }
+            if let Some(i) = args.clients.iter().position(|c| *c == client) {
+                runs[i].push(result);
+            }
+        }
+    }
+    args.clients
+        .iter()
+        .copied()
+        .zip(runs)
+        .map(|(client, results)| report(scenario.to_owned(), client, median_run(results)))
+        .collect()
 }
 
 /// The clients in turn order `shift`, so no client is always first.
