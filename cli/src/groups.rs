@@ -76,26 +76,10 @@ pub(crate) async fn run(cluster: &ClusterArgs, args: GroupsArgs) -> CliResult {
                 other => match other.strip_prefix('@') {
                     Some(ms) => {
                         let ms = number(ms)?;
-                        let found = admin
-                            .list_offsets(&topic, &partition, OffsetSpec::Timestamp(ms))
-                            .await?;
                         // No record at or after the time: the end.
-                        let ends = admin
-                            .list_offsets(&topic, &partition, OffsetSpec::Latest)
-                            .await?;
-                        found
-                            .into_iter()
-                            .map(|(p, o)| {
-                                (
-                                    p,
-                                    if o < 0 {
-                                        ends.get(&p).copied().unwrap_or(0)
-                                    } else {
-                                        o
-                                    },
-                                )
-                            })
-                            .collect()
+                        admin
+                            .start_offsets(&topic, &partition, OffsetSpec::Timestamp(ms))
+                            .await?
                     }
                     None => {
                         let offset = number(other)?;

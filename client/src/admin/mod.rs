@@ -285,6 +285,21 @@ impl Admin {
         list_offsets(&self.client, topic, partitions, spec).await
     }
 
+    /// Where a consumer sought to `spec` reads next in each partition of
+    /// `topic` (all partitions when `partitions` is empty): as
+    /// [`Admin::list_offsets`], except that a timestamp after a partition's
+    /// last record gives the partition's end offset rather than -1, as
+    /// [`Consumer::seek_to`](crate::Consumer::seek_to) does. The offsets to
+    /// commit when resetting a group to a point in time.
+    pub async fn start_offsets(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<i32, i64>> {
+        start_offsets(&self.client, topic, partitions, spec).await
+    }
+
     /// Deletes the records of `topic` below the given offset of each
     /// partition (DeleteRecords; -1: below the high watermark, i.e. all of
     /// them) and returns each partition's new low watermark, the first
@@ -356,6 +371,32 @@ pub(crate) async fn list_offsets(
         list_offsets_once(client, topic, partitions, spec)
     })
     .await
+}
+
+/// [`Admin::start_offsets`]: a partition that no record reaches (offset
+/// -1, or left out of the answer) starts at its end.
+pub(crate) async fn start_offsets(
+    client: &Client,
+    topic: &str,
+    partitions: &[i32],
+    spec: OffsetSpec,
+) -> Result<BTreeMap<i32, i64>> {
+    let mut offsets = list_offsets(client, topic, partitions, spec).await?;
+    for &partition in partitions {
+        offsets.entry(partition).or_insert(-1);
+    }
+    let at_end: Vec<i32> = offsets
+        .iter()
+        .filter(|(_, offset)| **offset < 0)
+        .map(|(partition, _)| *partition)
+        .collect();
+    if !at_end.is_empty() {
+        let ends = list_offsets(client, topic, &at_end, OffsetSpec::Latest).await?;
+        for partition in at_end {
+            offsets.insert(partition, ends.get(&partition).copied().unwrap_or(0));
+        }
+    }
+    Ok(offsets)
 }
 
 async fn list_offsets_once(

@@ -29,7 +29,7 @@ pub(crate) mod stream;
 
 pub use fetch_session::FetchSessionStats;
 
-use crate::admin::{OffsetSpec, list_offsets};
+use crate::admin::{OffsetSpec, list_offsets, start_offsets};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -260,16 +260,9 @@ impl Consumer {
 
     /// Seeks to an offset found by `spec` (earliest, latest, timestamp).
     pub async fn seek_to(&mut self, topic: &str, partition: i32, spec: OffsetSpec) -> Result<()> {
-        let offsets = list_offsets(&self.client, topic, &[partition], spec).await?;
-        let mut offset = offsets.get(&partition).copied().unwrap_or(-1);
-        if offset < 0 {
-            // No record at or after the timestamp: start at the end.
-            offset = list_offsets(&self.client, topic, &[partition], OffsetSpec::Latest)
-                .await?
-                .get(&partition)
-                .copied()
-                .unwrap_or(0);
-        }
+        // No record at or after a timestamp: start at the end.
+        let offsets = start_offsets(&self.client, topic, &[partition], spec).await?;
+        let offset = offsets.get(&partition).copied().unwrap_or(0);
         self.seek(topic, partition, offset)
     }
 

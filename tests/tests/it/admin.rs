@@ -1,9 +1,11 @@
 use crate::client;
 use kafkacc::{
-    Admin, ConfigChange, ConfigEntry, ConfigResource, ConfigSource, Error, NewTopic, OffsetSpec,
+    Admin, ConfigChange, ConfigEntry, ConfigResource, ConfigSource, Consumer, ConsumerConfig,
+    Error, NewTopic, OffsetSpec, Producer, ProducerConfig, ProducerRecord,
 };
 use kafkacc_protocol::ErrorCode;
 use kafkacc_tests::{log_on_failure, unique_name};
+use std::collections::BTreeMap;
 
 #[tokio::test]
 async fn create_describe_and_delete_a_topic() {
@@ -201,4 +203,68 @@ async fn describe_and_alter_topic_and_broker_configs() {
     let id = entry(&broker, "node.id");
     assert_eq!(id.value, Some(node.to_string()));
     assert!(id.read_only, "{id:?}");
+}
+
+/// `start_offsets` (and `Consumer::seek_to`) read a timestamp after a
+/// partition's last record as its end, where ListOffsets answers -1.
+#[tokio::test]
+async fn start_offsets_at_a_time_after_the_last_record_are_the_end() {
+    let _log = log_on_failure();
+    if kafkacc_tests::broker().is_tansu() {
+        kafkacc_tests::skip(
+            "start_offsets_at_a_time_after_the_last_record_are_the_end",
+            "Tansu looks timestamps up by storage time, not record timestamps",
+        );
+        return;
+    }
+    let client = client().await;
+    let admin = Admin::new(client.clone());
+    let topic = unique_name("start-offsets");
+    admin
+        .create_topic(NewTopic::new(&topic, 2))
+        .await
+        .expect("create topic");
+    // A minute ago, so that neither retention nor the broker's future
+    // timestamp limit touches them; partition 1 stays empty.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let base = now_ms - 60_000;
+    let producer = Producer::new(client.clone(), ProducerConfig::default()).expect("producer");
+    for i in 1..=3 {
+        let record = ProducerRecord::new(&topic)
+            .partition(0)
+            .timestamp(base + i * 1_000)
+            .value(i.to_string());
+        let delivery = producer.send(record).await.expect("send");
+        let written = delivery.await.expect("delivered");
+        assert_eq!(written.offset, i - 1);
+    }
+
+    let between = OffsetSpec::Timestamp(base + 2_500);
+    let after = OffsetSpec::Timestamp(base + 10_000);
+    let listed = admin.list_offsets(&topic, &[], after).await.expect("list");
+    assert_eq!(
+        listed.get(&0),
+        Some(&-1),
+        "ListOffsets: no record at or after"
+    );
+    let starts = admin
+        .start_offsets(&topic, &[], between)
+        .await
+        .expect("starts");
+    assert_eq!(starts, BTreeMap::from([(0, 2), (1, 0)]));
+    let starts = admin
+        .start_offsets(&topic, &[], after)
+        .await
+        .expect("starts");
+    assert_eq!(starts, BTreeMap::from([(0, 3), (1, 0)]));
+
+    let mut consumer = Consumer::new(client.clone(), ConsumerConfig::default());
+    consumer.assign(&topic, &[0]).await.expect("assign");
+    consumer.seek_to(&topic, 0, after).await.expect("seek");
+    assert_eq!(consumer.position(&topic, 0), Some(3));
+    consumer.seek_to(&topic, 0, between).await.expect("seek");
+    assert_eq!(consumer.position(&topic, 0), Some(2));
 }
