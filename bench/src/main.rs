@@ -242,13 +242,7 @@ async fn produce_scenario(
         for client in rotated(&args.clients, index + pass as usize) {
             let result = produce(client, bootstrap, &args.settings, case, real_broker).await;
             if args.produce_runs > 1 {
-                match &result {
-                    Ok(o) => eprintln!(
-                        "  pass {pass} {scenario} {client:<8} {:>10.0} rec/s",
-                        o.records_per_sec()
-                    ),
-                    Err(e) => eprintln!("  pass {pass} {scenario} {client:<8} n/a: {e}"),
-                }
+                log_pass(&format!("{pass} {scenario}"), client, &result);
             }
             if let Some(i) = args.clients.iter().position(|c| *c == client) {
                 runs[i].push(result);
@@ -261,6 +255,17 @@ async fn produce_scenario(
         .zip(runs)
         .map(|(client, results)| report(scenario.to_owned(), client, median_run(results)))
         .collect()
+}
+
+/// One line on stderr for one run of a pass.
+fn log_pass<E: std::fmt::Display>(pass: &str, client: &str, result: &Result<Outcome, E>) {
+    match result {
+        Ok(o) => eprintln!(
+            "  pass {pass} {client:<8} {:>10.0} rec/s",
+            o.records_per_sec()
+        ),
+        Err(e) => eprintln!("  pass {pass} {client:<8} n/a: {e}"),
+    }
 }
 
 /// The clients in turn order `shift`, so no client is always first.
@@ -386,13 +391,7 @@ async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
         for (i, client) in args.clients.iter().copied().enumerate() {
             let result = consume_once(client, bootstrap, &topic, settings).await;
             if args.consume_runs > 1 {
-                match &result {
-                    Ok(o) => eprintln!(
-                        "  pass {pass} {client:<8} {:>10.0} rec/s",
-                        o.records_per_sec()
-                    ),
-                    Err(e) => eprintln!("  pass {pass} {client:<8} n/a: {e}"),
-                }
+                log_pass(&pass.to_string(), client, &result);
             }
             runs[i].push(result.map_err(|e| e.to_string()));
         }
