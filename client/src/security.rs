@@ -11,7 +11,7 @@
 //! TLS needs the crate's `tls` feature (rustls with the `ring` provider,
 //! which needs a C compiler); without it a config that asks for TLS is
 //! refused by [`Client::connect`](crate::Client::connect) with
-//! [`Error::Config`](crate::Error::Config).
+//! [`Error::Config`].
 //!
 //! # References
 //! - KIP-43 (SASL PLAIN), KIP-84 (SCRAM), KIP-152 (SaslAuthenticate),
