@@ -106,9 +106,13 @@ pub fn encode_tagged_value(
 /// fields: the unknown ones kept from decoding, nearly always none.
 #[inline(always)]
 pub fn write_unknown_tagged_fields<B: WireBuf + ?Sized>(buf: &mut B, unknown: &[RawTaggedField]) {
+    // Nearly always empty: one byte, written inline.
     if unknown.is_empty() {
         buf.put_u8(0);
     } else {
+        // Written apart, so that `buf` (an encoder's sink, whose fields
+        // live in registers) is not handed to a function that is not
+        // inlined.
         buf.put_slice(&some_tagged_fields(Vec::new(), unknown));
     }
 }
@@ -121,14 +125,11 @@ pub fn write_tagged_fields<B: WireBuf + ?Sized>(
     known: Vec<RawTaggedField>,
     unknown: &[RawTaggedField],
 ) {
-    // Nearly always empty: one byte, written inline.
-    if known.is_empty() && unknown.is_empty() {
-        buf.put_u8(0);
-        return;
+    if known.is_empty() {
+        write_unknown_tagged_fields(buf, unknown);
+    } else {
+        buf.put_slice(&some_tagged_fields(known, unknown));
     }
-    // Written apart, so that `buf` (an encoder's sink, whose fields live
-    // in registers) is not handed to a function that is not inlined.
-    buf.put_slice(&some_tagged_fields(known, unknown));
 }
 
 #[inline(never)]
