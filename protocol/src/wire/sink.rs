@@ -50,19 +50,9 @@ impl<'a> BytesMutSink<'a> {
 
     #[inline(always)]
     fn put_array<const N: usize>(&mut self, bytes: [u8; N]) {
-        self.reserve(N);
-        // SAFETY: `reserve` left at least N bytes of `out`'s capacity
-        // after the cursor, and only this sink writes to `out` while it
-        // lives.
-        #[allow(unsafe_code)]
-        unsafe {
-            self.cursor().cast::<[u8; N]>().write_unaligned(bytes);
-        }
-        self.len += N;
+        self.put_slice(&bytes);
     }
-}
 
-impl BytesMutSink<'_> {
     /// Appends the `n` (at most 8) low bytes of `word`, little-endian, with
     /// one eight-byte store: the bytes past `n` are overwritten by the next
     /// write or left beyond the length.
@@ -114,8 +104,10 @@ impl<'s> WireBuf for BytesMutSink<'s> {
     #[inline(always)]
     fn put_slice(&mut self, src: &[u8]) {
         self.reserve(src.len());
-        // SAFETY: as in `put_array`; `src` cannot overlap the spare
-        // capacity, which nothing else can borrow.
+        // SAFETY: `reserve` left room for `src` in `out`'s capacity after
+        // the cursor; only this sink writes to `out` while it lives, and
+        // `src` cannot overlap that spare capacity, which nothing else
+        // can borrow.
         #[allow(unsafe_code)]
         unsafe {
             std::ptr::copy_nonoverlapping(src.as_ptr(), self.cursor(), src.len());
