@@ -26,6 +26,17 @@ pub struct FaultStats {
     pub produce_errors: u64,
 }
 
+impl std::ops::AddAssign for FaultStats {
+    fn add_assign(&mut self, other: FaultStats) {
+        self.link_cuts += other.link_cuts;
+        self.leader_moves += other.leader_moves;
+        self.broker_crashes += other.broker_crashes;
+        self.partitions += other.partitions;
+        self.latency_changes += other.latency_changes;
+        self.produce_errors += other.produce_errors;
+    }
+}
+
 /// Injects faults into one cluster and network.
 #[derive(Debug)]
 pub struct FaultPlan {

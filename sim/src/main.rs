@@ -2,14 +2,70 @@
 //!
 //! ```text
 //! kafkacc-sim [--produce|--group] --seed N              one seed, with its report
-//! kafkacc-sim [--produce|--group] --seeds N [--from S]  N seeds from S (default 0)
+//! kafkacc-sim [--produce|--group] --seeds N [--from S]  N seeds from S (default 0),
+//!                                                       then the faults injected, summed
 //! ```
-//! The producer scenario is the default.
+//! The producer scenario is the default; `--retriable-only` gives it only
+//! retriable Produce errors and latency changes (then every record must be
+//! acknowledged).
 
-use kafkacc_sim::produce::ProduceScenario;
+use kafkacc_sim::faults::FaultStats;
+use kafkacc_sim::group::GroupReport;
+use kafkacc_sim::net::NetStats;
+use kafkacc_sim::produce::{ProduceReport, ProduceScenario};
 use kafkacc_sim::{replay_command, run_group_seed, run_produce_seed};
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// What the passing seeds of a `--seeds` run did, summed: the soak's report.
+#[derive(Debug, Default)]
+struct Totals {
+    acked: usize,
+    failed: usize,
+    consumed: usize,
+    member_crashes: u64,
+    coordinator_moves: u64,
+    faults: FaultStats,
+    net: NetStats,
+}
+
+impl Totals {
+    fn add_produce(&mut self, report: &ProduceReport) {
+        self.acked += report.acked;
+        self.failed += report.failed;
+        self.faults += report.faults;
+        self.net += report.net;
+    }
+
+    fn add_group(&mut self, report: &GroupReport) {
+        self.consumed += report.consumed;
+        self.member_crashes += report.member_crashes;
+        self.coordinator_moves += report.coordinator_moves;
+        self.faults += report.faults;
+        self.net += report.net;
+    }
+}
+
+/// One seed's outcome: its one-line report, or the checker's violation.
+fn run_seed(
+    scenario: &str,
+    seed: u64,
+    produce: ProduceScenario,
+    totals: &mut Totals,
+) -> Result<String, String> {
+    if scenario == "group" {
+        let report = run_group_seed(seed)?;
+        totals.add_group(&report);
+        Ok(format!("{report:?}"))
+    } else {
+        let report = run_produce_seed(seed, produce)?;
+        totals.add_produce(&report);
+        Ok(format!(
+            "acked {} failed {} faults {:?} net {:?} simulated {} ms",
+            report.acked, report.failed, report.faults, report.net, report.simulated_ms
+        ))
+    }
+}
 
 fn main() -> ExitCode {
     // RUST_LOG=kafkacc=debug shows the client's own account of a replay.
@@ -31,20 +87,13 @@ fn main() -> ExitCode {
     } else {
         "produce"
     };
-    let run = |seed: u64| -> Result<String, String> {
-        if scenario == "group" {
-            run_group_seed(seed).map(|r| format!("{r:?}"))
-        } else {
-            run_produce_seed(seed, ProduceScenario::default()).map(|r| {
-                format!(
-                    "acked {} failed {} faults {:?} net {:?} simulated {} ms",
-                    r.acked, r.failed, r.faults, r.net, r.simulated_ms
-                )
-            })
-        }
+    let produce = ProduceScenario {
+        retriable_only: args.iter().any(|a| a == "--retriable-only"),
+        ..ProduceScenario::default()
     };
+    let mut totals = Totals::default();
     if let Some(seed) = value("--seed") {
-        return match run(seed) {
+        return match run_seed(scenario, seed, produce, &mut totals) {
             Ok(report) => {
                 println!("{scenario} seed {seed}: ok: {report}");
                 ExitCode::SUCCESS
@@ -56,7 +105,7 @@ fn main() -> ExitCode {
         };
     }
     let Some(count) = value("--seeds") else {
-        eprintln!("usage: kafkacc-sim [--produce|--group] --seed N | --seeds N [--from S]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
     let from = value("--from").unwrap_or(0);
@@ -67,7 +116,7 @@ fn main() -> ExitCode {
         if verbose {
             eprintln!("{scenario} seed {seed} ...");
         }
-        if let Err(violation) = run(seed) {
+        if let Err(violation) = run_seed(scenario, seed, produce, &mut totals) {
             failures += 1;
             println!(
                 "{scenario} seed {seed}: FAILED: {violation}\n  replay: {}",
@@ -81,9 +130,13 @@ fn main() -> ExitCode {
         started.elapsed(),
         count - failures
     );
+    println!("totals over the passing seeds: {totals:?}");
     if failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
+
+const USAGE: &str =
+    "usage: kafkacc-sim [--produce [--retriable-only] | --group] --seed N | --seeds N [--from S]";

@@ -92,6 +92,14 @@ pub struct NetStats {
     pub cuts: u64,
 }
 
+impl std::ops::AddAssign for NetStats {
+    fn add_assign(&mut self, other: NetStats) {
+        self.dials += other.dials;
+        self.refused += other.refused;
+        self.cuts += other.cuts;
+    }
+}
+
 impl SimNet {
     /// A network to `cluster`'s brokers; `rng` decides latencies.
     pub fn new(cluster: &Arc<FakeCluster>, rng: StdRng, max_latency: Duration) -> SimNet {

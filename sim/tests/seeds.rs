@@ -63,7 +63,10 @@ fn retriable_produce_errors_alone_never_fail_a_record() {
         match run_produce_seed(seed, scenario) {
             Ok(report) => errors += report.faults.produce_errors,
             Err(violation) => {
-                eprintln!("seed {seed} (retriable faults only): {violation}");
+                eprintln!(
+                    "seed {seed} (retriable faults only): {violation}\n  replay: {} --retriable-only",
+                    replay_command("produce", seed)
+                );
                 failures.push(seed);
             }
         }
