@@ -957,6 +957,22 @@ impl TxnManager {
             Class::AbortableBump => Class::Fatal,
             c => c,
         };
+        if !commit && class == Class::Abortable {
+            // The abort itself failed. `apply_failure` leaves an abort in
+            // progress alone (a failed batch cannot stop it), which would
+            // resend this EndTxn at once: report the error instead, and let
+            // the user abort again.
+            let e = txn_error(
+                TransactionErrorKind::Abortable,
+                Some(error),
+                format!("EndTxn (abort) failed with {error}"),
+            );
+            self.state = State::AbortableError(e.clone());
+            self.end = None;
+            self.retry_at = None;
+            self.finish_op(Err(e));
+            return;
+        }
         if class != Class::Ok {
             self.settle(now, class, error, "EndTxn");
             return;

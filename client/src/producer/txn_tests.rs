@@ -528,47 +528,85 @@ fn an_empty_transaction_ends_without_end_txn() {
 #[test]
 fn end_txn_errors_by_class() {
     let now = Instant::now();
-    for (code, expected) in [
-        (
-            ErrorCode::PRODUCER_FENCED,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::INVALID_TXN_STATE,
-            Some(TransactionErrorKind::Fatal),
-        ),
-        (
-            ErrorCode::UNKNOWN_PRODUCER_ID,
-            Some(TransactionErrorKind::Fatal),
-        ),
-        (
-            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            Some(TransactionErrorKind::Fatal),
-        ),
-        (
-            ErrorCode::TRANSACTION_ABORTABLE,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (ErrorCode::CONCURRENT_TRANSACTIONS, None),
-        (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
-    ] {
-        let mut m = in_transaction_v1(&[tp(0)], now);
-        m.commit().unwrap();
-        let (t, _, _) = next(&mut m, now);
-        m.handle_response(now, t, end_answer(code));
-        match expected {
-            Some(k) => assert_eq!(kind(m.take_result(Op::Commit)), Some(k), "{code}"),
-            None => {
-                assert!(m.take_result(Op::Commit).is_none(), "{code} retries");
-                let (_, _, req) = next(&mut m, now + LATER);
-                assert!(matches!(req, TxnRequest::EndTxn { commit: true, .. }));
+    for commit in [true, false] {
+        let op = if commit { Op::Commit } else { Op::Abort };
+        for (code, expected) in [
+            (
+                ErrorCode::PRODUCER_FENCED,
+                Some(TransactionErrorKind::Fenced),
+            ),
+            (
+                ErrorCode::INVALID_PRODUCER_EPOCH,
+                Some(TransactionErrorKind::Fenced),
+            ),
+            (
+                ErrorCode::INVALID_TXN_STATE,
+                Some(TransactionErrorKind::Fatal),
+            ),
+            (
+                ErrorCode::UNKNOWN_PRODUCER_ID,
+                Some(TransactionErrorKind::Fatal),
+            ),
+            (
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                Some(TransactionErrorKind::Fatal),
+            ),
+            (
+                ErrorCode::TRANSACTION_ABORTABLE,
+                Some(TransactionErrorKind::Abortable),
+            ),
+            (ErrorCode::CONCURRENT_TRANSACTIONS, None),
+            (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
+        ] {
+            let mut m = in_transaction_v1(&[tp(0)], now);
+            if commit {
+                m.commit().unwrap();
+            } else {
+                m.abort().unwrap();
+                m.release_abort();
+            }
+            let (t, _, _) = next(&mut m, now);
+            m.handle_response(now, t, end_answer(code));
+            match expected {
+                Some(k) => {
+                    assert_eq!(kind(m.take_result(op)), Some(k), "{code} commit={commit}");
+                    assert!(
+                        m.poll_request(now + LATER).is_none(),
+                        "{code} commit={commit}: nothing is resent by itself"
+                    );
+                }
+                None => {
+                    assert!(m.take_result(op).is_none(), "{code} retries");
+                    assert!(m.poll_request(now).is_none(), "{code}: after a backoff");
+                    let (_, _, req) = next(&mut m, now + LATER);
+                    assert!(matches!(req, TxnRequest::EndTxn { commit: c, .. } if c == commit));
+                }
             }
         }
     }
+}
+
+#[test]
+fn an_abort_that_fails_abortably_can_be_retried() {
+    let now = Instant::now();
+    let mut m = in_transaction_v1(&[tp(0)], now);
+    m.abort().unwrap();
+    m.release_abort();
+    let (t, _, _) = next(&mut m, now);
+    m.handle_response(now, t, end_answer(ErrorCode::TRANSACTION_ABORTABLE));
+    assert_eq!(
+        kind(m.take_result(Op::Abort)),
+        Some(TransactionErrorKind::Abortable)
+    );
+    assert_eq!(m.state_name(), "AbortableError");
+    assert!(m.commit().is_err(), "only an abort is allowed now");
+    m.abort().unwrap();
+    m.release_abort();
+    let (t, _, req) = next(&mut m, now + LATER);
+    assert!(matches!(req, TxnRequest::EndTxn { commit: false, .. }));
+    m.handle_response(now + LATER, t, end_answer(ErrorCode::NONE));
+    assert_done(m.take_result(Op::Abort));
+    assert_eq!(m.state_name(), "Ready");
 }
 
 #[test]
@@ -1072,5 +1110,138 @@ fn a_dropped_sequence_bumps_the_epoch_after_the_abort_in_v1_only() {
         m.handle_response(now, t, init_answer(ErrorCode::NONE, EPOCH + 1));
         assert_done(m.take_result(Op::Abort));
         assert_eq!(m.identity(), Some((PID, EPOCH + 1)));
+    }
+}
+
+#[test]
+fn add_offsets_errors_by_class() {
+    let now = Instant::now();
+    for (code, expected) in [
+        (
+            ErrorCode::PRODUCER_FENCED,
+            Some(TransactionErrorKind::Fenced),
+        ),
+        (
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+            Some(TransactionErrorKind::Fenced),
+        ),
+        (
+            ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            Some(TransactionErrorKind::Abortable),
+        ),
+        (
+            ErrorCode::TRANSACTION_ABORTABLE,
+            Some(TransactionErrorKind::Abortable),
+        ),
+        (
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            Some(TransactionErrorKind::Fatal),
+        ),
+        (
+            ErrorCode::INVALID_TXN_STATE,
+            Some(TransactionErrorKind::Fatal),
+        ),
+        (ErrorCode::CONCURRENT_TRANSACTIONS, None),
+        (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
+        (ErrorCode::NOT_COORDINATOR, None),
+    ] {
+        let mut m = ready(false, now);
+        m.begin().unwrap();
+        m.send_offsets(offsets(), group()).unwrap();
+        let (t, _, req) = next(&mut m, now);
+        assert!(matches!(req, TxnRequest::AddOffsets { .. }));
+        m.handle_response(now, t, TxnResponse::AddOffsets { error: code });
+        match expected {
+            Some(k) => {
+                assert_eq!(kind(m.take_result(Op::SendOffsets)), Some(k), "{code}");
+                let state = m.state_name();
+                let expected_state = if k == TransactionErrorKind::Abortable {
+                    "AbortableError"
+                } else {
+                    "FatalError"
+                };
+                assert_eq!(state, expected_state, "{code}");
+            }
+            None => {
+                assert!(m.take_result(Op::SendOffsets).is_none(), "{code} retries");
+                assert!(m.poll_request(now).is_none(), "{code}: after a backoff");
+                let (t, _, req) = next(&mut m, now + LATER);
+                if code == ErrorCode::NOT_COORDINATOR {
+                    assert!(matches!(
+                        req,
+                        TxnRequest::FindCoordinator {
+                            coordinator_type: CoordinatorType::Transaction,
+                            ..
+                        }
+                    ));
+                    m.handle_response(now + LATER, t, found(txn_coordinator()));
+                    let (_, _, req) = next(&mut m, now + LATER);
+                    assert!(matches!(req, TxnRequest::AddOffsets { .. }), "{code}");
+                } else {
+                    assert!(matches!(req, TxnRequest::AddOffsets { .. }), "{code}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_epoch_bump_after_an_abort_can_fail_or_retry() {
+    let now = Instant::now();
+    for (code, expected) in [
+        (
+            ErrorCode::PRODUCER_FENCED,
+            Some(TransactionErrorKind::Fenced),
+        ),
+        (
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+            Some(TransactionErrorKind::Fenced),
+        ),
+        (
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            Some(TransactionErrorKind::Fatal),
+        ),
+        (
+            ErrorCode::TRANSACTION_ABORTABLE,
+            Some(TransactionErrorKind::Fatal),
+        ),
+        (ErrorCode::CONCURRENT_TRANSACTIONS, None),
+        (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
+    ] {
+        let mut m = in_transaction_v1(&[tp(0)], now);
+        m.on_batch_failed(&Error::broker(
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            "Produce out/0",
+            None,
+        ));
+        m.abort().unwrap();
+        m.release_abort();
+        let (t, _, _) = next(&mut m, now);
+        m.handle_response(now, t, end_answer(ErrorCode::NONE));
+        let (t, _, req) = next(&mut m, now);
+        assert!(matches!(req, TxnRequest::InitProducerId { .. }));
+        m.handle_response(now, t, init_answer(code, 0));
+        match expected {
+            Some(k) => {
+                assert_eq!(kind(m.take_result(Op::Abort)), Some(k), "{code}");
+                assert_eq!(m.state_name(), "FatalError", "{code}");
+                assert!(m.poll_request(now + LATER).is_none(), "{code}");
+            }
+            None => {
+                assert!(m.take_result(Op::Abort).is_none(), "{code} retries");
+                let (t, _, req) = next(&mut m, now + LATER);
+                assert!(matches!(
+                    req,
+                    TxnRequest::InitProducerId {
+                        producer_id: PID,
+                        producer_epoch: EPOCH,
+                        ..
+                    }
+                ));
+                m.handle_response(now + LATER, t, init_answer(ErrorCode::NONE, EPOCH + 1));
+                assert_done(m.take_result(Op::Abort));
+                assert_eq!(m.identity(), Some((PID, EPOCH + 1)), "{code}");
+            }
+        }
     }
 }
