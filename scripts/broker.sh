@@ -155,6 +155,9 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Abort timed-out transactions within a second (default 10 s), so the
+# transaction-timeout test does not wait long.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 auto.create.topics.enable=true
 num.partitions=1
 # Kafka's defaults, spelled out: flushing is left to the OS page cache.

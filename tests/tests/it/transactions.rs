@@ -328,6 +328,74 @@ async fn a_zombie_producer_is_fenced() {
     }
 }
 
+#[tokio::test]
+async fn a_transaction_past_its_timeout_is_aborted_by_the_coordinator() {
+    let _log = log_on_failure();
+    if broker().is_tansu() {
+        return skip(
+            "a_transaction_past_its_timeout_is_aborted_by_the_coordinator",
+            TANSU_READ_COMMITTED,
+        );
+    }
+    let client = client().await;
+    for v2 in PROTOCOLS {
+        let topic = new_topic(&client, "txn-timeout").await;
+        let id = unique_name("txn-timeout");
+        let config = ProducerConfig::default()
+            .transactional_id(&id)
+            .transaction_v2(v2)
+            .transaction_timeout(Duration::from_secs(2))
+            .max_block(Duration::from_secs(30));
+        let forgetful = Producer::new(client.clone(), config).expect("producer");
+        forgetful.init_transactions().await.expect("init");
+        forgetful.begin_transaction().unwrap();
+        let delivery = forgetful
+            .send(ProducerRecord::new(&topic).partition(0).value("forgotten"))
+            .await
+            .expect("send");
+        delivery.await.expect("written, not yet committed");
+
+        // The coordinator aborts the transaction once its timeout has
+        // passed: the abort marker follows the record (30 s at most; the
+        // test broker checks every second, Kafka's default is 10 s).
+        let admin = Admin::new(client.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let end = admin
+                .list_offsets(&topic, &[0], kafkacc::OffsetSpec::Latest)
+                .await
+                .expect("list offsets");
+            if end.get(&0).copied().unwrap_or(0) >= 2 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "v2={v2}: no abort marker 30 s after the transaction timed out"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+
+        // The late commit fails, typed, and nothing becomes visible.
+        let late = forgetful
+            .commit_transaction()
+            .await
+            .expect_err("a commit after the coordinator aborted fails");
+        assert!(
+            late.transaction_kind().is_some(),
+            "v2={v2}: a transaction error: {late:?}"
+        );
+        let visible = read_values(&client, &topic, true, 0).await;
+        assert!(visible.is_empty(), "v2={v2}: {visible:?}");
+
+        // The id is usable again by a new producer.
+        let next = txn_producer(&client, &id, v2).await;
+        next.begin_transaction().unwrap();
+        all_delivered(send_values(&next, &topic, "after", 1).await).await;
+        next.commit_transaction().await.expect("commit");
+        assert_eq!(read_values(&client, &topic, true, 1).await, ["after-0"]);
+    }
+}
+
 /// The python that has librdkafka (installed by the harness script).
 fn rdkafka_python() -> String {
     let out = Command::new("bash")
