@@ -1,6 +1,7 @@
 //! [`FakeCluster`]: the public handle — start, bootstrap addresses, topics,
 //! and the test controls (leader and coordinator moves, broker kill and
-//! restart, injected errors, latency, black holes, benchmark modes).
+//! restart, injected errors, latency, throttling, black holes, benchmark
+//! modes).
 
 use crate::config::Config;
 use crate::error::FakeError;
@@ -520,6 +521,21 @@ impl FakeCluster {
             .broker_mut(broker)
             .ok_or(FakeError::UnknownBroker(broker))?;
         b.latency = latency;
+        Ok(())
+    }
+
+    /// Throttles `broker` as a client quota would (KIP-219): every answer
+    /// that has a `throttle_time_ms` field carries `throttle` (zero to
+    /// stop). The answer itself is not delayed, and the fake does not mute
+    /// the connection on its side: holding the next requests for that long
+    /// is the client's part, so a client that ignores it is seen sending
+    /// early.
+    pub fn set_throttle(&self, broker: i32, throttle: Duration) -> Result<(), FakeError> {
+        let mut state = self.shared.lock();
+        let b = state
+            .broker_mut(broker)
+            .ok_or(FakeError::UnknownBroker(broker))?;
+        b.throttle = throttle;
         Ok(())
     }
 

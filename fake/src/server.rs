@@ -158,18 +158,18 @@ async fn process(
             return Outcome::Close;
         }
     };
-    let (latency, black_hole, injected) = {
+    let (latency, throttle, black_hole, injected) = {
         let mut state = shared.lock();
-        let (latency, black_hole) = state
+        let (latency, throttle, black_hole) = state
             .broker(node_id)
-            .map(|b| (b.latency, b.black_hole))
+            .map(|b| (b.latency, b.throttle, b.black_hole))
             .unwrap_or_default();
         let injected = if black_hole {
             None
         } else {
             state.faults.take(header.api_key, node_id)
         };
-        (latency, black_hole, injected)
+        (latency, throttle, black_hole, injected)
     };
     if black_hole {
         shared.log(format_args!(
@@ -243,14 +243,20 @@ async fn process(
         }
     ));
     match outcome {
-        Outcome::Respond(response) => encode(
-            shared,
-            node_id,
-            header.api_key,
-            version,
-            header.correlation_id,
-            &response,
-        ),
+        Outcome::Respond(mut response) => {
+            let throttle_ms = i32::try_from(throttle.as_millis()).unwrap_or(i32::MAX);
+            if throttle_ms > 0 {
+                crate::faults::set_throttle_time(&mut response, throttle_ms);
+            }
+            encode(
+                shared,
+                node_id,
+                header.api_key,
+                version,
+                header.correlation_id,
+                &response,
+            )
+        }
         Outcome::NoResponse => Outcome::NoResponse,
         Outcome::Silence => Outcome::Silence,
         Outcome::Close => Outcome::Close,

@@ -40,6 +40,9 @@ pub(crate) struct BrokerState {
     pub port: u16,
     pub alive: bool,
     pub latency: Duration,
+    /// KIP-219 throttle: the `throttle_time_ms` every answer carries (the
+    /// broker answers at once; the client holds its next requests).
+    pub throttle: Duration,
     pub black_hole: bool,
 }
 
@@ -121,6 +124,7 @@ impl State {
                 port: *port,
                 alive: true,
                 latency: Duration::ZERO,
+                throttle: Duration::ZERO,
                 black_hole: false,
             })
             .collect();

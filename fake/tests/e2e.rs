@@ -274,3 +274,45 @@ async fn a_black_holed_broker_times_requests_out_until_lifted() {
         .expect("delivered");
     assert_eq!(meta.offset, 1);
 }
+
+/// KIP-219: a throttled broker answers at once with `throttle_time_ms`
+/// set, and the client holds the connection's next request for that long
+/// (the fake does not mute its side, so a client that sent early would be
+/// seen here). Clearing the throttle restores normal speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_broker_holds_the_clients_next_request() {
+    const THROTTLE: Duration = Duration::from_secs(1);
+    let cluster = FakeCluster::builder().build().await.unwrap();
+    cluster.create_topic("slow", 1).unwrap();
+    let client = client(&cluster).await;
+    let producer = producer(&client);
+    // Connections and metadata first, unthrottled.
+    assert_eq!(send(&producer, "slow", 0, "warm".to_owned()).await, 0);
+
+    cluster.set_throttle(1, THROTTLE).unwrap();
+    let started = Instant::now();
+    assert_eq!(send(&producer, "slow", 0, "first".to_owned()).await, 1);
+    let first = started.elapsed();
+    assert_eq!(send(&producer, "slow", 0, "second".to_owned()).await, 2);
+    let both = started.elapsed();
+    assert!(
+        first < THROTTLE,
+        "the throttled answer itself is not delayed ({first:?})"
+    );
+    assert!(
+        both >= THROTTLE,
+        "the second request waited out the throttle ({both:?})"
+    );
+
+    cluster.set_throttle(1, Duration::ZERO).unwrap();
+    // Waits out the last hold; its answer carries no throttle.
+    assert_eq!(send(&producer, "slow", 0, "third".to_owned()).await, 3);
+    let started = Instant::now();
+    assert_eq!(send(&producer, "slow", 0, "fourth".to_owned()).await, 4);
+    assert_eq!(send(&producer, "slow", 0, "fifth".to_owned()).await, 5);
+    let unthrottled = started.elapsed();
+    assert!(
+        unthrottled < THROTTLE,
+        "no hold once the throttle is cleared ({unthrottled:?})"
+    );
+}

@@ -22,10 +22,16 @@
 //! session (KIP-368), a third task re-authenticates before it expires; it
 //! holds the send gate for the whole exchange so no other request is
 //! written between its SaslHandshake and SaslAuthenticate requests.
+//!
+//! A response with `throttle_time_ms` > 0 (the broker's client quota,
+//! KIP-219) holds the writer: nothing more goes out on the connection until
+//! that time has passed (at most the request timeout). The response itself
+//! is delivered at once.
 
 use crate::config::{BrokerAddressMap, parse_host_port};
 use crate::error::{Error, Result};
 use crate::net::sasl;
+use crate::net::throttle::{Throttle, throttle_time_ms};
 use crate::net::tls::{self, TlsConnector};
 use crate::net::versions::BrokerVersions;
 use crate::security::SaslConfig;
@@ -107,6 +113,8 @@ pub(crate) struct Connection {
     /// Set by the reader when TLS ended the connection (e.g. the broker
     /// refused our certificate), so the connect error can say so.
     tls_failure: Arc<OnceLock<String>>,
+    /// The broker's KIP-219 throttle, honoured by the writer.
+    throttle: Arc<Throttle>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -229,12 +237,14 @@ impl Connection {
         let (expected_tx, expected_rx) = mpsc::unbounded_channel();
         let cancel = CancellationToken::new();
         let tls_failure = Arc::new(OnceLock::new());
+        let throttle = Arc::new(Throttle::default());
         tokio::spawn(write_loop(
             write_half,
             queue_rx,
             expected_tx,
             cancel.clone(),
             addr.clone(),
+            throttle.clone(),
         ));
         tokio::spawn(read_loop(
             read_half,
@@ -253,6 +263,7 @@ impl Connection {
             versions: OnceLock::new(),
             gate: RwLock::new(()),
             tls_failure,
+            throttle,
         }
     }
 
@@ -450,7 +461,24 @@ impl Connection {
     fn decode_response<R: Request>(&self, mut frame: Bytes, version: i16) -> Result<R::Response> {
         decode_response_header(&mut frame, R::API_KEY, version)
             .map_err(|e| self.decode_error(e))?;
-        R::Response::decode(&mut frame, version).map_err(|e| self.decode_error(e))
+        let response =
+            R::Response::decode(&mut frame, version).map_err(|e| self.decode_error(e))?;
+        self.note_throttle(R::API_KEY, throttle_time_ms::<R>(&response));
+        Ok(response)
+    }
+
+    /// A response said the broker throttles us (KIP-219): hold the
+    /// connection's next requests for that long, at most a request timeout.
+    fn note_throttle(&self, api: ApiKey, throttle_ms: i32) {
+        let Ok(ms) = u64::try_from(throttle_ms) else {
+            return;
+        };
+        if ms == 0 {
+            return;
+        }
+        let hold = Duration::from_millis(ms).min(self.config.request_timeout);
+        tracing::debug!(broker = %self.addr, ?api, throttle_ms, ?hold, "throttled by the broker; holding further requests on this connection");
+        self.throttle.hold_for(hold);
     }
 
     fn decode_error(&self, source: kafkacc_protocol::DecodeError) -> Error {
@@ -494,7 +522,10 @@ impl Connection {
         // An older broker answers in a v0 body, which may not parse as v3.
         let response = match decode_frame::<ApiVersionsRequest>(frame.clone(), FIRST_TRY) {
             Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 => None,
-            Ok(r) => Some(r),
+            Ok(r) => {
+                self.note_throttle(ApiKey::ApiVersions, r.throttle_time_ms);
+                Some(r)
+            }
             Err(_) => None,
         };
         let response = match response {
@@ -596,6 +627,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     expected: mpsc::UnboundedSender<Expected>,
     cancel: CancellationToken,
     addr: String,
+    throttle: Arc<Throttle>,
 ) {
     let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
     let mut written = Vec::new();
@@ -604,6 +636,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             _ = cancel.cancelled() => break,
             next = queue.recv() => match next { Some(o) => o, None => break },
         };
+        // A throttled connection writes nothing until the hold ends (it may
+        // grow while we wait: another response said so).
+        while let Some(until) = throttle.until() {
+            tokio::select! {
+                _ = cancel.cancelled() => break 'outer,
+                () = tokio::time::sleep_until(until) => {}
+            }
+        }
         // Drain whatever else is queued so one flush carries many frames.
         let mut batch = vec![first];
         while batch.len() < QUEUE_DEPTH {

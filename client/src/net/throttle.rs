@@ -1,0 +1,172 @@
+//! KIP-219 client-side throttling: a broker over a client quota answers at
+//! once with `throttle_time_ms` set, and the client holds further requests
+//! on that connection for that long (the Java client "mutes the channel").
+//!
+//! [`throttle_time_ms`] reads the field from any decoded response that has
+//! it; [`Throttle`] is the connection's hold, noted by the callers that
+//! decode responses and honoured by the writer task before it writes.
+
+use kafkacc_protocol::messages::*;
+use kafkacc_protocol::{ApiKey, Request};
+use std::any::Any;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The `throttle_time_ms` of a decoded response to an `R` (0 when the API
+/// has no such field, or the version lacked it).
+pub(crate) fn throttle_time_ms<R: Request>(response: &R::Response) -> i32 {
+    let any: &dyn Any = response;
+    macro_rules! throttled {
+        ($($api:ident => $response:ident),* $(,)?) => {
+            match R::API_KEY {
+                $(ApiKey::$api => any
+                    .downcast_ref::<$response>()
+                    .map_or(0, |r| r.throttle_time_ms),)*
+                _ => 0,
+            }
+        };
+    }
+    throttled!(
+        AddOffsetsToTxn => AddOffsetsToTxnResponse,
+        AddPartitionsToTxn => AddPartitionsToTxnResponse,
+        AddRaftVoter => AddRaftVoterResponse,
+        AllocateProducerIds => AllocateProducerIdsResponse,
+        AlterClientQuotas => AlterClientQuotasResponse,
+        AlterConfigs => AlterConfigsResponse,
+        AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
+        AlterPartition => AlterPartitionResponse,
+        AlterReplicaLogDirs => AlterReplicaLogDirsResponse,
+        AlterShareGroupOffsets => AlterShareGroupOffsetsResponse,
+        AlterUserScramCredentials => AlterUserScramCredentialsResponse,
+        ApiVersions => ApiVersionsResponse,
+        AssignReplicasToDirs => AssignReplicasToDirsResponse,
+        BrokerHeartbeat => BrokerHeartbeatResponse,
+        BrokerRegistration => BrokerRegistrationResponse,
+        ConsumerGroupDescribe => ConsumerGroupDescribeResponse,
+        ConsumerGroupHeartbeat => ConsumerGroupHeartbeatResponse,
+        ControllerRegistration => ControllerRegistrationResponse,
+        CreateAcls => CreateAclsResponse,
+        CreateDelegationToken => CreateDelegationTokenResponse,
+        CreatePartitions => CreatePartitionsResponse,
+        CreateTopics => CreateTopicsResponse,
+        DeleteAcls => DeleteAclsResponse,
+        DeleteGroups => DeleteGroupsResponse,
+        DeleteRecords => DeleteRecordsResponse,
+        DeleteShareGroupOffsets => DeleteShareGroupOffsetsResponse,
+        DeleteTopics => DeleteTopicsResponse,
+        DescribeAcls => DescribeAclsResponse,
+        DescribeClientQuotas => DescribeClientQuotasResponse,
+        DescribeCluster => DescribeClusterResponse,
+        DescribeConfigs => DescribeConfigsResponse,
+        DescribeDelegationToken => DescribeDelegationTokenResponse,
+        DescribeGroups => DescribeGroupsResponse,
+        DescribeLogDirs => DescribeLogDirsResponse,
+        DescribeProducers => DescribeProducersResponse,
+        DescribeShareGroupOffsets => DescribeShareGroupOffsetsResponse,
+        DescribeTopicPartitions => DescribeTopicPartitionsResponse,
+        DescribeTransactions => DescribeTransactionsResponse,
+        DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
+        ElectLeaders => ElectLeadersResponse,
+        EndTxn => EndTxnResponse,
+        ExpireDelegationToken => ExpireDelegationTokenResponse,
+        Fetch => FetchResponse,
+        FetchSnapshot => FetchSnapshotResponse,
+        FindCoordinator => FindCoordinatorResponse,
+        GetTelemetrySubscriptions => GetTelemetrySubscriptionsResponse,
+        Heartbeat => HeartbeatResponse,
+        IncrementalAlterConfigs => IncrementalAlterConfigsResponse,
+        InitProducerId => InitProducerIdResponse,
+        JoinGroup => JoinGroupResponse,
+        LeaveGroup => LeaveGroupResponse,
+        ListConfigResources => ListConfigResourcesResponse,
+        ListGroups => ListGroupsResponse,
+        ListOffsets => ListOffsetsResponse,
+        ListPartitionReassignments => ListPartitionReassignmentsResponse,
+        ListTransactions => ListTransactionsResponse,
+        Metadata => MetadataResponse,
+        OffsetCommit => OffsetCommitResponse,
+        OffsetDelete => OffsetDeleteResponse,
+        OffsetFetch => OffsetFetchResponse,
+        OffsetForLeaderEpoch => OffsetForLeaderEpochResponse,
+        Produce => ProduceResponse,
+        PushTelemetry => PushTelemetryResponse,
+        RemoveRaftVoter => RemoveRaftVoterResponse,
+        RenewDelegationToken => RenewDelegationTokenResponse,
+        ShareAcknowledge => ShareAcknowledgeResponse,
+        ShareFetch => ShareFetchResponse,
+        ShareGroupDescribe => ShareGroupDescribeResponse,
+        ShareGroupHeartbeat => ShareGroupHeartbeatResponse,
+        StreamsGroupDescribe => StreamsGroupDescribeResponse,
+        StreamsGroupHeartbeat => StreamsGroupHeartbeatResponse,
+        SyncGroup => SyncGroupResponse,
+        TxnOffsetCommit => TxnOffsetCommitResponse,
+        UnregisterBroker => UnregisterBrokerResponse,
+        UpdateFeatures => UpdateFeaturesResponse,
+        UpdateRaftVoter => UpdateRaftVoterResponse,
+    )
+}
+
+/// A connection's hold: no request is written before `until`.
+#[derive(Debug, Default)]
+pub(crate) struct Throttle {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    /// Holds the connection for `hold` from now (a longer hold already in
+    /// place stays).
+    pub(crate) fn hold_for(&self, hold: Duration) {
+        let until = Instant::now() + hold;
+        let mut current = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.is_none_or(|t| t < until) {
+            *current = Some(until);
+        }
+    }
+
+    /// When the hold ends, if one is in place (an expired one is forgotten).
+    pub(crate) fn until(&self) -> Option<Instant> {
+        let mut current = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        match *current {
+            Some(t) if t > Instant::now() => Some(t),
+            _ => {
+                *current = None;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_is_read_from_the_response_of_the_request_sent() {
+        let produce = ProduceResponse {
+            throttle_time_ms: 300,
+            ..Default::default()
+        };
+        assert_eq!(throttle_time_ms::<ProduceRequest>(&produce), 300);
+        let metadata = MetadataResponse {
+            throttle_time_ms: 20,
+            ..Default::default()
+        };
+        assert_eq!(throttle_time_ms::<MetadataRequest>(&metadata), 20);
+        // SaslHandshake has no throttle field.
+        let handshake = SaslHandshakeResponse::default();
+        assert_eq!(throttle_time_ms::<SaslHandshakeRequest>(&handshake), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_ends_at_its_time_and_a_shorter_one_does_not_shorten_it() {
+        let throttle = Throttle::default();
+        assert_eq!(throttle.until(), None);
+        let start = Instant::now();
+        throttle.hold_for(Duration::from_millis(300));
+        throttle.hold_for(Duration::from_millis(100));
+        assert_eq!(throttle.until(), Some(start + Duration::from_millis(300)));
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert_eq!(throttle.until(), None);
+    }
+}
