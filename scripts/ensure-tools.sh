@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build and the test brokers need when a machine lacks it:
 # a Rust toolchain with rustfmt and clippy, Java 17+ and Maven (Apache Kafka
-# is assembled from Maven Central), python3 (broker probes, Tansu's wheel).
+# is assembled from Maven Central), python3 (broker probes, Tansu's wheel),
+# openssl and kcat.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -24,6 +25,8 @@ have mvn || { echo "installing Maven" >&2; apt_install maven; }
 have python3 || { echo "installing python3" >&2; apt_install python3 python3-pip; }
 # The secured test broker (TLS, SASL) gets its certificates from openssl.
 have openssl || { echo "installing openssl" >&2; apt_install openssl; }
+# kcat is an interop peer (tests/src/kcat.rs runs it over librdkafka 2.16).
+have kcat || { echo "installing kcat" >&2; apt_install kcat; }
 
 # Report versions (a closed pipe must not fail the script under pipefail).
 cargo --version

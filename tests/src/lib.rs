@@ -21,6 +21,7 @@
 
 mod broker;
 pub mod java;
+pub mod kcat;
 pub mod peer;
 pub mod proxy;
 pub mod rdkafka;

@@ -5,7 +5,8 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-fn python() -> &'static str {
+/// The python of the virtualenv that has librdkafka (installed on first use).
+pub fn python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let out = Command::new("bash")

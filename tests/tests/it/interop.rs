@@ -1,5 +1,6 @@
-//! kafkacc beside the Java client (kafka-clients 4.1.1) and librdkafka
-//! (2.16, through confluent-kafka) on the same topics: each side reads what
+//! kafkacc beside the Java client (kafka-clients 4.1.1), librdkafka (2.16,
+//! through confluent-kafka) and kcat (over librdkafka 2.16, keys placed by
+//! `-X partitioner=murmur2_random`) on the same topics: each side reads what
 //! the other wrote with every codec, and a key lands on the same partition
 //! whichever client sent it.
 
@@ -9,6 +10,7 @@ use kafkacc::{
     Admin, Client, Compression, Consumer, ConsumerConfig, NewTopic, OffsetReset, Producer,
     ProducerConfig, ProducerRecord,
 };
+use kafkacc_tests::kcat::run_kcat_peer;
 use kafkacc_tests::{broker, java::run_interop, log_on_failure, rdkafka::run_rdkafka, unique_name};
 use std::time::{Duration, Instant};
 
@@ -27,10 +29,12 @@ const CODECS: [Compression; 5] = [
 enum Peer {
     Java,
     Librdkafka,
+    /// The kcat command-line tool (over librdkafka).
+    Kcat,
 }
 
 impl Peer {
-    const ALL: [Peer; 2] = [Peer::Java, Peer::Librdkafka];
+    const ALL: [Peer; 3] = [Peer::Java, Peer::Librdkafka, Peer::Kcat];
 
     async fn run(self, args: Vec<String>) -> Vec<String> {
         tokio::task::spawn_blocking(move || {
@@ -38,6 +42,7 @@ impl Peer {
             match self {
                 Peer::Java => run_interop(&args),
                 Peer::Librdkafka => run_rdkafka(&args),
+                Peer::Kcat => run_kcat_peer(&args),
             }
         })
         .await
@@ -49,6 +54,7 @@ impl Peer {
         match self {
             Peer::Java => "java",
             Peer::Librdkafka => "rdkafka",
+            Peer::Kcat => "kcat",
         }
     }
 }

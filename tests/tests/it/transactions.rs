@@ -1,5 +1,5 @@
 //! Transactions against a real broker: committed records are visible to
-//! read_committed consumers (kafkacc's and librdkafka's) and aborted ones
+//! read_committed consumers (kafkacc's, librdkafka's and kcat) and aborted ones
 //! are not, a second producer with the same transactional id fences the
 //! first, and a consume-transform-produce loop killed mid-transaction and
 //! restarted copies every input record exactly once.
@@ -18,6 +18,7 @@ use kafkacc::{
     NewTopic, OffsetReset, Producer, ProducerConfig, ProducerRecord, Recovery, TopicPartition,
     TransactionErrorKind,
 };
+use kafkacc_tests::kcat::run_kcat;
 use kafkacc_tests::script::ScriptedBroker;
 use kafkacc_tests::{broker, log_on_failure, skip, unique_name};
 use std::collections::{BTreeMap, BTreeSet};
@@ -396,22 +397,8 @@ async fn a_transaction_past_its_timeout_is_aborted_by_the_coordinator() {
     }
 }
 
-/// The python that has librdkafka (installed by the harness script).
-fn rdkafka_python() -> String {
-    let out = Command::new("bash")
-        .arg(kafkacc_tests::workspace_root().join("scripts/install-librdkafka.sh"))
-        .output()
-        .expect("run install-librdkafka.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test]
-async fn librdkafka_reads_only_committed_records() {
+async fn librdkafka_and_kcat_read_only_committed_records() {
     let _log = log_on_failure();
     let client = client().await;
     const N: usize = 20;
@@ -430,14 +417,14 @@ async fn librdkafka_reads_only_committed_records() {
     }
     if broker().is_tansu() {
         return skip(
-            "librdkafka_reads_only_committed_records",
+            "librdkafka_and_kcat_read_only_committed_records",
             TANSU_READ_COMMITTED,
         );
     }
     let bootstrap = broker().bootstrap.clone();
     let topic_arg = topic.clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(rdkafka_python())
+        Command::new(kafkacc_tests::rdkafka::python())
             .arg(kafkacc_tests::workspace_root().join("tests/python/rdkafka_read_committed.py"))
             .args([
                 "read_committed",
@@ -462,6 +449,34 @@ async fn librdkafka_reads_only_committed_records() {
     assert_eq!(values.len(), 2 * N, "{values:?}");
     assert_eq!(count_prefix(&values, "committed-"), N);
     assert_eq!(count_prefix(&values, "after-"), N);
+
+    // kcat, told to read committed records only, to the end of every partition.
+    let bootstrap = broker().bootstrap.clone();
+    let values = tokio::task::spawn_blocking(move || {
+        run_kcat(
+            &[
+                "-C",
+                "-b",
+                &bootstrap,
+                "-t",
+                &topic,
+                "-o",
+                "beginning",
+                "-e",
+                "-q",
+                "-X",
+                "isolation.level=read_committed",
+                "-f",
+                "%s\n",
+            ],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(values.len(), 2 * N, "kcat: {values:?}");
+    assert_eq!(count_prefix(&values, "committed-"), N, "kcat");
+    assert_eq!(count_prefix(&values, "after-"), N, "kcat");
 }
 
 /// One member of the copying application: a read_committed group consumer

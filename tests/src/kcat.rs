@@ -1,0 +1,136 @@
+//! kcat (Debian's 1.7.1, run over librdkafka 2.16; see
+//! `scripts/install-kcat.sh`) as a peer for interop tests: the command-line
+//! tool people reach for, beside the library peers in `rdkafka.rs` and
+//! `java.rs`. [`run_kcat_peer`] speaks the same `produce` / `consume`
+//! commands as `tests/python/rdkafka_peer.py`, so tests can loop over peers.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The kcat binary and the folder holding the librdkafka it must load.
+fn kcat() -> &'static (String, String) {
+    static KCAT: OnceLock<(String, String)> = OnceLock::new();
+    KCAT.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(crate::workspace_root().join("scripts/install-kcat.sh"))
+            .output()
+            .expect("run install-kcat.sh");
+        assert!(
+            out.status.success(),
+            "install-kcat.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (binary, libdir) = stdout
+            .trim()
+            .split_once('\t')
+            .expect("install-kcat.sh prints the binary and a library folder");
+        (binary.to_owned(), libdir.to_owned())
+    })
+}
+
+/// Runs kcat with `args`, feeding it `stdin`; returns its stdout lines,
+/// panicking with its stderr when it fails.
+pub fn run_kcat(args: &[&str], stdin: &str) -> Vec<String> {
+    let (binary, libdir) = kcat();
+    let mut child = Command::new(binary)
+        .args(args)
+        .env("LD_LIBRARY_PATH", libdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kcat");
+    let mut input = child.stdin.take().expect("kcat stdin");
+    let stdin = stdin.to_owned();
+    // Written from a thread: kcat may fill its stdout pipe before it has
+    // read all of its input.
+    let writer = std::thread::spawn(move || input.write_all(stdin.as_bytes()));
+    let out = child.wait_with_output().expect("wait for kcat");
+    writer
+        .join()
+        .expect("stdin writer")
+        .expect("write kcat's stdin");
+    assert!(
+        out.status.success(),
+        "kcat {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The rdkafka peer's commands, done with kcat:
+///
+/// - `produce BOOTSTRAP TOPIC COUNT CODEC`: keyed `key-i` → `kcat-i`, headers
+///   `h=v`, `h=w`, partitioner `murmur2_random` (the Java-compatible one);
+///   one line per record once kcat exits cleanly (it exits non-zero when a
+///   delivery fails).
+/// - `consume BOOTSTRAP TOPIC COUNT`: every partition from the start, one
+///   line per record: partition \t offset \t key \t value \t headers
+///   (`k=v,` each, as the rdkafka peer prints them).
+pub fn run_kcat_peer(args: &[&str]) -> Vec<String> {
+    match args {
+        ["produce", bootstrap, topic, count, codec] => {
+            let count: usize = count.parse().expect("count");
+            let input: String = (0..count).map(|i| format!("key-{i}:kcat-{i}\n")).collect();
+            run_kcat(
+                &[
+                    "-P",
+                    "-b",
+                    bootstrap,
+                    "-t",
+                    topic,
+                    "-K",
+                    ":",
+                    "-z",
+                    codec,
+                    "-H",
+                    "h=v",
+                    "-H",
+                    "h=w",
+                    "-X",
+                    "partitioner=murmur2_random",
+                    "-X",
+                    "linger.ms=5",
+                ],
+                &input,
+            );
+            (0..count).map(|i| format!("sent {i}")).collect()
+        }
+        ["consume", bootstrap, topic, count] => run_kcat(
+            &[
+                "-C",
+                "-b",
+                bootstrap,
+                "-t",
+                topic,
+                "-o",
+                "beginning",
+                "-c",
+                count,
+                "-e",
+                "-q",
+                "-f",
+                "%p\t%o\t%k\t%s\t%h\n",
+            ],
+            "",
+        )
+        .into_iter()
+        .map(|line| with_header_commas(&line))
+        .collect(),
+        _ => panic!("kcat peer: unknown command {args:?}"),
+    }
+}
+
+/// kcat prints headers as `k=v,k=v`; the other peers print `k=v,k=v,`.
+fn with_header_commas(line: &str) -> String {
+    match line.rsplit_once('\t') {
+        Some((head, headers)) if !headers.is_empty() => format!("{head}\t{headers},"),
+        _ => line.to_owned(),
+    }
+}
