@@ -12,7 +12,7 @@ use kafkacc_protocol::generated::metadata_response::{
 use kafkacc_protocol::header::{RequestHeaderView, decode_request_header};
 use kafkacc_protocol::messages::{ApiVersionsResponse, MetadataResponse};
 use kafkacc_protocol::{ApiKey, RequestKind, ResponseKind, StrBytes};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -38,18 +38,21 @@ impl Reply {
 
 type Handler = dyn Fn(&RequestHeaderView, RequestKind) -> Reply + Send + Sync;
 
-/// A broker on 127.0.0.1 that answers as its handler says. Stops when dropped.
+/// A broker on 127.0.0.1 that answers as its handler says. Stops when
+/// dropped, closing its connections.
 pub struct ScriptedBroker {
     /// `127.0.0.1:port`.
     pub addr: String,
     /// The port (for metadata that advertises this broker).
     pub port: i32,
     task: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Drop for ScriptedBroker {
     fn drop(&mut self) {
         self.task.abort();
+        self.close_connections();
     }
 }
 
@@ -63,15 +66,30 @@ impl ScriptedBroker {
             .expect("bind a local port");
         let local = listener.local_addr().expect("local addr");
         let handler: Arc<Handler> = Arc::new(handler);
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let open = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, handler.clone()));
+                let served = tokio::spawn(serve(stream, handler.clone()));
+                let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+                open.retain(|c| !c.is_finished());
+                open.push(served.abort_handle());
             }
         });
         ScriptedBroker {
             addr: local.to_string(),
             port: i32::from(local.port()),
             task,
+            connections,
+        }
+    }
+
+    /// Closes every connection accepted so far (as a broker restart
+    /// would); the broker keeps accepting new ones.
+    pub fn close_connections(&self) {
+        let open = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|p| p.into_inner()));
+        for connection in open {
+            connection.abort();
         }
     }
 }

@@ -1,5 +1,7 @@
-//! A broker that misbehaves must give typed errors in bounded time, never a
-//! panic or a hang; and an old broker's ApiVersions fallback must work.
+//! A broker that misbehaves must give typed errors in bounded time and
+//! memory, never a panic or a hang, and the client must work again against
+//! a good broker afterwards; and an old broker's ApiVersions fallback must
+//! work.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafkacc::{Client, ClientConfig, Consumer, ConsumerConfig, ConsumerRecord, Error};
@@ -28,6 +30,9 @@ async fn connect(addr: &str) -> (Result<Client, Error>, Duration) {
     (result, started.elapsed())
 }
 
+/// Why each bootstrap attempt failed. [`Error::NoBrokerReachable`] keeps
+/// only the text of each attempt's error, so callers can check no more
+/// than substrings of it.
 fn failure_reason(result: Result<Client, Error>) -> String {
     match result {
         Err(Error::NoBrokerReachable { attempts }) => attempts
@@ -51,93 +56,272 @@ async fn broker_answering_api_versions(
     .await
 }
 
-#[tokio::test]
-async fn garbage_instead_of_a_response_is_a_decode_error() {
-    let broker = broker_answering_api_versions(|_| {
-        Reply::Raw(Bytes::from_static(&[0, 0, 0, 6, 0, 0, 0, 0, 0xff, 0xff]))
-    })
-    .await;
-    let (result, took) = connect(&broker.addr).await;
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    let reason = failure_reason(result);
-    assert!(
-        reason.contains("protocol error") || reason.contains("correlation"),
-        "{reason}"
-    );
+/// The ways a hostile broker answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hostile {
+    /// A frame with the right correlation id around bytes that decode as
+    /// nothing (all ones: over-long varints, lengths of -1).
+    Garbage,
+    /// A frame length of 2 GiB - 1 (and nothing after it).
+    TwoGibFrame,
+    /// A well-formed answer carrying another request's correlation id.
+    WrongCorrelationId,
+    /// An honest size prefix around the first half of a good answer.
+    TruncatedBody,
+    /// (ApiVersions only) An answer that offers no usable Metadata version.
+    NothingInCommon,
 }
 
-#[tokio::test]
-async fn a_two_gib_frame_length_is_refused_before_allocating() {
-    let broker = broker_answering_api_versions(|_| {
-        Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]))
-    })
-    .await;
-    let (result, took) = connect(&broker.addr).await;
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    let reason = failure_reason(result);
-    assert!(reason.contains("bad frame"), "{reason}");
+impl Hostile {
+    const ALL: [Hostile; 5] = [
+        Hostile::Garbage,
+        Hostile::TwoGibFrame,
+        Hostile::WrongCorrelationId,
+        Hostile::TruncatedBody,
+        Hostile::NothingInCommon,
+    ];
+
+    /// The hostile answer to `header`'s request, whose right answer is `good`.
+    fn reply(self, header: &RequestHeaderView, good: &ResponseKind) -> Reply {
+        match self {
+            Hostile::Garbage => {
+                let mut frame = BytesMut::new();
+                frame.put_i32(4 + 16);
+                frame.put_i32(header.correlation_id);
+                frame.put_slice(&[0xff; 16]);
+                Reply::Raw(frame.freeze())
+            }
+            Hostile::TwoGibFrame => {
+                Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]))
+            }
+            Hostile::WrongCorrelationId => {
+                let wrong = RequestHeaderView {
+                    correlation_id: header.correlation_id + 1000,
+                    ..header.clone()
+                };
+                Reply::Raw(response_frame(&wrong, good))
+            }
+            Hostile::TruncatedBody => {
+                let full = response_frame(header, good);
+                let cut = &full[4..full.len() / 2];
+                let mut frame = BytesMut::new();
+                frame.put_i32(cut.len() as i32);
+                frame.put_slice(cut);
+                Reply::Raw(frame.freeze())
+            }
+            Hostile::NothingInCommon => Reply::respond(no_usable_metadata_version()),
+        }
+    }
 }
 
-#[tokio::test]
-async fn a_wrong_correlation_id_poisons_the_connection() {
-    let broker = broker_answering_api_versions(|header| {
-        let wrong = RequestHeaderView {
-            correlation_id: header.correlation_id + 1000,
-            ..header.clone()
-        };
-        Reply::Raw(response_frame(&wrong, &api_versions_response()))
-    })
-    .await;
-    let (result, _) = connect(&broker.addr).await;
-    let reason = failure_reason(result);
-    assert!(reason.contains("correlation id"), "{reason}");
-}
-
-#[tokio::test]
-async fn a_truncated_body_is_a_decode_error() {
-    let broker = broker_answering_api_versions(|header| {
-        let full = response_frame(header, &api_versions_response());
-        // Keep the size prefix honest but cut the body short.
-        let cut = &full[4..full.len() / 2];
-        let mut frame = BytesMut::new();
-        frame.put_i32(cut.len() as i32);
-        frame.put_slice(cut);
-        Reply::Raw(frame.freeze())
-    })
-    .await;
-    let (result, _) = connect(&broker.addr).await;
-    let reason = failure_reason(result);
-    assert!(reason.contains("protocol error"), "{reason}");
-}
-
-#[tokio::test]
-async fn no_common_metadata_version_is_a_typed_error() {
-    let broker = broker_answering_api_versions(|_| {
-        let api_keys = vec![
-            ApiVersion {
-                api_key: ApiKey::ApiVersions as i16,
-                min_version: 0,
-                max_version: 3,
-                ..Default::default()
-            },
-            ApiVersion {
-                api_key: ApiKey::Metadata as i16,
-                min_version: 100,
-                max_version: 200,
-                ..Default::default()
-            },
-        ];
-        Reply::respond(ResponseKind::ApiVersions(ApiVersionsResponse {
-            api_keys,
+/// ApiVersions offering itself and only Metadata versions 100-200.
+fn no_usable_metadata_version() -> ResponseKind {
+    let api_keys = vec![
+        ApiVersion {
+            api_key: ApiKey::ApiVersions as i16,
+            min_version: 0,
+            max_version: 3,
             ..Default::default()
-        }))
+        },
+        ApiVersion {
+            api_key: ApiKey::Metadata as i16,
+            min_version: 100,
+            max_version: 200,
+            ..Default::default()
+        },
+    ];
+    ResponseKind::ApiVersions(ApiVersionsResponse {
+        api_keys,
+        ..Default::default()
+    })
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// What the client may allocate (on its thread) while it meets one hostile
+/// answer: far below what a 2 GiB frame or an expanding bomb would take.
+const MEMORY_BOUND: usize = 8 << 20;
+
+/// Each hostile answer to ApiVersions fails the bootstrap in bounded time
+/// and memory with the error it calls for; a bootstrap list that names the
+/// hostile broker first and a good one after connects to the good one.
+///
+/// A failed bootstrap is [`Error::NoBrokerReachable`], which carries each
+/// attempt's error as text only: these cases check substrings (the test
+/// below sees the same failures as typed errors).
+#[test]
+fn every_hostile_handshake_is_refused_and_a_good_broker_after_it_is_used() {
+    let _log = kafkacc_tests::log_on_failure();
+    let good = kafkacc_tests::broker().bootstrap.clone();
+    let runtime = current_thread_runtime();
+    for case in Hostile::ALL {
+        let hostile = runtime.block_on(broker_answering_api_versions(move |header| {
+            case.reply(header, &api_versions_response())
+        }));
+        let ((result, took), peak) =
+            alloc_counter::peak_during(|| runtime.block_on(connect(&hostile.addr)));
+        eprintln!("{case:?}: refused in {took:?}, peak allocation {peak} bytes");
+        assert!(took < Duration::from_secs(5), "{case:?}: took {took:?}");
+        assert!(
+            peak < MEMORY_BOUND,
+            "{case:?}: peak allocation {peak} bytes"
+        );
+        match case {
+            Hostile::NothingInCommon => match result {
+                Err(Error::UnsupportedVersion { api, .. }) => assert_eq!(api, ApiKey::Metadata),
+                other => panic!("expected UnsupportedVersion, got {other:?}"),
+            },
+            _ => {
+                let reason = failure_reason(result);
+                let expected = match case {
+                    Hostile::Garbage | Hostile::TruncatedBody => "protocol error",
+                    Hostile::TwoGibFrame => "bad frame: frame of 2147483647 bytes exceeds",
+                    _ => "correlation id",
+                };
+                assert!(reason.contains(expected), "{case:?}: {reason}");
+            }
+        }
+
+        if case == Hostile::NothingInCommon {
+            // KNOWN GAP: a broker that connects but offers no usable
+            // Metadata version fails the whole bootstrap with
+            // UnsupportedVersion instead of passing over to the next
+            // address (`Client::send_any` moves on only after connect,
+            // disconnect and timeout errors). Its recovery on the same
+            // client once the broker is replaced is checked below.
+            continue;
+        }
+        // The same hostile broker first in the bootstrap list, a good one
+        // after it.
+        let config = ClientConfig::new(&format!("{},{good}", hostile.addr))
+            .request_timeout(Duration::from_secs(5))
+            .bootstrap_timeout(Duration::from_secs(30));
+        let client = runtime
+            .block_on(Client::connect(config))
+            .unwrap_or_else(|e| panic!("{case:?}: the good broker after the hostile one: {e}"));
+        assert!(!client.metadata().brokers.is_empty(), "{case:?}");
+        runtime
+            .block_on(client.refresh_metadata(&[]))
+            .unwrap_or_else(|e| panic!("{case:?}: a refresh after the bootstrap: {e}"));
+        client.close();
+    }
+}
+
+/// A broker that answers well until `hostile` is set, then answers
+/// Metadata as `case` says. With [`Hostile::NothingInCommon`] it closes the
+/// connection on Metadata instead and offers no usable Metadata version to
+/// the connections that follow.
+async fn broker_turning_hostile(case: Hostile, hostile: Arc<AtomicBool>) -> ScriptedBroker {
+    let port = Arc::new(AtomicI32::new(0));
+    let port_in_handler = port.clone();
+    let broker = ScriptedBroker::start(move |header, request| {
+        let hostile = hostile.load(Ordering::SeqCst);
+        match request {
+            RequestKind::ApiVersions(_) if hostile && case == Hostile::NothingInCommon => {
+                case.reply(header, &api_versions_response())
+            }
+            RequestKind::ApiVersions(_) => Reply::respond(api_versions_response()),
+            RequestKind::Metadata(_) if hostile && case == Hostile::NothingInCommon => Reply::Close,
+            RequestKind::Metadata(_) => {
+                let good = metadata_response(port_in_handler.load(Ordering::SeqCst), &[("t", 1)]);
+                if hostile {
+                    case.reply(header, &good)
+                } else {
+                    Reply::respond(good)
+                }
+            }
+            _ => Reply::Close,
+        }
     })
     .await;
-    let (result, took) = connect(&broker.addr).await;
-    assert!(took < Duration::from_secs(5));
-    match result {
-        Err(Error::UnsupportedVersion { api, .. }) => assert_eq!(api, ApiKey::Metadata),
-        other => panic!("expected UnsupportedVersion, got {other:?}"),
+    port.store(broker.port, Ordering::SeqCst);
+    broker
+}
+
+/// A broker the client already uses answers a later request (Metadata)
+/// the hostile way: the caller gets a typed error in bounded time and
+/// memory, and once the broker answers well again the same client works.
+///
+/// A frame too large and a wrong correlation id end the connection in the
+/// reader, before any caller: the caller sees [`Error::Disconnected`] with
+/// the cause as text only (checked as a substring). Undecodable answers are
+/// typed down to the [`DecodeError`].
+#[test]
+fn every_hostile_answer_to_a_later_request_is_typed_and_the_same_client_recovers() {
+    let runtime = current_thread_runtime();
+    for case in Hostile::ALL {
+        let hostile = Arc::new(AtomicBool::new(false));
+        let broker = runtime.block_on(broker_turning_hostile(case, hostile.clone()));
+        let config = ClientConfig::new(&broker.addr)
+            .request_timeout(Duration::from_millis(500))
+            .bootstrap_timeout(Duration::from_secs(2));
+        let client = runtime
+            .block_on(Client::connect(config))
+            .expect("connect while the broker behaves");
+
+        hostile.store(true, Ordering::SeqCst);
+        let ((result, took), peak) = alloc_counter::peak_during(|| {
+            runtime.block_on(async {
+                let started = Instant::now();
+                let result = client.refresh_metadata(&[]).await;
+                (result, started.elapsed())
+            })
+        });
+        eprintln!("{case:?}: {result:?} in {took:?}, peak allocation {peak} bytes");
+        assert!(took < Duration::from_secs(5), "{case:?}: took {took:?}");
+        assert!(
+            peak < MEMORY_BOUND,
+            "{case:?}: peak allocation {peak} bytes"
+        );
+        match (case, result) {
+            (
+                Hostile::Garbage,
+                Err(Error::Decode {
+                    source: DecodeError::VarintTooLong { .. },
+                    ..
+                }),
+            ) => {}
+            (
+                Hostile::TruncatedBody,
+                Err(Error::Decode {
+                    source: DecodeError::Truncated { .. },
+                    ..
+                }),
+            ) => {}
+            (Hostile::TwoGibFrame, Err(Error::Disconnected { reason, .. })) => assert!(
+                reason.contains("frame of 2147483647 bytes exceeds the maximum"),
+                "{reason}"
+            ),
+            (Hostile::WrongCorrelationId, Err(Error::Disconnected { reason, .. })) => {
+                assert!(reason.contains("correlation id"), "{reason}");
+            }
+            (Hostile::NothingInCommon, Err(Error::UnsupportedVersion { api, .. })) => {
+                assert_eq!(api, ApiKey::Metadata);
+            }
+            (case, other) => panic!("{case:?}: unexpected outcome {other:?}"),
+        }
+
+        // The broker behaves again: the same client reads metadata. The
+        // connections above ended with their errors, except the one that
+        // negotiated no usable Metadata version: versions are negotiated
+        // once per connection, so that broker is replaced (restarted, its
+        // connections closed) rather than healed in place.
+        hostile.store(false, Ordering::SeqCst);
+        if case == Hostile::NothingInCommon {
+            broker.close_connections();
+            // Let the client's reader see the connection end.
+            runtime.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
+        }
+        let metadata = runtime
+            .block_on(client.refresh_metadata(&["t"]))
+            .unwrap_or_else(|e| panic!("{case:?}: the same client after the broker healed: {e}"));
+        assert!(metadata.topic("t").is_some(), "{case:?}");
+        client.close();
     }
 }
 
@@ -310,15 +494,23 @@ fn a_compressed_batch_that_expands_past_the_cap_is_refused_within_bounded_memory
         "the bomb itself is small: {}",
         bomb.len()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (outcome, peak) = alloc_counter::peak_during(|| {
+    let good = batch(Compression::Gzip, 3, b"fine");
+    let serve_bomb = Arc::new(AtomicBool::new(true));
+    let bombing = serve_bomb.clone();
+    let runtime = current_thread_runtime();
+    let ((outcome, broker, mut consumer), peak) = alloc_counter::peak_during(|| {
         runtime.block_on(async {
-            let broker = broker_serving(move || bomb.clone()).await;
+            let broker = broker_serving(move || {
+                if bombing.load(Ordering::SeqCst) {
+                    bomb.clone()
+                } else {
+                    good.clone()
+                }
+            })
+            .await;
             let mut consumer = consumer_of(&broker.addr, CAP).await;
-            poll_until_something(&mut consumer).await
+            let outcome = poll_until_something(&mut consumer).await;
+            (outcome, broker, consumer)
         })
     });
     match outcome {
@@ -336,23 +528,17 @@ fn a_compressed_batch_that_expands_past_the_cap_is_refused_within_bounded_memory
         "peak memory {peak} bytes for a batch capped at {CAP} (uncompressed it is 64 MiB)"
     );
     eprintln!("decompression bomb refused; peak allocation {peak} bytes");
-}
 
-#[tokio::test]
-async fn a_hostile_broker_in_the_bootstrap_list_is_passed_over_for_a_good_one() {
-    let _log = kafkacc_tests::log_on_failure();
-    let hostile = broker_answering_api_versions(|_| {
-        Reply::Raw(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]))
-    })
-    .await;
-    let good = &kafkacc_tests::broker().bootstrap;
-    let config = ClientConfig::new(&format!("{},{good}", hostile.addr))
-        .request_timeout(Duration::from_secs(5))
-        .bootstrap_timeout(Duration::from_secs(30));
-    let client = Client::connect(config)
-        .await
-        .expect("the good broker after the hostile one");
-    assert!(!client.metadata().brokers.is_empty());
+    // The broker serves a sane batch instead: the same consumer reads it
+    // from offset 0.
+    serve_bomb.store(false, Ordering::SeqCst);
+    let records = runtime
+        .block_on(poll_until_something(&mut consumer))
+        .expect("records once the batch is sane");
+    let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, vec![0, 1, 2]);
+    drop(consumer);
+    drop(broker);
 }
 
 #[tokio::test]
