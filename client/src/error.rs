@@ -104,7 +104,7 @@ pub enum Error {
         message: Option<String>,
     },
     /// The broker supports no version of an API that the client needs.
-    #[error("broker at {addr} supports no usable version of {api:?} (broker offers {broker:?})")]
+    #[error("broker at {addr} supports no usable version of {api:?} ({})", offered(.broker))]
     UnsupportedVersion {
         /// Broker address.
         addr: String,
@@ -183,6 +183,14 @@ fn format_attempts(attempts: &[(String, String)]) -> String {
         .map(|(a, r)| format!("{a}: {r}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// What a broker advertised for an API, for [`Error::UnsupportedVersion`].
+fn offered(range: &Option<VersionRange>) -> String {
+    match range {
+        Some(range) => format!("broker offers {range}"),
+        None => "broker does not offer this API".to_owned(),
+    }
 }
 
 impl Error {
@@ -356,6 +364,19 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "broker error TOPIC_ALREADY_EXISTS (36) in CreateTopics t: exists"
+        );
+        let unsupported = |broker| Error::UnsupportedVersion {
+            addr: "b:9092".into(),
+            api: ApiKey::Produce,
+            broker,
+        };
+        assert_eq!(
+            unsupported(Some(VersionRange { min: 3, max: 9 })).to_string(),
+            "broker at b:9092 supports no usable version of Produce (broker offers v3–v9)"
+        );
+        assert_eq!(
+            unsupported(None).to_string(),
+            "broker at b:9092 supports no usable version of Produce (broker does not offer this API)"
         );
     }
 }

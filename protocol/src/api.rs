@@ -28,6 +28,17 @@ impl VersionRange {
     }
 }
 
+/// `v0–v12` (an en dash between the bounds), or `v3` for a single version.
+impl std::fmt::Display for VersionRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "v{}", self.min)
+        } else {
+            write!(f, "v{}–v{}", self.min, self.max)
+        }
+    }
+}
+
 /// A top-level schema: a request, a response, a header or a data schema
 /// (consumer-protocol subscription, control records...).
 pub trait Message:
@@ -78,5 +89,16 @@ pub fn response_header_version(api_key: ApiKey, version: i16) -> i16 {
         1
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VersionRange;
+
+    #[test]
+    fn version_ranges_display_as_v_min_to_v_max() {
+        assert_eq!(VersionRange { min: 0, max: 12 }.to_string(), "v0–v12");
+        assert_eq!(VersionRange { min: 3, max: 3 }.to_string(), "v3");
     }
 }
