@@ -3,7 +3,10 @@
 use crate::args::{ClusterArgs, ConsumeArgs, Format};
 use crate::{CliError, CliResult, connect};
 use kafkacc::group::{GroupConfig, GroupConsumer};
-use kafkacc::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec};
+use kafkacc::{
+    Admin, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec, TopicPartition,
+};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -88,44 +91,60 @@ pub(crate) async fn run(cluster: &ClusterArgs, args: ConsumeArgs) -> CliResult {
 
 /// Consumes as a group member: partitions come from the group, reading
 /// resumes at the group's committed offsets (else `--from beginning|end`),
-/// and offsets are committed after each batch printed.
+/// and offsets are committed after each batch printed. With `-c N` it stops
+/// after the N-th record, and the group's offsets point just past it.
 async fn run_in_group(cluster: &ClusterArgs, group: &str, args: ConsumeArgs) -> CliResult {
     let reset = match args.from.as_str() {
         "beginning" => OffsetReset::Earliest,
         "end" => OffsetReset::Latest,
-        _ => {
-            return Err(CliError::Usage(
-                "with -G, --from takes beginning or end".into(),
-            ));
+        other => {
+            return Err(CliError::Usage(format!(
+                "with -G, --from takes beginning or end (where the group starts on \
+                 partitions it has no committed offset for), not {other:?}; to start \
+                 a group at an offset or a time, run `kafkacc groups reset-offsets \
+                 {group} -t {} --to OFFSET|@MS` first",
+                args.topic
+            )));
         }
     };
     let config = ConsumerConfig::default()
         .auto_offset_reset(reset)
         .fetch_max_wait(Duration::from_millis(250));
-    let mut consumer =
-        GroupConsumer::new(connect(cluster).await?, config, GroupConfig::new(group))?;
+    let client = connect(cluster).await?;
+    let mut consumer = GroupConsumer::new(client.clone(), config, GroupConfig::new(group))?;
     consumer.subscribe(&[&args.topic])?;
     let stdout = std::io::stdout();
     let mut seen = 0u64;
     let mut idle_since: Option<std::time::Instant> = None;
-    let result = loop {
+    // Where the group should resume when `-c` stopped inside a batch: the
+    // first record not printed, per partition.
+    let mut unprinted: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    let result: CliResult = loop {
         let records = match consumer.poll(Duration::from_millis(500)).await {
             Ok(r) => r,
             Err(e) => break Err(e.into()),
         };
+        let wanted = args
+            .count
+            .map_or(records.len(), |c| records.len().min(as_len(c - seen)));
         {
             let mut out = stdout.lock();
-            for record in &records {
+            for record in &records[..wanted] {
                 print_record(&mut out, record, args.format)?;
-                seen += 1;
             }
             out.flush()?;
         }
-        if let Err(e) = consumer.commit().await {
-            break Err(e.into());
+        seen += wanted as u64;
+        for r in &records[wanted..] {
+            unprinted
+                .entry(TopicPartition::new(&*r.topic, r.partition))
+                .or_insert(r.offset);
         }
         if args.count.is_some_and(|c| seen >= c) {
             break Ok(());
+        }
+        if let Err(e) = consumer.commit().await {
+            break Err(e.into());
         }
         let joined = !consumer.assignment().is_empty();
         if records.is_empty() && joined {
@@ -137,8 +156,33 @@ async fn run_in_group(cluster: &ClusterArgs, group: &str, args: ConsumeArgs) -> 
             idle_since = None;
         }
     };
+    // Closing commits the position after everything polled, printed or not.
     consumer.close().await?;
-    result
+    result?;
+    if !unprinted.is_empty() {
+        // The member has left: move the group back to the first record not
+        // printed, so the next member reads it. Refused while other members
+        // are active (they own those partitions now).
+        if let Err(e) = Admin::new(client)
+            .alter_group_offsets(group, &unprinted)
+            .await
+        {
+            let parts: Vec<String> = unprinted
+                .iter()
+                .map(|(tp, o)| format!("{}/{} to {o}", tp.topic, tp.partition))
+                .collect();
+            eprintln!(
+                "kafkacc: the group's offsets are past records not printed; could not move them back ({}): {e}",
+                parts.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `n` as a slice length (saturating: a count beyond memory is no limit).
+fn as_len(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Whether every assigned partition has been read up to its high watermark.
