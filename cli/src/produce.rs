@@ -28,32 +28,39 @@ pub(crate) async fn run(cluster: &ClusterArgs, args: ProduceArgs) -> CliResult {
         .map(|h| h.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect::<Option<_>>()
         .ok_or_else(|| CliError::Usage("--header takes KEY=VALUE".into()))?;
-    let config = ProducerConfig::default()
-        .acks(acks)
-        .compression(codec(args.compression));
-    let producer = Producer::new(connect(cluster).await?, config)?;
-
+    // The input first: a missing file fails before any connection.
+    let input_name = match (&args.fake, &args.file) {
+        (None, Some(path)) => path.display().to_string(),
+        _ => "stdin".to_owned(),
+    };
     let mut lines: Box<dyn Iterator<Item = std::io::Result<(Option<String>, String)>>> =
         match (args.fake, &args.file) {
             (Some(FakeKind::Users), _) => Box::new((0..args.count).map(|i| Ok(fake_data::user(i)))),
             (Some(FakeKind::Orders), _) => {
                 Box::new((0..args.count).map(|i| Ok(fake_data::order(i))))
             }
-            (None, Some(path)) => Box::new(split_lines(
-                std::io::BufReader::new(std::fs::File::open(path)?),
-                args.key_separator.clone(),
-            )),
+            (None, Some(path)) => {
+                let file = std::fs::File::open(path).map_err(|e| cannot_read(&input_name, &e))?;
+                Box::new(split_lines(
+                    std::io::BufReader::new(file),
+                    args.key_separator.clone(),
+                ))
+            }
             (None, None) => Box::new(split_lines(
                 std::io::stdin().lock(),
                 args.key_separator.clone(),
             )),
         };
+    let config = ProducerConfig::default()
+        .acks(acks)
+        .compression(codec(args.compression));
+    let producer = Producer::new(connect(cluster).await?, config)?;
     let progress = progress_bar(args.fake.map(|_| args.count));
     let started = Instant::now();
     let mut pending: std::collections::VecDeque<DeliveryFuture> = std::collections::VecDeque::new();
     let mut sent = 0u64;
     for line in &mut lines {
-        let (key, value) = line?;
+        let (key, value) = line.map_err(|e| cannot_read(&input_name, &e))?;
         let mut record = ProducerRecord::new(&args.topic).value(value);
         if let Some(key) = key {
             record = record.key(key);
@@ -89,6 +96,11 @@ pub(crate) async fn run(cluster: &ClusterArgs, args: ProduceArgs) -> CliResult {
         sent as f64 / elapsed
     );
     Ok(())
+}
+
+/// An input that cannot be opened or read, named.
+fn cannot_read(name: &str, e: &std::io::Error) -> CliError {
+    CliError::Usage(format!("cannot read {name}: {e}"))
 }
 
 fn codec(c: Codec) -> Compression {
