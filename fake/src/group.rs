@@ -25,7 +25,10 @@ use bytes::Bytes;
 use kafkacc_protocol::ErrorCode;
 use kafkacc_protocol::StrBytes;
 use kafkacc_protocol::generated::join_group_response::JoinGroupResponseMember;
-use kafkacc_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
+use kafkacc_protocol::messages::{
+    ConsumerProtocolSubscription, JoinGroupResponse, SyncGroupResponse,
+};
+use kafkacc_protocol::{Decode, Message};
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::oneshot;
 
@@ -849,6 +852,22 @@ impl Group {
         }
     }
 
+    /// Whether a member subscribes to `topic` (OffsetDelete), read from the
+    /// members' metadata for the chosen protocol. As Kafka's
+    /// `isSubscribedToTopic`: true when that cannot be told (no protocol
+    /// chosen yet, metadata that does not parse), to be safe.
+    pub(crate) fn is_subscribed_to(&self, topic: &str) -> bool {
+        let Some(protocol) = self.protocol_name.as_deref() else {
+            return true;
+        };
+        self.members
+            .values()
+            .any(|m| match subscribed_topics(m.metadata(Some(protocol))) {
+                Some(topics) => topics.iter().any(|t| t.as_str() == topic),
+                None => true,
+            })
+    }
+
     /// Whether the group may be deleted (no members).
     pub(crate) fn is_empty(&self) -> bool {
         self.members.is_empty() && self.pending.is_empty()
@@ -887,6 +906,23 @@ impl Group {
         }
         None
     }
+}
+
+/// The topics of consumer-protocol JoinGroup metadata (a version, then a
+/// `ConsumerProtocolSubscription`), or None when it does not parse.
+fn subscribed_topics(mut metadata: Bytes) -> Option<Vec<StrBytes>> {
+    if metadata.len() < 2 {
+        return None;
+    }
+    let version = i16::from_be_bytes([metadata[0], metadata[1]]);
+    let _ = metadata.split_to(2);
+    if version < 0 {
+        return None;
+    }
+    let newest = ConsumerProtocolSubscription::VERSIONS.max;
+    ConsumerProtocolSubscription::decode(&mut metadata, version.min(newest))
+        .ok()
+        .map(|s| s.topics)
 }
 
 #[cfg(test)]

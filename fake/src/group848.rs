@@ -120,6 +120,13 @@ impl ConsumerGroup {
         self.members.get(member_id).map(|m| m.epoch)
     }
 
+    /// Whether a member subscribes to `topic` (OffsetDelete).
+    pub(crate) fn is_subscribed_to(&self, topic: &str) -> bool {
+        self.members
+            .values()
+            .any(|m| m.subscribed.iter().any(|t| t == topic))
+    }
+
     /// The assignment epoch.
     pub(crate) fn assignment_epoch(&self) -> i32 {
         self.assignment_epoch

@@ -129,6 +129,25 @@ impl PartitionLog {
         Ok(Appended::Written(base))
     }
 
+    /// DeleteRecords: moves the log start up to `offset` (-1: the high
+    /// watermark) and drops the batches wholly below it; returns the new
+    /// log start (the low watermark). A batch holding the new start stays
+    /// (a fetch from there skips its earlier records, as Kafka's does).
+    /// OFFSET_OUT_OF_RANGE for an offset below -1 or past the high
+    /// watermark.
+    pub(crate) fn delete_before(&mut self, offset: i64) -> Result<i64, ErrorCode> {
+        let offset = if offset == -1 { self.end } else { offset };
+        if offset < 0 || offset > self.end {
+            return Err(ErrorCode::OFFSET_OUT_OF_RANGE);
+        }
+        if offset > self.log_start {
+            self.log_start = offset;
+            let keep = self.batches.partition_point(|b| b.last < offset);
+            self.batches.drain(..keep);
+        }
+        Ok(self.log_start)
+    }
+
     /// Acknowledges a batch without storing it (the benchmark mode): only
     /// the offsets advance.
     pub(crate) fn append_discarding(&mut self, records: &Bytes) -> Result<i64, ErrorCode> {

@@ -234,3 +234,22 @@ fn discarding_only_moves_offsets() {
     assert_eq!(log.high_watermark(), 3);
     assert_eq!(log.batch_count(), 0);
 }
+
+#[test]
+fn delete_records_moves_the_log_start_and_drops_whole_batches_below_it() {
+    let mut log = PartitionLog::default();
+    log.append(plain(&["a", "b", "c"]), 0, MAX).unwrap();
+    log.append(plain(&["d", "e"]), 0, MAX).unwrap();
+    assert_eq!(log.delete_before(4), Ok(4));
+    assert_eq!(log.log_start(), 4);
+    assert_eq!(log.batch_count(), 1, "the batch holding offset 4 stays");
+    assert_eq!(offsets(&log.read(4, 5, MAX, true)), vec![3, 4]);
+    // Never backwards; -1 is the high watermark; past it is out of range.
+    assert_eq!(log.delete_before(2), Ok(4));
+    assert_eq!(log.delete_before(6), Err(ErrorCode::OFFSET_OUT_OF_RANGE));
+    assert_eq!(log.delete_before(-2), Err(ErrorCode::OFFSET_OUT_OF_RANGE));
+    assert_eq!(log.delete_before(-1), Ok(5));
+    assert_eq!(log.batch_count(), 0);
+    assert_eq!(log.high_watermark(), 5);
+    assert_eq!(log.append(plain(&["f"]), 0, MAX), Ok(Appended::Written(5)));
+}

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use kafkacc::{
-    Client, ClientConfig, Consumer, ConsumerConfig, GroupConfig, GroupConsumer, OffsetReset,
-    Producer, ProducerConfig, ProducerRecord,
+    Admin, Client, ClientConfig, Consumer, ConsumerConfig, GroupConfig, GroupConsumer, OffsetReset,
+    OffsetSpec, Producer, ProducerConfig, ProducerRecord,
 };
 use kafkacc_fake::{ApiKey, ErrorCode, FakeCluster};
 use std::collections::BTreeSet;
@@ -315,4 +315,60 @@ async fn a_throttled_broker_holds_the_clients_next_request() {
         unthrottled < THROTTLE,
         "no hold once the throttle is cleared ({unthrottled:?})"
     );
+}
+
+/// OffsetDelete is refused for a topic an active member subscribes to
+/// (GROUP_SUBSCRIBED_TO_TOPIC) and forgets the offset once the group is
+/// empty; DeleteRecords moves the log start, which ListOffsets earliest
+/// and a fetch from the start then show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_delete_and_delete_records_follow_kafka() {
+    let cluster = FakeCluster::builder().build().await.unwrap();
+    cluster.create_topic("od", 1).unwrap();
+    let client = client(&cluster).await;
+    let producer = producer(&client);
+    for i in 0..5 {
+        send(&producer, "od", 0, format!("v{i}")).await;
+    }
+    let consumer = ConsumerConfig::default()
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(50));
+    let config = GroupConfig::new("od-group").enable_auto_commit(false);
+    let mut member = GroupConsumer::new(client.clone(), consumer, config).unwrap();
+    member.subscribe(&["od"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut read = 0;
+    while read < 5 {
+        assert!(Instant::now() < deadline, "read {read} of 5");
+        read += member.poll(Duration::from_millis(200)).await.unwrap().len();
+    }
+    member.commit().await.unwrap();
+    assert_eq!(cluster.committed_offset("od-group", "od", 0), Some(5));
+
+    let admin = Admin::new(client.clone());
+    let refused = admin.delete_group_offsets("od-group", "od", &[0]).await;
+    assert!(
+        matches!(&refused, Err(e) if e.code() == Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC)),
+        "{refused:?}"
+    );
+    assert_eq!(cluster.committed_offset("od-group", "od", 0), Some(5));
+    member.close().await.unwrap();
+    admin
+        .delete_group_offsets("od-group", "od", &[0])
+        .await
+        .expect("an empty group's offset is deleted");
+    assert_eq!(cluster.committed_offset("od-group", "od", 0), None);
+
+    let low = admin
+        .delete_records("od", &[(0, 3)].into_iter().collect())
+        .await
+        .unwrap();
+    assert_eq!(low.get(&0), Some(&3));
+    let earliest = admin
+        .list_offsets("od", &[], OffsetSpec::Earliest)
+        .await
+        .unwrap();
+    assert_eq!(earliest.get(&0), Some(&3));
+    let values = read_all(&client, "od", 2).await;
+    assert_eq!(values, vec!["v3".to_owned(), "v4".to_owned()]);
 }

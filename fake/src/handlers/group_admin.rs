@@ -1,4 +1,5 @@
-//! ListGroups (16), DescribeGroups (15), DeleteGroups (42).
+//! ListGroups (16), DescribeGroups (15), DeleteGroups (42), OffsetDelete
+//! (47).
 
 use super::coordinator::check;
 use super::{Ctx, sb};
@@ -6,9 +7,12 @@ use crate::state::{CoordinatorKind, State};
 use kafkacc_protocol::generated::delete_groups_response::DeletableGroupResult;
 use kafkacc_protocol::generated::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafkacc_protocol::generated::list_groups_response::ListedGroup;
+use kafkacc_protocol::generated::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use kafkacc_protocol::messages::{
     DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
-    ListGroupsRequest, ListGroupsResponse,
+    ListGroupsRequest, ListGroupsResponse, OffsetDeleteRequest, OffsetDeleteResponse,
 };
 use kafkacc_protocol::{ErrorCode, ResponseKind};
 
@@ -174,6 +178,81 @@ pub(crate) fn delete(state: &mut State, ctx: &Ctx, req: DeleteGroupsRequest) -> 
         .collect();
     ResponseKind::DeleteGroups(DeleteGroupsResponse {
         results,
+        ..Default::default()
+    })
+}
+
+/// OffsetDelete (KIP-496): forgets committed offsets of the partitions
+/// named, except those of a topic an active member subscribes to
+/// (GROUP_SUBSCRIBED_TO_TOPIC); a non-empty group of another protocol type
+/// is refused whole (NON_EMPTY_GROUP).
+pub(crate) fn delete_offsets(
+    state: &mut State,
+    ctx: &Ctx,
+    req: OffsetDeleteRequest,
+) -> ResponseKind {
+    let group_id = req.group_id.as_str();
+    let refused = |code: ErrorCode| {
+        ResponseKind::OffsetDelete(OffsetDeleteResponse {
+            error_code: code.0,
+            ..Default::default()
+        })
+    };
+    if let Err(code) = check(state, ctx, CoordinatorKind::Group, group_id) {
+        return refused(code);
+    }
+    // Per topic of the request: whether an active member subscribes to it.
+    let subscribed: Vec<bool> = match (
+        state
+            .consumer_groups
+            .get(group_id)
+            .filter(|g| !g.is_empty()),
+        state.groups.get(group_id),
+    ) {
+        (Some(consumer), _) => req
+            .topics
+            .iter()
+            .map(|t| consumer.is_subscribed_to(t.name.as_str()))
+            .collect(),
+        (None, None) => return refused(ErrorCode::GROUP_ID_NOT_FOUND),
+        (None, Some(g)) if g.is_empty() => vec![false; req.topics.len()],
+        (None, Some(g)) if g.protocol_type() == Some("consumer") => req
+            .topics
+            .iter()
+            .map(|t| g.is_subscribed_to(t.name.as_str()))
+            .collect(),
+        (None, Some(_)) => return refused(ErrorCode::NON_EMPTY_GROUP),
+    };
+    let mut offsets = state.groups.get_mut(group_id).map(|g| &mut g.offsets);
+    let topics = req
+        .topics
+        .iter()
+        .zip(subscribed)
+        .map(|(t, subscribed)| OffsetDeleteResponseTopic {
+            name: t.name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let code = if subscribed {
+                        ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC
+                    } else {
+                        if let Some(offsets) = offsets.as_deref_mut() {
+                            offsets.remove(&(t.name.as_str().to_owned(), p.partition_index));
+                        }
+                        ErrorCode::NONE
+                    };
+                    OffsetDeleteResponsePartition {
+                        partition_index: p.partition_index,
+                        error_code: code.0,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    ResponseKind::OffsetDelete(OffsetDeleteResponse {
+        error_code: 0,
+        topics,
         ..Default::default()
     })
 }

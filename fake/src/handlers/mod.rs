@@ -2,8 +2,10 @@
 //! dispatch from a decoded request to its handler.
 
 pub(crate) mod api_versions;
+pub(crate) mod configs;
 pub(crate) mod consumer_group;
 pub(crate) mod coordinator;
+pub(crate) mod delete_records;
 pub(crate) mod fetch;
 pub(crate) mod group_admin;
 pub(crate) mod groups;
@@ -40,13 +42,17 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ApiVersions, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::InitProducerId, 0, 6),
     (ApiKey::AddPartitionsToTxn, 0, 5),
     (ApiKey::AddOffsetsToTxn, 0, 4),
     (ApiKey::EndTxn, 0, 5),
     (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
@@ -93,6 +99,15 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx, request: RequestKind
         RequestKind::Produce(r) => produce::handle(shared, ctx, r),
         RequestKind::Fetch(r) => respond(fetch::handle(shared, ctx, r).await),
         RequestKind::ListOffsets(r) => respond(list_offsets::handle(&shared.lock(), ctx, r)),
+        RequestKind::DeleteRecords(r) => {
+            let response = delete_records::handle(&mut shared.lock(), ctx, r);
+            shared.data.notify_waiters();
+            respond(response)
+        }
+        RequestKind::DescribeConfigs(r) => respond(configs::describe(&shared.lock(), ctx, r)),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            respond(configs::incremental_alter(&mut shared.lock(), ctx, r))
+        }
         RequestKind::InitProducerId(r) => {
             let response = producer_id::handle(&mut shared.lock(), ctx, r, now);
             shared.data.notify_waiters();
@@ -106,6 +121,9 @@ pub(crate) async fn handle(shared: &Arc<Shared>, ctx: &Ctx, request: RequestKind
         RequestKind::ListGroups(r) => respond(group_admin::list(&shared.lock(), ctx, r)),
         RequestKind::DescribeGroups(r) => respond(group_admin::describe(&shared.lock(), ctx, r)),
         RequestKind::DeleteGroups(r) => respond(group_admin::delete(&mut shared.lock(), ctx, r)),
+        RequestKind::OffsetDelete(r) => {
+            respond(group_admin::delete_offsets(&mut shared.lock(), ctx, r))
+        }
         RequestKind::ConsumerGroupHeartbeat(r) => {
             respond(consumer_group::heartbeat(&mut shared.lock(), ctx, r, now))
         }

@@ -107,7 +107,13 @@ fn append(
     now: u64,
 ) -> PartitionResult {
     let discard = state.bench.discard_produce;
-    let max = state.config.max_message_bytes;
+    // The topic's `max.message.bytes`, else the broker's `message.max.bytes`.
+    let max = state
+        .topics
+        .get(topic)
+        .and_then(|t| t.configs.get("max.message.bytes"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(state.config.max_message_bytes);
     let duplicate_error = state.config.duplicate_sequence_error;
     let Some(partition) = state.partition_mut(topic, p.index) else {
         return Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1));

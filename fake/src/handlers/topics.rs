@@ -53,19 +53,25 @@ pub(crate) fn create(state: &mut State, ctx: &Ctx, req: CreateTopicsRequest) -> 
                             .map(|v| (c.name.as_str().to_owned(), v.as_str().to_owned()))
                     })
                     .collect();
+                let invalid = configs
+                    .iter()
+                    .find_map(|(k, v)| super::configs::check_topic_config(k, v).err());
                 let partitions = if assignments.is_empty() {
                     t.num_partitions
                 } else {
                     -1
                 };
-                state.create_topic(
-                    name,
-                    partitions,
-                    t.replication_factor,
-                    &assignments,
-                    configs,
-                    req.validate_only,
-                )
+                match invalid {
+                    Some(message) => Err((ErrorCode::INVALID_CONFIG, message)),
+                    None => state.create_topic(
+                        name,
+                        partitions,
+                        t.replication_factor,
+                        &assignments,
+                        configs,
+                        req.validate_only,
+                    ),
+                }
             };
             match outcome {
                 Ok(()) => {

@@ -126,24 +126,19 @@ async fn reset_and_delete_group_offsets_then_the_group() {
     live.close().await.expect("close");
 
     // Tansu closes the connection on OffsetDelete (broker README deviation
-    // 3); the fake cluster does not implement it.
+    // 3).
     if broker().is_tansu() {
         skip(
             "reset_and_delete_group_offsets_then_the_group (OffsetDelete part)",
             "Tansu does not support OffsetDelete (broker README deviation 3)",
         );
     } else {
-        match admin.delete_group_offsets(&group, &topic, &[1]).await {
-            Err(Error::UnsupportedVersion { .. }) if broker().is_fake() => skip(
-                "reset_and_delete_group_offsets_then_the_group (OffsetDelete part)",
-                "the fake cluster does not implement OffsetDelete",
-            ),
-            other => {
-                other.expect("delete partition 1's offset");
-                let committed = committed_of(&client, &group, &topic).await;
-                assert_eq!(committed, BTreeMap::from([(0, 10)]));
-            }
-        }
+        admin
+            .delete_group_offsets(&group, &topic, &[1])
+            .await
+            .expect("delete partition 1's offset");
+        let committed = committed_of(&client, &group, &topic).await;
+        assert_eq!(committed, BTreeMap::from([(0, 10)]));
     }
 
     let deleted = admin.delete_groups(&[&group]).await.expect("request");
@@ -159,10 +154,10 @@ async fn reset_and_delete_group_offsets_then_the_group() {
 #[tokio::test]
 async fn delete_records_moves_the_low_watermark() {
     let _log = log_on_failure();
-    if broker().is_tansu() || broker().is_fake() {
+    if broker().is_tansu() {
         return skip(
             "delete_records_moves_the_low_watermark",
-            "DeleteRecords crashes on Tansu (broker README deviation 3) and the fake cluster lacks it",
+            "DeleteRecords crashes on Tansu (broker README deviation 3)",
         );
     }
     let client = client().await;
