@@ -109,3 +109,31 @@ pub fn workspace_root() -> std::path::PathBuf {
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| manifest.to_path_buf())
 }
+
+/// How much longer than its timeout a `close` may take to return (task
+/// scheduling on a busy machine).
+pub const CLOSE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Awaits `close`, which promises to return within `timeout`, and returns
+/// its output; panics if it takes longer than `timeout` + [`CLOSE_MARGIN`]
+/// (cut off there, so a close that hangs fails the test instead of
+/// hanging it). `what` names the close in the panic message.
+pub async fn close_within<F: std::future::Future>(
+    what: &str,
+    timeout: std::time::Duration,
+    close: F,
+) -> F::Output {
+    let limit = timeout + CLOSE_MARGIN;
+    let started = std::time::Instant::now();
+    let output = tokio::time::timeout(limit, close)
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{what}: close did not return within {timeout:?} + {CLOSE_MARGIN:?}")
+        });
+    let took = started.elapsed();
+    assert!(
+        took <= limit,
+        "{what}: close took {took:?}, more than {timeout:?} + {CLOSE_MARGIN:?}"
+    );
+    output
+}

@@ -11,7 +11,7 @@ use kafkacc::{
 };
 use kafkacc_tests::proxy::FaultProxy;
 use kafkacc_tests::restartable::RestartableKafka;
-use kafkacc_tests::unique_name;
+use kafkacc_tests::{close_within, unique_name};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -50,11 +50,14 @@ fn bring_back(
     })
 }
 
+/// The clients' request timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn client_through(proxy: &FaultProxy) -> Client {
     let port = proxy.port();
     let config = ClientConfig::new(&proxy.addr())
         .client_id("kafkacc-restart")
-        .request_timeout(Duration::from_secs(10))
+        .request_timeout(REQUEST_TIMEOUT)
         .broker_address_map(move |_host, _port| ("127.0.0.1".to_string(), port));
     Client::connect(config).await.expect("connect")
 }
@@ -130,10 +133,14 @@ async fn producer_rides_out_a_broker_crash_without_loss_or_duplicates() {
             .unwrap_or_else(|_| panic!("record {i}'s future still pending"))
             .unwrap_or_else(|e| panic!("record {i} not delivered across the restart: {e}"));
     }
-    producer
-        .close(Duration::from_secs(10))
-        .await
-        .expect("close");
+    let close_timeout = Duration::from_secs(10);
+    close_within(
+        "producer after the crash",
+        close_timeout,
+        producer.close(close_timeout),
+    )
+    .await
+    .expect("close");
 
     // Read everything back: each record once, in order per partition.
     let ends = Admin::new(client.clone())
@@ -196,7 +203,14 @@ async fn produce_keyed(client: &Client, topic: &str, range: std::ops::Range<usiz
     for delivery in deliveries {
         delivery.await.expect("delivered");
     }
-    producer.close(Duration::from_secs(5)).await.expect("close");
+    let close_timeout = Duration::from_secs(5);
+    close_within(
+        "keyed producer",
+        close_timeout,
+        producer.close(close_timeout),
+    )
+    .await
+    .expect("close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -306,7 +320,11 @@ async fn group_member_resumes_from_committed_offsets_after_a_broker_restart() {
         RECORDS as i64,
         "committed to the end"
     );
-    member.close().await.expect("close");
+    // A member's close has no timeout of its own: it commits (retrying
+    // for at most a request timeout) and leaves (waiting at most another).
+    close_within("group member", 2 * REQUEST_TIMEOUT, member.close())
+        .await
+        .expect("close");
     client.close();
     assert_nothing_leaks(&proxy, baseline).await;
     eprintln!(
