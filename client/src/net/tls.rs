@@ -225,4 +225,101 @@ mod tests {
                 .contains("server name")
         );
     }
+
+    /// The SNI a client sends, as a TLS server on 127.0.0.1 sees it.
+    #[cfg(feature = "tls")]
+    mod sni {
+        use super::*;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+        use tokio::net::{TcpListener, TcpStream};
+
+        /// A self-signed certificate for `localhost` and `127.0.0.1`:
+        /// (certificate PEM, key PEM).
+        fn certificate() -> (String, String) {
+            let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+            let rcgen::CertifiedKey { cert, signing_key } =
+                rcgen::generate_simple_self_signed(names).expect("generate a certificate");
+            (cert.pem(), signing_key.serialize_pem())
+        }
+
+        /// A TLS server on 127.0.0.1 presenting `cert`, and what it
+        /// reports after one handshake: the SNI the client sent, if any.
+        async fn server(
+            (cert, key): &(String, String),
+        ) -> (String, tokio::task::JoinHandle<Option<String>>) {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("certificate PEM");
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key PEM");
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .expect("server config");
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("local addr").to_string();
+            let handshake = tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await.expect("accept");
+                let tls = acceptor.accept(tcp).await.expect("server handshake");
+                tls.get_ref().1.server_name().map(str::to_owned)
+            });
+            (addr, handshake)
+        }
+
+        /// The SNI the server saw when the client connected to the broker
+        /// known as `host` (dialing 127.0.0.1) with `config`.
+        async fn sni_sent(
+            config: TlsConfig,
+            cert: &(String, String),
+            host: &str,
+        ) -> Option<String> {
+            let (addr, handshake) = server(cert).await;
+            let connector = TlsConnector::new(&config).expect("connector");
+            let tcp = TcpStream::connect(&addr).await.expect("dial");
+            let stream = connector
+                .connect(&addr, host, tcp)
+                .await
+                .expect("the client verifies the certificate");
+            let sni = tokio::time::timeout(std::time::Duration::from_secs(10), handshake)
+                .await
+                .expect("the server finishes its handshake")
+                .expect("server task");
+            drop(stream);
+            sni
+        }
+
+        #[tokio::test]
+        async fn the_configured_server_name_is_sent_as_sni() {
+            let cert = certificate();
+            let config = TlsConfig::ca_pem(cert.0.clone()).server_name("localhost");
+            assert_eq!(
+                sni_sent(config, &cert, "127.0.0.1").await.as_deref(),
+                Some("localhost")
+            );
+        }
+
+        #[tokio::test]
+        async fn the_brokers_host_name_is_sent_as_sni() {
+            let cert = certificate();
+            let config = TlsConfig::ca_pem(cert.0.clone());
+            assert_eq!(
+                sni_sent(config, &cert, "localhost").await.as_deref(),
+                Some("localhost")
+            );
+        }
+
+        /// rustls sends no SNI for an IP address (RFC 6066 forbids it);
+        /// the certificate is still verified against the address.
+        #[tokio::test]
+        async fn no_sni_is_sent_to_an_ip_address() {
+            let cert = certificate();
+            let config = TlsConfig::ca_pem(cert.0.clone());
+            assert_eq!(sni_sent(config, &cert, "127.0.0.1").await, None);
+        }
+    }
 }

@@ -175,6 +175,20 @@ async fn ssl_produce_and_consume() {
     produce_and_consume(config(&broker.ssl).tls(trusting_test_ca(broker)), 3).await;
 }
 
+/// The CA given as a file path (`TlsConfig::ca_file`), as Java's
+/// `ssl.truststore.location`; a path that does not exist is a config error.
+#[tokio::test]
+async fn ssl_with_the_ca_from_a_file() {
+    let _log = SecureLogOnFailure;
+    let broker = secure_broker();
+    let tls = TlsConfig::ca_file(broker.certs.join("ca.pem")).expect("read the CA file");
+    produce_and_consume(config(&broker.ssl).tls(tls), 3).await;
+    match TlsConfig::ca_file(broker.certs.join("no-such-ca.pem")) {
+        Err(Error::Config(reason)) => assert!(reason.contains("no-such-ca.pem"), "{reason}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn mtls_with_a_client_certificate() {
     let _log = SecureLogOnFailure;
