@@ -3,10 +3,7 @@
 use crate::args::{ClusterArgs, ConsumeArgs, Format};
 use crate::{CliError, CliResult, connect};
 use kafkacc::group::{GroupConfig, GroupConsumer};
-use kafkacc::{
-    Admin, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec, TopicPartition,
-};
-use std::collections::BTreeMap;
+use kafkacc::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, OffsetSpec};
 use std::io::Write;
 use std::time::Duration;
 
@@ -110,36 +107,32 @@ async fn run_in_group(cluster: &ClusterArgs, group: &str, args: ConsumeArgs) -> 
     let config = ConsumerConfig::default()
         .auto_offset_reset(reset)
         .fetch_max_wait(Duration::from_millis(250));
+    let max_poll_records = config.max_poll_records;
     let client = connect(cluster).await?;
-    let mut consumer = GroupConsumer::new(client.clone(), config, GroupConfig::new(group))?;
+    let mut consumer = GroupConsumer::new(client, config, GroupConfig::new(group))?;
     consumer.subscribe(&[&args.topic])?;
     let stdout = std::io::stdout();
     let mut seen = 0u64;
     let mut idle_since: Option<std::time::Instant> = None;
-    // Where the group should resume when `-c` stopped inside a batch: the
-    // first record not printed, per partition.
-    let mut unprinted: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     let result: CliResult = loop {
+        if let Some(count) = args.count {
+            // No more than the records still wanted: the group's position
+            // (committed below and on close) stays just past the last one
+            // printed.
+            consumer.set_max_poll_records(as_len(count - seen).min(max_poll_records));
+        }
         let records = match consumer.poll(Duration::from_millis(500)).await {
             Ok(r) => r,
             Err(e) => break Err(e.into()),
         };
-        let wanted = args
-            .count
-            .map_or(records.len(), |c| records.len().min(as_len(c - seen)));
         {
             let mut out = stdout.lock();
-            for record in &records[..wanted] {
+            for record in &records {
                 print_record(&mut out, record, args.format)?;
             }
             out.flush()?;
         }
-        seen += wanted as u64;
-        for r in &records[wanted..] {
-            unprinted
-                .entry(TopicPartition::new(&*r.topic, r.partition))
-                .or_insert(r.offset);
-        }
+        seen += records.len() as u64;
         if args.count.is_some_and(|c| seen >= c) {
             break Ok(());
         }
@@ -156,28 +149,9 @@ async fn run_in_group(cluster: &ClusterArgs, group: &str, args: ConsumeArgs) -> 
             idle_since = None;
         }
     };
-    // Closing commits the position after everything polled, printed or not.
+    // Closing commits the position after the records returned (all printed).
     consumer.close().await?;
-    result?;
-    if !unprinted.is_empty() {
-        // The member has left: move the group back to the first record not
-        // printed, so the next member reads it. Refused while other members
-        // are active (they own those partitions now).
-        if let Err(e) = Admin::new(client)
-            .alter_group_offsets(group, &unprinted)
-            .await
-        {
-            let parts: Vec<String> = unprinted
-                .iter()
-                .map(|(tp, o)| format!("{}/{} to {o}", tp.topic, tp.partition))
-                .collect();
-            eprintln!(
-                "kafkacc: the group's offsets are past records not printed; could not move them back ({}): {e}",
-                parts.join(", ")
-            );
-        }
-    }
-    Ok(())
+    result
 }
 
 /// `n` as a slice length (saturating: a count beyond memory is no limit).

@@ -67,6 +67,10 @@ pub struct ConsumerConfig {
     pub read_committed: bool,
     /// `check.crcs`: verify each batch's CRC-32C (true).
     pub check_crcs: bool,
+    /// `max.poll.records`: the most records one poll returns (500). The
+    /// rest of a fetch waits for the next polls, so a group member's
+    /// position (what it commits) covers only what it was given.
+    pub max_poll_records: usize,
 }
 
 impl Default for ConsumerConfig {
@@ -79,6 +83,7 @@ impl Default for ConsumerConfig {
             auto_offset_reset: OffsetReset::Latest,
             read_committed: false,
             check_crcs: true,
+            max_poll_records: 500,
         }
     }
 }
@@ -100,6 +105,12 @@ impl ConsumerConfig {
     /// Sets `fetch.max.wait.ms`.
     pub fn fetch_max_wait(mut self, wait: Duration) -> Self {
         self.fetch_max_wait = wait;
+        self
+    }
+
+    /// Sets `max.poll.records` (at least 1).
+    pub fn max_poll_records(mut self, max: usize) -> Self {
+        self.max_poll_records = max.max(1);
         self
     }
 }
@@ -266,6 +277,12 @@ impl Consumer {
         self.seek(topic, partition, offset)
     }
 
+    /// Changes `max.poll.records` from the next poll on (at least 1): e.g.
+    /// to stop after exactly the records still wanted.
+    pub fn set_max_poll_records(&mut self, max: usize) {
+        self.config.max_poll_records = max.max(1);
+    }
+
     /// The offset of the next record [`Consumer::poll`] returns for a
     /// partition, if known.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
@@ -307,7 +324,13 @@ impl Consumer {
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(records) = self.buffered.pop_front() {
+            if let Some(mut records) = self.buffered.pop_front() {
+                let max = self.config.max_poll_records;
+                if records.len() > max {
+                    // Only after `set_max_poll_records` lowered the limit:
+                    // runs are buffered in pieces of at most the limit.
+                    self.buffered.push_front(records.split_off(max));
+                }
                 return Ok(records);
             }
             let (outcome, discard) = if let Some(mut prefetch) = self.prefetch.take() {
@@ -351,7 +374,7 @@ impl Consumer {
             )
             .await?;
             if !fetched.is_empty() {
-                self.buffered.extend(fetched);
+                buffer_in_pieces(&mut self.buffered, fetched, self.config.max_poll_records);
                 self.start_prefetch();
                 continue;
             }
@@ -486,4 +509,71 @@ impl Consumer {
 /// Whether `auto_offset_reset` must give a partition its position.
 fn needs_reset(state: &PartitionState) -> bool {
     state.position.is_none() && !state.awaiting_committed
+}
+
+/// Appends `runs` (each one partition's records) to `buffered`, cut into
+/// pieces of at most `max` records. Pieces are cut from the back, so each
+/// record moves once however long its run.
+fn buffer_in_pieces(
+    buffered: &mut VecDeque<Vec<ConsumerRecord>>,
+    runs: Vec<Vec<ConsumerRecord>>,
+    max: usize,
+) {
+    for mut run in runs {
+        let mut tails = Vec::new();
+        while run.len() > max {
+            let last_piece = (run.len() - 1) / max * max;
+            tails.push(run.split_off(last_piece));
+        }
+        buffered.push_back(run);
+        buffered.extend(tails.into_iter().rev());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(partition: i32, offsets: std::ops::Range<i64>) -> Vec<ConsumerRecord> {
+        offsets
+            .map(|offset| ConsumerRecord {
+                topic: Arc::from("t"),
+                partition,
+                offset,
+                timestamp: 0,
+                key: None,
+                value: None,
+                headers: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_are_buffered_in_pieces_of_at_most_the_limit_in_order() {
+        for (len, max) in [
+            (0, 3),
+            (1, 3),
+            (3, 3),
+            (4, 3),
+            (7, 3),
+            (9, 3),
+            (10, 1),
+            (5, 500),
+        ] {
+            let mut buffered = VecDeque::new();
+            buffer_in_pieces(&mut buffered, vec![run(0, 0..len), run(1, 0..2)], max);
+            assert!(
+                buffered.iter().all(|piece| piece.len() <= max),
+                "{len}/{max}"
+            );
+            let order: Vec<(i32, i64)> = buffered
+                .iter()
+                .flatten()
+                .map(|r| (r.partition, r.offset))
+                .collect();
+            let expected: Vec<(i32, i64)> =
+                (0..len).map(|o| (0, o)).chain([(1, 0), (1, 1)]).collect();
+            assert_eq!(order, expected, "{len}/{max}");
+        }
+    }
 }

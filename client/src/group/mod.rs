@@ -421,6 +421,12 @@ impl GroupConsumer {
         self.consumer.fetch_session_stats()
     }
 
+    /// Changes `max.poll.records` from the next poll on (see
+    /// [`Consumer::set_max_poll_records`]).
+    pub fn set_max_poll_records(&mut self, max: usize) {
+        self.consumer.set_max_poll_records(max);
+    }
+
     /// The next offset to read of an owned partition, if known.
     pub fn position(&self, topic: &str, partition: i32) -> Option<i64> {
         self.consumer.position(topic, partition)
