@@ -270,17 +270,24 @@ impl Client {
         answer
     }
 
-    /// [`Client::send_any`] for a request that is safe to repeat (Metadata):
-    /// a connection that drops mid-request (a reset, not a timeout: a broker
-    /// that stopped answering has had its chance) is retried on a fresh
-    /// connection, a few times at most.
+    /// [`Client::send_any`] for a request that is safe to repeat (Metadata),
+    /// a few times at most: a connection that drops mid-request (a reset,
+    /// not a timeout: a broker that stopped answering has had its chance) is
+    /// retried on a fresh connection, and a broker that answers garbage or
+    /// offers no version of the request is passed over for the next one
+    /// (it sorts last now), so one bad broker in the bootstrap list does not
+    /// stop the client.
     async fn send_any_idempotent<R: Request>(&self, request: &R) -> Result<R::Response> {
         const ATTEMPTS: u32 = 3;
         let mut attempt = 1;
         loop {
             match self.send_any(request).await {
-                Err(e @ Error::Disconnected { .. }) if attempt < ATTEMPTS => {
-                    tracing::debug!(error = %e, attempt, "connection lost mid-request; trying again");
+                Err(
+                    e @ (Error::Disconnected { .. }
+                    | Error::Decode { .. }
+                    | Error::UnsupportedVersion { .. }),
+                ) if attempt < ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "request failed on this broker; trying again");
                     attempt += 1;
                 }
                 answer => return answer,
@@ -412,6 +419,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn broker_failed(error: &Error) -> bool {
     matches!(
         error,
-        Error::Connect { .. } | Error::Disconnected { .. } | Error::Timeout { .. }
+        Error::Connect { .. }
+            | Error::Disconnected { .. }
+            | Error::Timeout { .. }
+            | Error::Decode { .. }
+            | Error::UnsupportedVersion { .. }
     )
 }

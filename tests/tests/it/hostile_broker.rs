@@ -187,15 +187,6 @@ fn every_hostile_handshake_is_refused_and_a_good_broker_after_it_is_used() {
             }
         }
 
-        if case == Hostile::NothingInCommon {
-            // KNOWN GAP: a broker that connects but offers no usable
-            // Metadata version fails the whole bootstrap with
-            // UnsupportedVersion instead of passing over to the next
-            // address (`Client::send_any` moves on only after connect,
-            // disconnect and timeout errors). Its recovery on the same
-            // client once the broker is replaced is checked below.
-            continue;
-        }
         // The same hostile broker first in the bootstrap list, a good one
         // after it.
         let config = ClientConfig::new(&format!("{},{good}", hostile.addr))
