@@ -7,6 +7,8 @@
 //! Stages: [`spec`] (serde mirror of the JSON) -> [`ir`] (version sets,
 //! types, defaults) -> `emit` (source text) -> rustfmt.
 
+#![warn(missing_docs)]
+
 pub mod emit;
 pub mod ir;
 pub mod names;

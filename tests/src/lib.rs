@@ -19,6 +19,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 mod broker;
 pub mod java;
 pub mod kcat;
