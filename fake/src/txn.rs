@@ -7,7 +7,7 @@
 //! Ongoing --EndTxn(abort) / timeout / InitProducerId--> CompleteAbort (ABORT markers)
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +31,12 @@ pub(crate) struct TxnMeta {
     pub groups: BTreeSet<String>,
 }
 
-/// Every transactional id the cluster knows.
+/// Every transactional id the cluster knows. A BTreeMap: transactions
+/// that time out in one tick are aborted in id order, so their markers'
+/// offsets are the same in every run (a HashMap's order is not).
 #[derive(Debug, Default)]
 pub(crate) struct Transactions {
-    pub by_id: HashMap<String, TxnMeta>,
+    pub by_id: BTreeMap<String, TxnMeta>,
 }
 
 impl Transactions {
