@@ -74,7 +74,7 @@ pub fn check_produce(history: &ProduceHistory) -> Result<(), String> {
 }
 
 /// What one member owned at one moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ownership {
     /// Which member (numbered in start order).
     pub member: usize,
@@ -85,7 +85,7 @@ pub struct Ownership {
 }
 
 /// A group run: ownership samples, records read, committed-offset samples.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Hash)]
 pub struct GroupHistory {
     /// Every member's assignment, sampled at each poll.
     pub ownership: Vec<Ownership>,

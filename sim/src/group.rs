@@ -41,10 +41,17 @@ pub struct GroupReport {
     pub net: NetStats,
     /// Final committed offsets.
     pub committed: BTreeMap<i32, i64>,
+    /// A fingerprint of the whole history (every ownership sample, record
+    /// read and commit sample, in order), compared between two runs of one
+    /// seed to prove the replay is exact.
+    pub history_digest: u64,
+    /// Simulated milliseconds the run took.
+    pub simulated_ms: u64,
 }
 
 /// Runs the group scenario for `seed`.
 pub async fn run(seed: u64) -> Result<GroupReport, String> {
+    let started = tokio::time::Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let cluster = Arc::new(
         crate::with_debug_log(FakeCluster::builder(), "group", seed)
@@ -147,7 +154,19 @@ pub async fn run(seed: u64) -> Result<GroupReport, String> {
         faults: faults.stats(),
         net: net.stats(),
         committed,
+        history_digest: digest(&history),
+        simulated_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// A hash of `history` that is the same in every run of this build (std's
+/// SipHash with its fixed default keys, not the randomly keyed one of
+/// `HashMap`).
+fn digest(history: &GroupHistory) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    history.hash(&mut hasher);
+    hasher.finish()
 }
 
 async fn connect(cluster: &FakeCluster, net: &SimNet, id: &str) -> Result<Client, String> {

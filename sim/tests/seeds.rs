@@ -85,6 +85,18 @@ fn a_seed_replays_to_the_same_history() {
     }
 }
 
+/// The group scenario replays exactly too: the same report, down to a
+/// fingerprint of every ownership sample, record read and commit sample,
+/// and the simulated time taken.
+#[test]
+fn a_group_seed_replays_to_the_same_history() {
+    for seed in [7, 108] {
+        let first = run_group_seed(seed).expect("first run");
+        let second = run_group_seed(seed).expect("second run");
+        assert_eq!(first, second, "group seed {seed} did not replay exactly");
+    }
+}
+
 #[test]
 fn group_members_never_share_a_partition_and_commits_never_go_back() {
     let count = env_u64("KAFKACC_SIM_GROUP_SEEDS", 100);
