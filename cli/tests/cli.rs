@@ -118,7 +118,12 @@ fn topics_produce_and_consume_round_trip() {
         3,
         "{described}"
     );
-    if !kafkacc_tests::broker().is_tansu() && !kafkacc_tests::broker().is_fake() {
+    if kafkacc_tests::broker().is_tansu() {
+        kafkacc_tests::skip(
+            "topics describe/alter configs",
+            "Tansu answers DescribeConfigs empty and has no AlterConfigs (broker README deviations 3, 4)",
+        );
+    } else {
         assert!(
             described.contains("config retention.ms=3600000 (DynamicTopic)"),
             "{described}"
@@ -140,8 +145,12 @@ fn topics_produce_and_consume_round_trip() {
         }
         assert!(described.contains(wanted), "{described}");
     }
-    if !kafkacc_tests::broker().is_tansu() && !kafkacc_tests::broker().is_fake() {
-        // DeleteRecords (Tansu crashes on it, the fake cluster lacks it).
+    if kafkacc_tests::broker().is_tansu() {
+        kafkacc_tests::skip(
+            "topics delete-records",
+            "Tansu advertises DeleteRecords but crashes the request (broker README deviation 3)",
+        );
+    } else {
         let trimmed = format!("{topic}-trim");
         kafkacc(&["topics", "create", &trimmed, "-p", "2"], None);
         kafkacc(&["produce", &trimmed, "-p", "1"], Some("x\ny\nz\n"));
