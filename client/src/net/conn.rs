@@ -26,7 +26,8 @@
 //! A response with `throttle_time_ms` > 0 (the broker's client quota,
 //! KIP-219) holds the writer: nothing more goes out on the connection until
 //! that time has passed (at most the request timeout). The response itself
-//! is delivered at once.
+//! is delivered at once. Answers at versions from before KIP-219 are not
+//! held on: those brokers delayed the answer instead.
 
 use crate::config::{BrokerAddressMap, parse_host_port};
 use crate::error::{Error, Result};
@@ -463,7 +464,7 @@ impl Connection {
             .map_err(|e| self.decode_error(e))?;
         let response =
             R::Response::decode(&mut frame, version).map_err(|e| self.decode_error(e))?;
-        self.note_throttle(R::API_KEY, throttle_time_ms::<R>(&response));
+        self.note_throttle(R::API_KEY, throttle_time_ms::<R>(&response, version));
         Ok(response)
     }
 
@@ -523,7 +524,10 @@ impl Connection {
         let response = match decode_frame::<ApiVersionsRequest>(frame.clone(), FIRST_TRY) {
             Ok(r) if r.error_code == ErrorCode::UNSUPPORTED_VERSION.0 => None,
             Ok(r) => {
-                self.note_throttle(ApiKey::ApiVersions, r.throttle_time_ms);
+                self.note_throttle(
+                    ApiKey::ApiVersions,
+                    throttle_time_ms::<ApiVersionsRequest>(&r, FIRST_TRY),
+                );
                 Some(r)
             }
             Err(_) => None,

@@ -13,9 +13,58 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The `throttle_time_ms` of a decoded response to an `R` (0 when the API
-/// has no such field, or the version lacked it).
-pub(crate) fn throttle_time_ms<R: Request>(response: &R::Response) -> i32 {
+/// The version of each API from which brokers answer a throttled request
+/// at once and leave the wait to the client (KIP-219, Kafka 2.0); before
+/// it, the broker delayed the answer itself, so the client must not wait
+/// again. APIs not named here came later and always do (or have no
+/// `throttle_time_ms`).
+fn client_throttles_from(api: ApiKey) -> i16 {
+    match api {
+        ApiKey::Produce => 6,
+        ApiKey::Fetch => 8,
+        ApiKey::ListOffsets => 3,
+        ApiKey::Metadata => 6,
+        ApiKey::OffsetCommit | ApiKey::OffsetFetch => 4,
+        ApiKey::JoinGroup | ApiKey::CreateTopics => 3,
+        ApiKey::FindCoordinator
+        | ApiKey::Heartbeat
+        | ApiKey::LeaveGroup
+        | ApiKey::SyncGroup
+        | ApiKey::DescribeGroups
+        | ApiKey::ListGroups
+        | ApiKey::ApiVersions
+        | ApiKey::DeleteTopics
+        | ApiKey::DescribeConfigs => 2,
+        ApiKey::DeleteRecords
+        | ApiKey::InitProducerId
+        | ApiKey::AddPartitionsToTxn
+        | ApiKey::AddOffsetsToTxn
+        | ApiKey::EndTxn
+        | ApiKey::TxnOffsetCommit
+        | ApiKey::DescribeAcls
+        | ApiKey::CreateAcls
+        | ApiKey::DeleteAcls
+        | ApiKey::AlterConfigs
+        | ApiKey::AlterReplicaLogDirs
+        | ApiKey::DescribeLogDirs
+        | ApiKey::CreatePartitions
+        | ApiKey::CreateDelegationToken
+        | ApiKey::RenewDelegationToken
+        | ApiKey::ExpireDelegationToken
+        | ApiKey::DescribeDelegationToken
+        | ApiKey::DeleteGroups => 1,
+        _ => 0,
+    }
+}
+
+/// How long the client must hold the connection after this response to
+/// an `R` at `version`: its `throttle_time_ms`, or 0 when the API has no
+/// such field, the version lacks it, or the broker already delayed the
+/// answer (before KIP-219).
+pub(crate) fn throttle_time_ms<R: Request>(response: &R::Response, version: i16) -> i32 {
+    if version < client_throttles_from(R::API_KEY) {
+        return 0;
+    }
     let any: &dyn Any = response;
     macro_rules! throttled {
         ($($api:ident => $response:ident),* $(,)?) => {
@@ -147,15 +196,17 @@ mod tests {
             throttle_time_ms: 300,
             ..Default::default()
         };
-        assert_eq!(throttle_time_ms::<ProduceRequest>(&produce), 300);
+        assert_eq!(throttle_time_ms::<ProduceRequest>(&produce, 9), 300);
+        // Before KIP-219 the broker delayed the answer itself.
+        assert_eq!(throttle_time_ms::<ProduceRequest>(&produce, 5), 0);
         let metadata = MetadataResponse {
             throttle_time_ms: 20,
             ..Default::default()
         };
-        assert_eq!(throttle_time_ms::<MetadataRequest>(&metadata), 20);
+        assert_eq!(throttle_time_ms::<MetadataRequest>(&metadata, 12), 20);
         // SaslHandshake has no throttle field.
         let handshake = SaslHandshakeResponse::default();
-        assert_eq!(throttle_time_ms::<SaslHandshakeRequest>(&handshake), 0);
+        assert_eq!(throttle_time_ms::<SaslHandshakeRequest>(&handshake, 1), 0);
     }
 
     #[tokio::test(start_paused = true)]
