@@ -49,16 +49,7 @@ pub fn run_interop(args: &[&str]) -> Vec<String> {
         .args(args)
         .output()
         .expect("run java");
-    assert!(
-        out.status.success(),
-        "java Interop {args:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    crate::peer::stdout_lines(&format!("java Interop {args:?}"), out)
 }
 
 /// Starts `Interop` with `args` in the background (killed when the

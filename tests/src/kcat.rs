@@ -52,16 +52,7 @@ pub fn run_kcat(args: &[&str], stdin: &str) -> Vec<String> {
         .join()
         .expect("stdin writer")
         .expect("write kcat's stdin");
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    crate::peer::stdout_lines(&format!("kcat {args:?}"), out)
 }
 
 /// The rdkafka peer's commands, done with kcat:

@@ -3,7 +3,7 @@
 //! dropped, so a failing test leaves no orphan JVM or Python behind.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -135,4 +135,19 @@ impl Drop for PeerProcess {
             ));
         }
     }
+}
+
+/// The stdout lines of a peer run to completion, panicking with its stderr
+/// when it failed (`what` names the run in the message).
+pub fn stdout_lines(what: &str, out: Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }

@@ -30,16 +30,7 @@ pub fn run_rdkafka(args: &[&str]) -> Vec<String> {
         .args(args)
         .output()
         .expect("run python");
-    assert!(
-        out.status.success(),
-        "rdkafka peer {args:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    crate::peer::stdout_lines(&format!("rdkafka peer {args:?}"), out)
 }
 
 /// Starts the librdkafka peer with `args` in the background (killed when

@@ -14,6 +14,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Expected outcomes in the error-class tables: the operation fails with
+/// this kind of transaction error.
+const FENCED: Option<TransactionErrorKind> = Some(TransactionErrorKind::Fenced);
+const FATAL: Option<TransactionErrorKind> = Some(TransactionErrorKind::Fatal);
+const ABORTABLE: Option<TransactionErrorKind> = Some(TransactionErrorKind::Abortable);
+
 const PID: i64 = 7;
 const EPOCH: i16 = 3;
 /// Later than any backoff the manager may choose.
@@ -531,30 +537,12 @@ fn end_txn_errors_by_class() {
     for commit in [true, false] {
         let op = if commit { Op::Commit } else { Op::Abort };
         for (code, expected) in [
-            (
-                ErrorCode::PRODUCER_FENCED,
-                Some(TransactionErrorKind::Fenced),
-            ),
-            (
-                ErrorCode::INVALID_PRODUCER_EPOCH,
-                Some(TransactionErrorKind::Fenced),
-            ),
-            (
-                ErrorCode::INVALID_TXN_STATE,
-                Some(TransactionErrorKind::Fatal),
-            ),
-            (
-                ErrorCode::UNKNOWN_PRODUCER_ID,
-                Some(TransactionErrorKind::Fatal),
-            ),
-            (
-                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                Some(TransactionErrorKind::Fatal),
-            ),
-            (
-                ErrorCode::TRANSACTION_ABORTABLE,
-                Some(TransactionErrorKind::Abortable),
-            ),
+            (ErrorCode::PRODUCER_FENCED, FENCED),
+            (ErrorCode::INVALID_PRODUCER_EPOCH, FENCED),
+            (ErrorCode::INVALID_TXN_STATE, FATAL),
+            (ErrorCode::UNKNOWN_PRODUCER_ID, FATAL),
+            (ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, FATAL),
+            (ErrorCode::TRANSACTION_ABORTABLE, ABORTABLE),
             (ErrorCode::CONCURRENT_TRANSACTIONS, None),
             (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
         ] {
@@ -735,38 +723,14 @@ fn send_offsets_v1_adds_offsets_then_commits_them_on_the_group_coordinator() {
 fn txn_offset_commit_errors_by_class() {
     let now = Instant::now();
     for (code, expected) in [
-        (
-            ErrorCode::ILLEGAL_GENERATION,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::UNKNOWN_MEMBER_ID,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::FENCED_INSTANCE_ID,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::STALE_MEMBER_EPOCH,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::FENCED_MEMBER_EPOCH,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::GROUP_AUTHORIZATION_FAILED,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::PRODUCER_FENCED,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::INVALID_TXN_STATE,
-            Some(TransactionErrorKind::Fatal),
-        ),
+        (ErrorCode::ILLEGAL_GENERATION, ABORTABLE),
+        (ErrorCode::UNKNOWN_MEMBER_ID, ABORTABLE),
+        (ErrorCode::FENCED_INSTANCE_ID, ABORTABLE),
+        (ErrorCode::STALE_MEMBER_EPOCH, ABORTABLE),
+        (ErrorCode::FENCED_MEMBER_EPOCH, ABORTABLE),
+        (ErrorCode::GROUP_AUTHORIZATION_FAILED, ABORTABLE),
+        (ErrorCode::PRODUCER_FENCED, FENCED),
+        (ErrorCode::INVALID_TXN_STATE, FATAL),
         (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
         (ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, None),
         (ErrorCode::CONCURRENT_TRANSACTIONS, None),
@@ -1117,30 +1081,12 @@ fn a_dropped_sequence_bumps_the_epoch_after_the_abort_in_v1_only() {
 fn add_offsets_errors_by_class() {
     let now = Instant::now();
     for (code, expected) in [
-        (
-            ErrorCode::PRODUCER_FENCED,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::GROUP_AUTHORIZATION_FAILED,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::TRANSACTION_ABORTABLE,
-            Some(TransactionErrorKind::Abortable),
-        ),
-        (
-            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            Some(TransactionErrorKind::Fatal),
-        ),
-        (
-            ErrorCode::INVALID_TXN_STATE,
-            Some(TransactionErrorKind::Fatal),
-        ),
+        (ErrorCode::PRODUCER_FENCED, FENCED),
+        (ErrorCode::INVALID_PRODUCER_EPOCH, FENCED),
+        (ErrorCode::GROUP_AUTHORIZATION_FAILED, ABORTABLE),
+        (ErrorCode::TRANSACTION_ABORTABLE, ABORTABLE),
+        (ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, FATAL),
+        (ErrorCode::INVALID_TXN_STATE, FATAL),
         (ErrorCode::CONCURRENT_TRANSACTIONS, None),
         (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
         (ErrorCode::NOT_COORDINATOR, None),
@@ -1189,22 +1135,10 @@ fn add_offsets_errors_by_class() {
 fn the_epoch_bump_after_an_abort_can_fail_or_retry() {
     let now = Instant::now();
     for (code, expected) in [
-        (
-            ErrorCode::PRODUCER_FENCED,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::INVALID_PRODUCER_EPOCH,
-            Some(TransactionErrorKind::Fenced),
-        ),
-        (
-            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            Some(TransactionErrorKind::Fatal),
-        ),
-        (
-            ErrorCode::TRANSACTION_ABORTABLE,
-            Some(TransactionErrorKind::Fatal),
-        ),
+        (ErrorCode::PRODUCER_FENCED, FENCED),
+        (ErrorCode::INVALID_PRODUCER_EPOCH, FENCED),
+        (ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, FATAL),
+        (ErrorCode::TRANSACTION_ABORTABLE, FATAL),
         (ErrorCode::CONCURRENT_TRANSACTIONS, None),
         (ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, None),
     ] {
