@@ -173,3 +173,43 @@ fn wait_bounded(mut child: Child, timeout: Duration) -> Result<(bool, String, St
         err.join().unwrap_or_default(),
     ))
 }
+
+/// Prints the secured broker's log tail if the test panics.
+pub struct SecureLogOnFailure;
+
+impl Drop for SecureLogOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            secure_broker().dump_log_tail(60);
+        }
+    }
+}
+
+/// A client configuration for one of the secured broker's listeners.
+pub fn config(bootstrap: &str) -> kafkacc::ClientConfig {
+    kafkacc::ClientConfig::new(bootstrap)
+        .client_id("kafkacc-security-it")
+        .bootstrap_timeout(std::time::Duration::from_secs(20))
+        .request_timeout(std::time::Duration::from_secs(20))
+}
+
+/// TLS that trusts the secured broker's test CA.
+pub fn trusting_test_ca(broker: &SecureBroker) -> kafkacc::security::TlsConfig {
+    kafkacc::security::TlsConfig::ca_pem(broker.pem("ca.pem"))
+}
+
+/// Connects with `config`, which must fail fast with an error that is not
+/// retriable; returns it.
+pub async fn refused(config: kafkacc::ClientConfig) -> kafkacc::Error {
+    let started = std::time::Instant::now();
+    let err = kafkacc::Client::connect(config)
+        .await
+        .expect_err("must be refused");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "took {:?}: {err}",
+        started.elapsed()
+    );
+    assert!(!err.is_retriable(), "{err:?}");
+    err
+}

@@ -14,7 +14,10 @@ use kafkacc_protocol::generated::metadata_response::MetadataResponseBroker;
 use kafkacc_protocol::messages::MetadataResponse;
 use kafkacc_protocol::{RequestKind, ResponseKind};
 use kafkacc_tests::script::{Reply, ScriptedBroker, api_versions_response};
-use kafkacc_tests::secure_broker::{PASSWORD, REAUTH_MS, SecureBroker, USER, secure_broker};
+use kafkacc_tests::secure_broker::{
+    PASSWORD, REAUTH_MS, SecureBroker, SecureLogOnFailure, USER, config, refused, secure_broker,
+    trusting_test_ca,
+};
 use kafkacc_tests::unique_name;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,28 +67,6 @@ async fn broker_address_map_rewrites_bootstrap_and_metadata_addresses() {
         seen.contains(&("advertised.invalid".to_owned(), 19093)),
         "{seen:?}"
     );
-}
-
-/// Prints the secured broker's log tail if the test panics.
-struct SecureLogOnFailure;
-
-impl Drop for SecureLogOnFailure {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            secure_broker().dump_log_tail(60);
-        }
-    }
-}
-
-fn config(bootstrap: &str) -> ClientConfig {
-    ClientConfig::new(bootstrap)
-        .client_id("kafkacc-security-it")
-        .bootstrap_timeout(Duration::from_secs(20))
-        .request_timeout(Duration::from_secs(20))
-}
-
-fn trusting_test_ca(broker: &SecureBroker) -> TlsConfig {
-    TlsConfig::ca_pem(broker.pem("ca.pem"))
 }
 
 /// Connects, creates a topic, produces `n` records and reads them back.
@@ -153,19 +134,6 @@ async fn produce_until(producer: &Producer, topic: &str, until: Instant) -> usiz
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     sent
-}
-
-/// Connecting must fail fast with a typed error.
-async fn refused(config: ClientConfig) -> Error {
-    let started = Instant::now();
-    let err = Client::connect(config).await.expect_err("must be refused");
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "took {:?}: {err}",
-        started.elapsed()
-    );
-    assert!(!err.is_retriable(), "{err:?}");
-    err
 }
 
 #[tokio::test]
@@ -534,101 +502,4 @@ async fn sessions_are_reauthenticated_before_they_expire() {
         "expected at least {periods} re-authentications: {stats:?}"
     );
     assert_eq!(consume(&client, &topic, sent).await, sent);
-}
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Everything the client logs at TRACE while it authenticates with PLAIN
-/// and SCRAM (right and wrong passwords, with and without TLS) and then
-/// works, captured: no password is in it.
-///
-/// A current-thread test: the client's connection tasks run on this
-/// thread, where the capturing subscriber is the default.
-#[tokio::test]
-async fn passwords_never_reach_the_logs() {
-    let _log = SecureLogOnFailure;
-    let broker = secure_broker();
-    const WRONG: &str = "wrong-password-Qz7Xk2";
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-
-    let good = [
-        (
-            broker.sasl_plaintext.as_str(),
-            SaslConfig::plain(USER, PASSWORD),
-        ),
-        (
-            &broker.sasl_plaintext,
-            SaslConfig::scram_sha256(USER, PASSWORD),
-        ),
-        (
-            &broker.sasl_plaintext,
-            SaslConfig::scram_sha512(USER, PASSWORD),
-        ),
-        (&broker.sasl_ssl, SaslConfig::plain(USER, PASSWORD)),
-    ];
-    for (listener, sasl) in good {
-        let mut config = config(listener).sasl(sasl.clone());
-        if listener == broker.sasl_ssl {
-            config = config.tls(trusting_test_ca(broker));
-        }
-        let client = Client::connect(config)
-            .await
-            .unwrap_or_else(|e| panic!("{sasl:?}: {e}"));
-        client
-            .refresh_all_metadata()
-            .await
-            .unwrap_or_else(|e| panic!("{sasl:?}: metadata: {e}"));
-        client.close();
-    }
-    for sasl in [
-        SaslConfig::plain(USER, WRONG),
-        SaslConfig::scram_sha256(USER, WRONG),
-        SaslConfig::scram_sha512(USER, WRONG),
-    ] {
-        let err = refused(config(&broker.sasl_plaintext).sasl(sasl)).await;
-        assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
-    }
-    drop(guard);
-
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    let authenticated = logs.matches("SASL authenticated").count();
-    assert!(
-        authenticated >= 4,
-        "the capture missed the client's logs ({authenticated} authentications seen):\n{logs}"
-    );
-    assert!(
-        logs.contains("TRACE"),
-        "nothing at TRACE was captured:\n{logs}"
-    );
-    for secret in [PASSWORD, WRONG] {
-        if let Some(at) = logs.find(secret) {
-            let line = logs[..at].rsplit('\n').next().unwrap_or_default();
-            panic!("the password {secret:?} is in the logs: {line}{secret}...");
-        }
-    }
-    eprintln!(
-        "secrets in logs: none in {} lines ({} bytes) captured at TRACE",
-        logs.lines().count(),
-        logs.len()
-    );
 }
