@@ -42,8 +42,16 @@ usage() {
     exit 2
 }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+free_ports() {
+    python3 -c '
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+' "$1"
 }
 
 alive() {
@@ -206,8 +214,14 @@ cmd_start() {
 
     local -A port=()
     local name
-    for name in PLAINTEXT SSL MTLS SASL_PLAINTEXT SASL_SSL REAUTH CONTROLLER; do
-        port[$name]=$(free_port)
+    local names=(PLAINTEXT SSL MTLS SASL_PLAINTEXT SASL_SSL REAUTH CONTROLLER)
+    # All at once, every socket held until all are bound, so no two
+    # listeners get the same port (one at a time, the OS may hand a port
+    # out twice: Kafka then refuses the config).
+    local -a free=($(free_ports "${#names[@]}"))
+    local i
+    for i in "${!names[@]}"; do
+        port[${names[$i]}]=${free[$i]}
     done
     local listeners="" advertised="" jaas=""
     for name in PLAINTEXT SSL MTLS SASL_PLAINTEXT SASL_SSL REAUTH; do
