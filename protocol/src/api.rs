@@ -55,6 +55,12 @@ pub trait Message:
     fn is_flexible(version: i16) -> bool {
         Self::FLEXIBLE_FROM.is_some_and(|from| version >= from)
     }
+
+    /// The `throttle_time_ms` of a response that has the field (0 when the
+    /// decoded version lacks it); `None` for every other message.
+    fn throttle_time_ms(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// A request, tied to its API key and its response type.

@@ -6,9 +6,7 @@
 //! it; [`Throttle`] is the connection's hold, noted by the callers that
 //! decode responses and honoured by the writer task before it writes.
 
-use kafkacc_protocol::messages::*;
-use kafkacc_protocol::{ApiKey, Request};
-use std::any::Any;
+use kafkacc_protocol::{ApiKey, Message, Request};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -65,95 +63,7 @@ pub(crate) fn throttle_time_ms<R: Request>(response: &R::Response, version: i16)
     if version < client_throttles_from(R::API_KEY) {
         return 0;
     }
-    let any: &dyn Any = response;
-    macro_rules! throttled {
-        ($($api:ident => $response:ident),* $(,)?) => {
-            match R::API_KEY {
-                $(ApiKey::$api => any
-                    .downcast_ref::<$response>()
-                    .map_or(0, |r| r.throttle_time_ms),)*
-                _ => 0,
-            }
-        };
-    }
-    throttled!(
-        AddOffsetsToTxn => AddOffsetsToTxnResponse,
-        AddPartitionsToTxn => AddPartitionsToTxnResponse,
-        AddRaftVoter => AddRaftVoterResponse,
-        AllocateProducerIds => AllocateProducerIdsResponse,
-        AlterClientQuotas => AlterClientQuotasResponse,
-        AlterConfigs => AlterConfigsResponse,
-        AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
-        AlterPartition => AlterPartitionResponse,
-        AlterReplicaLogDirs => AlterReplicaLogDirsResponse,
-        AlterShareGroupOffsets => AlterShareGroupOffsetsResponse,
-        AlterUserScramCredentials => AlterUserScramCredentialsResponse,
-        ApiVersions => ApiVersionsResponse,
-        AssignReplicasToDirs => AssignReplicasToDirsResponse,
-        BrokerHeartbeat => BrokerHeartbeatResponse,
-        BrokerRegistration => BrokerRegistrationResponse,
-        ConsumerGroupDescribe => ConsumerGroupDescribeResponse,
-        ConsumerGroupHeartbeat => ConsumerGroupHeartbeatResponse,
-        ControllerRegistration => ControllerRegistrationResponse,
-        CreateAcls => CreateAclsResponse,
-        CreateDelegationToken => CreateDelegationTokenResponse,
-        CreatePartitions => CreatePartitionsResponse,
-        CreateTopics => CreateTopicsResponse,
-        DeleteAcls => DeleteAclsResponse,
-        DeleteGroups => DeleteGroupsResponse,
-        DeleteRecords => DeleteRecordsResponse,
-        DeleteShareGroupOffsets => DeleteShareGroupOffsetsResponse,
-        DeleteTopics => DeleteTopicsResponse,
-        DescribeAcls => DescribeAclsResponse,
-        DescribeClientQuotas => DescribeClientQuotasResponse,
-        DescribeCluster => DescribeClusterResponse,
-        DescribeConfigs => DescribeConfigsResponse,
-        DescribeDelegationToken => DescribeDelegationTokenResponse,
-        DescribeGroups => DescribeGroupsResponse,
-        DescribeLogDirs => DescribeLogDirsResponse,
-        DescribeProducers => DescribeProducersResponse,
-        DescribeShareGroupOffsets => DescribeShareGroupOffsetsResponse,
-        DescribeTopicPartitions => DescribeTopicPartitionsResponse,
-        DescribeTransactions => DescribeTransactionsResponse,
-        DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
-        ElectLeaders => ElectLeadersResponse,
-        EndTxn => EndTxnResponse,
-        ExpireDelegationToken => ExpireDelegationTokenResponse,
-        Fetch => FetchResponse,
-        FetchSnapshot => FetchSnapshotResponse,
-        FindCoordinator => FindCoordinatorResponse,
-        GetTelemetrySubscriptions => GetTelemetrySubscriptionsResponse,
-        Heartbeat => HeartbeatResponse,
-        IncrementalAlterConfigs => IncrementalAlterConfigsResponse,
-        InitProducerId => InitProducerIdResponse,
-        JoinGroup => JoinGroupResponse,
-        LeaveGroup => LeaveGroupResponse,
-        ListConfigResources => ListConfigResourcesResponse,
-        ListGroups => ListGroupsResponse,
-        ListOffsets => ListOffsetsResponse,
-        ListPartitionReassignments => ListPartitionReassignmentsResponse,
-        ListTransactions => ListTransactionsResponse,
-        Metadata => MetadataResponse,
-        OffsetCommit => OffsetCommitResponse,
-        OffsetDelete => OffsetDeleteResponse,
-        OffsetFetch => OffsetFetchResponse,
-        OffsetForLeaderEpoch => OffsetForLeaderEpochResponse,
-        Produce => ProduceResponse,
-        PushTelemetry => PushTelemetryResponse,
-        RemoveRaftVoter => RemoveRaftVoterResponse,
-        RenewDelegationToken => RenewDelegationTokenResponse,
-        ShareAcknowledge => ShareAcknowledgeResponse,
-        ShareFetch => ShareFetchResponse,
-        ShareGroupDescribe => ShareGroupDescribeResponse,
-        ShareGroupHeartbeat => ShareGroupHeartbeatResponse,
-        StreamsGroupDescribe => StreamsGroupDescribeResponse,
-        StreamsGroupHeartbeat => StreamsGroupHeartbeatResponse,
-        SyncGroup => SyncGroupResponse,
-        TxnOffsetCommit => TxnOffsetCommitResponse,
-        UnregisterBroker => UnregisterBrokerResponse,
-        UpdateFeatures => UpdateFeaturesResponse,
-        UpdateRaftVoter => UpdateRaftVoterResponse,
-    )
+    response.throttle_time_ms().unwrap_or(0)
 }
 
 /// A connection's hold: no request is written before `until`.
@@ -189,6 +99,7 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafkacc_protocol::messages::*;
 
     #[test]
     fn the_field_is_read_from_the_response_of_the_request_sent() {

@@ -88,11 +88,26 @@ fn message_impls(msg: &Message) -> String {
         Some(v) => format!("Some({v})"),
         None => "None".to_string(),
     };
+    // Responses with a top-level throttle_time_ms expose it (KIP-219: the
+    // client holds its connection for that long).
+    let throttle = msg
+        .structs
+        .iter()
+        .filter(|s| s.top && msg.kind == SpecKind::Response)
+        .flat_map(|s| &s.fields)
+        .find(|f| f.spec_name == "ThrottleTimeMs")
+        .map(|f| {
+            format!(
+                "fn throttle_time_ms(&self) -> Option<i32> {{\nSome(self.{})\n}}\n",
+                f.ident
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "impl Message for {name} {{\nconst NAME: &'static str = {name:?};\n\
          const VERSIONS: VersionRange = VersionRange {{ min: {}, max: {} }};\n\
-         const FLEXIBLE_FROM: Option<i16> = {flexible_from};\n}}\n",
+         const FLEXIBLE_FROM: Option<i16> = {flexible_from};\n{throttle}}}\n",
         msg.valid.lo,
         msg.valid.hi,
         name = msg.name

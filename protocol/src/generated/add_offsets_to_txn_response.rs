@@ -81,6 +81,9 @@ impl Message for AddOffsetsToTxnResponse {
     const NAME: &'static str = "AddOffsetsToTxnResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
     const FLEXIBLE_FROM: Option<i16> = Some(3);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

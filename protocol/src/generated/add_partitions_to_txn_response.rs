@@ -334,6 +334,9 @@ impl Message for AddPartitionsToTxnResponse {
     const NAME: &'static str = "AddPartitionsToTxnResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
     const FLEXIBLE_FROM: Option<i16> = Some(3);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

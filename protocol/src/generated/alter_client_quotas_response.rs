@@ -206,6 +206,9 @@ impl Message for AlterClientQuotasResponse {
     const NAME: &'static str = "AlterClientQuotasResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     const FLEXIBLE_FROM: Option<i16> = Some(1);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -154,6 +154,9 @@ impl Message for AlterConfigsResponse {
     const NAME: &'static str = "AlterConfigsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

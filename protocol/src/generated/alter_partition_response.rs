@@ -195,6 +195,9 @@ impl Message for AlterPartitionResponse {
     const NAME: &'static str = "AlterPartitionResponse";
     const VERSIONS: VersionRange = VersionRange { min: 2, max: 3 };
     const FLEXIBLE_FROM: Option<i16> = Some(0);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -407,6 +407,9 @@ impl Message for ApiVersionsResponse {
     const NAME: &'static str = "ApiVersionsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
     const FLEXIBLE_FROM: Option<i16> = Some(3);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

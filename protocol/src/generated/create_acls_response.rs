@@ -142,6 +142,9 @@ impl Message for CreateAclsResponse {
     const NAME: &'static str = "CreateAclsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 3 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -148,6 +148,9 @@ impl Message for CreatePartitionsResponse {
     const NAME: &'static str = "CreatePartitionsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 3 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

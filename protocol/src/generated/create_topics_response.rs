@@ -321,6 +321,9 @@ impl Message for CreateTopicsResponse {
     const NAME: &'static str = "CreateTopicsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 2, max: 7 };
     const FLEXIBLE_FROM: Option<i16> = Some(5);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

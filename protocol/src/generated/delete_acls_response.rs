@@ -248,6 +248,9 @@ impl Message for DeleteAclsResponse {
     const NAME: &'static str = "DeleteAclsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 3 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -142,6 +142,9 @@ impl Message for DeleteGroupsResponse {
     const NAME: &'static str = "DeleteGroupsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

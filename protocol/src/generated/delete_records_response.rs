@@ -210,6 +210,9 @@ impl Message for DeleteRecordsResponse {
     const NAME: &'static str = "DeleteRecordsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -175,6 +175,9 @@ impl Message for DeleteTopicsResponse {
     const NAME: &'static str = "DeleteTopicsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 6 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -231,6 +231,9 @@ impl Message for DescribeAclsResponse {
     const NAME: &'static str = "DescribeAclsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 3 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -181,6 +181,9 @@ impl Message for DescribeClusterResponse {
     const NAME: &'static str = "DescribeClusterResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 2 };
     const FLEXIBLE_FROM: Option<i16> = Some(0);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

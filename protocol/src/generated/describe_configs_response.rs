@@ -326,6 +326,9 @@ impl Message for DescribeConfigsResponse {
     const NAME: &'static str = "DescribeConfigsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 4 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

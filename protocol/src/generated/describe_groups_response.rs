@@ -277,6 +277,9 @@ impl Message for DescribeGroupsResponse {
     const NAME: &'static str = "DescribeGroupsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
     const FLEXIBLE_FROM: Option<i16> = Some(5);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -756,6 +756,9 @@ impl Message for FetchResponse {
     const NAME: &'static str = "FetchResponse";
     const VERSIONS: VersionRange = VersionRange { min: 4, max: 18 };
     const FLEXIBLE_FROM: Option<i16> = Some(12);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -290,6 +290,9 @@ impl Message for FindCoordinatorResponse {
     const NAME: &'static str = "FindCoordinatorResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
     const FLEXIBLE_FROM: Option<i16> = Some(3);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

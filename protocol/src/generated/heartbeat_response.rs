@@ -85,6 +85,9 @@ impl Message for HeartbeatResponse {
     const NAME: &'static str = "HeartbeatResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 4 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -158,6 +158,9 @@ impl Message for IncrementalAlterConfigsResponse {
     const NAME: &'static str = "IncrementalAlterConfigsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     const FLEXIBLE_FROM: Option<i16> = Some(1);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -119,6 +119,9 @@ impl Message for InitProducerIdResponse {
     const NAME: &'static str = "InitProducerIdResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 6 };
     const FLEXIBLE_FROM: Option<i16> = Some(2);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

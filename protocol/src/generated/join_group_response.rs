@@ -223,6 +223,9 @@ impl Message for JoinGroupResponse {
     const NAME: &'static str = "JoinGroupResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 9 };
     const FLEXIBLE_FROM: Option<i16> = Some(6);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -192,6 +192,9 @@ impl Message for LeaveGroupResponse {
     const NAME: &'static str = "LeaveGroupResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

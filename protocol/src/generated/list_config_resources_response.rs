@@ -134,6 +134,9 @@ impl Message for ListConfigResourcesResponse {
     const NAME: &'static str = "ListConfigResourcesResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
     const FLEXIBLE_FROM: Option<i16> = Some(0);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

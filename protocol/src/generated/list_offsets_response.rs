@@ -233,6 +233,9 @@ impl Message for ListOffsetsResponse {
     const NAME: &'static str = "ListOffsetsResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 10 };
     const FLEXIBLE_FROM: Option<i16> = Some(6);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

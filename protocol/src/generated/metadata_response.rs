@@ -424,6 +424,9 @@ impl Message for MetadataResponse {
     const NAME: &'static str = "MetadataResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 13 };
     const FLEXIBLE_FROM: Option<i16> = Some(9);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -222,6 +222,9 @@ impl Message for OffsetCommitResponse {
     const NAME: &'static str = "OffsetCommitResponse";
     const VERSIONS: VersionRange = VersionRange { min: 2, max: 10 };
     const FLEXIBLE_FROM: Option<i16> = Some(8);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

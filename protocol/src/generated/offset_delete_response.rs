@@ -158,6 +158,9 @@ impl Message for OffsetDeleteResponse {
     const NAME: &'static str = "OffsetDeleteResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
     const FLEXIBLE_FROM: Option<i16> = None;
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

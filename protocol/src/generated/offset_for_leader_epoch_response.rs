@@ -220,6 +220,9 @@ impl Message for OffsetForLeaderEpochResponse {
     const NAME: &'static str = "OffsetForLeaderEpochResponse";
     const VERSIONS: VersionRange = VersionRange { min: 2, max: 4 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -589,6 +589,9 @@ impl Message for ProduceResponse {
     const NAME: &'static str = "ProduceResponse";
     const VERSIONS: VersionRange = VersionRange { min: 3, max: 13 };
     const FLEXIBLE_FROM: Option<i16> = Some(9);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -332,6 +332,9 @@ impl Message for ShareGroupDescribeResponse {
     const NAME: &'static str = "ShareGroupDescribeResponse";
     const VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };
     const FLEXIBLE_FROM: Option<i16> = Some(0);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

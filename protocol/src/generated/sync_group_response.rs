@@ -109,6 +109,9 @@ impl Message for SyncGroupResponse {
     const NAME: &'static str = "SyncGroupResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 5 };
     const FLEXIBLE_FROM: Option<i16> = Some(4);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]

@@ -152,6 +152,9 @@ impl Message for UpdateRaftVoterResponse {
     const NAME: &'static str = "UpdateRaftVoterResponse";
     const VERSIONS: VersionRange = VersionRange { min: 0, max: 0 };
     const FLEXIBLE_FROM: Option<i16> = Some(0);
+    fn throttle_time_ms(&self) -> Option<i32> {
+        Some(self.throttle_time_ms)
+    }
 }
 
 #[cfg(feature = "arbitrary")]
