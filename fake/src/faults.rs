@@ -1,7 +1,7 @@
 //! Injected errors: "answer the next N requests of API key K (optionally
 //! only on broker B) with error code E".
 
-use kafkacc_protocol::{ApiKey, ErrorCode, ResponseKind};
+use kafkacc_protocol::{ApiKey, ErrorCode};
 
 #[derive(Debug, Clone)]
 struct Injected {
@@ -56,53 +56,6 @@ impl Faults {
     pub(crate) fn clear(&mut self) {
         self.injected.clear();
     }
-}
-
-/// Sets `throttle_time_ms` in an answer of any API the fake implements
-/// (a throttled broker, KIP-219). Versions without the field drop it when
-/// encoding.
-pub(crate) fn set_throttle_time(response: &mut ResponseKind, ms: i32) {
-    macro_rules! throttled {
-        ($($api:ident),* $(,)?) => {
-            match response {
-                $(ResponseKind::$api(r) => r.throttle_time_ms = ms,)*
-                _ => {}
-            }
-        };
-    }
-    throttled!(
-        Produce,
-        Fetch,
-        ListOffsets,
-        Metadata,
-        OffsetCommit,
-        OffsetFetch,
-        FindCoordinator,
-        JoinGroup,
-        Heartbeat,
-        LeaveGroup,
-        SyncGroup,
-        DescribeGroups,
-        ListGroups,
-        ApiVersions,
-        CreateTopics,
-        DeleteTopics,
-        DeleteRecords,
-        InitProducerId,
-        OffsetForLeaderEpoch,
-        AddPartitionsToTxn,
-        AddOffsetsToTxn,
-        EndTxn,
-        TxnOffsetCommit,
-        DescribeConfigs,
-        AlterConfigs,
-        CreatePartitions,
-        DeleteGroups,
-        IncrementalAlterConfigs,
-        OffsetDelete,
-        ConsumerGroupHeartbeat,
-        ConsumerGroupDescribe,
-    );
 }
 
 #[cfg(test)]

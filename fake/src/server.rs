@@ -245,8 +245,9 @@ async fn process(
     match outcome {
         Outcome::Respond(mut response) => {
             let throttle_ms = i32::try_from(throttle.as_millis()).unwrap_or(i32::MAX);
-            if throttle_ms > 0 {
-                crate::faults::set_throttle_time(&mut response, throttle_ms);
+            // Versions without the field drop it when encoding.
+            if let Some(field) = response.throttle_time_ms_mut().filter(|_| throttle_ms > 0) {
+                *field = throttle_ms;
             }
             encode(
                 shared,

@@ -82,6 +82,15 @@ fn struct_def(msg: &Message, s: &Struct) -> String {
     out
 }
 
+/// A response's top-level `ThrottleTimeMs` field, if it has one.
+pub(crate) fn throttle_field(msg: &Message) -> Option<&crate::ir::Field> {
+    msg.structs
+        .iter()
+        .filter(|s| s.top && msg.kind == SpecKind::Response)
+        .flat_map(|s| &s.fields)
+        .find(|f| f.spec_name == "ThrottleTimeMs")
+}
+
 fn message_impls(msg: &Message) -> String {
     let mut out = String::new();
     let flexible_from = match msg.flexible_from() {
@@ -90,12 +99,7 @@ fn message_impls(msg: &Message) -> String {
     };
     // Responses with a top-level throttle_time_ms expose it (KIP-219: the
     // client holds its connection for that long).
-    let throttle = msg
-        .structs
-        .iter()
-        .filter(|s| s.top && msg.kind == SpecKind::Response)
-        .flat_map(|s| &s.fields)
-        .find(|f| f.spec_name == "ThrottleTimeMs")
+    let throttle = throttle_field(msg)
         .map(|f| {
             format!(
                 "fn throttle_time_ms(&self) -> Option<i32> {{\nSome(self.{})\n}}\n",

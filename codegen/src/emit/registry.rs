@@ -205,7 +205,25 @@ pub fn mod_file(msgs: &[Message]) -> Result<String, String> {
         for a in &apis {
             let _ = writeln!(o, "{kind}Kind::{}(m) => m.encode(buf, version),", a.variant);
         }
-        o.push_str("}\n}\n}\n\n");
+        o.push_str("}\n}\n");
+        if kind == "Response" {
+            o.push_str(
+                "\n/// The answer's `throttle_time_ms`, for a broker that throttles \
+                 (KIP-219); `None` for an API without the field.\n\
+                 pub fn throttle_time_ms_mut(&mut self) -> Option<&mut i32> {\nmatch self {\n",
+            );
+            for a in &apis {
+                if let Some(f) = super::throttle_field(a.response) {
+                    let _ = writeln!(
+                        o,
+                        "ResponseKind::{}(m) => Some(&mut m.{}),",
+                        a.variant, f.ident
+                    );
+                }
+            }
+            o.push_str("_ => None,\n}\n}\n");
+        }
+        o.push_str("}\n\n");
         for a in &apis {
             let m = pick_of(kind, a);
             let _ = writeln!(
