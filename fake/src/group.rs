@@ -23,12 +23,12 @@
 
 use bytes::Bytes;
 use kafkacc_protocol::ErrorCode;
+use kafkacc_protocol::Message;
 use kafkacc_protocol::StrBytes;
 use kafkacc_protocol::generated::join_group_response::JoinGroupResponseMember;
 use kafkacc_protocol::messages::{
     ConsumerProtocolSubscription, JoinGroupResponse, SyncGroupResponse,
 };
-use kafkacc_protocol::{Decode, Message};
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::oneshot;
 
@@ -908,19 +908,10 @@ impl Group {
     }
 }
 
-/// The topics of consumer-protocol JoinGroup metadata (a version, then a
-/// `ConsumerProtocolSubscription`), or None when it does not parse.
+/// The topics of consumer-protocol JoinGroup metadata, or None when it
+/// does not parse.
 fn subscribed_topics(mut metadata: Bytes) -> Option<Vec<StrBytes>> {
-    if metadata.len() < 2 {
-        return None;
-    }
-    let version = i16::from_be_bytes([metadata[0], metadata[1]]);
-    let _ = metadata.split_to(2);
-    if version < 0 {
-        return None;
-    }
-    let newest = ConsumerProtocolSubscription::VERSIONS.max;
-    ConsumerProtocolSubscription::decode(&mut metadata, version.min(newest))
+    ConsumerProtocolSubscription::decode_versioned(&mut metadata)
         .ok()
         .map(|s| s.topics)
 }

@@ -1,8 +1,10 @@
 //! The traits that tie a message type to its versions, and a request to its
 //! API key and response type.
 
+use crate::error::{DecodeError, DecodeResult};
 use crate::generated::ApiKey;
 use crate::wire::{Decode, Encode};
+use bytes::{Buf, Bytes};
 use std::fmt::Debug;
 
 /// An inclusive range of versions.
@@ -60,6 +62,24 @@ pub trait Message:
     /// decoded version lacks it); `None` for every other message.
     fn throttle_time_ms(&self) -> Option<i32> {
         None
+    }
+
+    /// Decodes bytes that start with their own int16 version, as the data
+    /// schemas inside other messages do (consumer-protocol subscriptions
+    /// and assignments). A version newer than this crate knows is read as
+    /// the newest it knows: newer writers only append fields.
+    fn decode_versioned(buf: &mut Bytes) -> DecodeResult<Self> {
+        if buf.len() < 2 {
+            return Err(DecodeError::Truncated {
+                needed: 2,
+                remaining: buf.len(),
+            });
+        }
+        let version = buf.get_i16();
+        if version < 0 {
+            return Err(DecodeError::InvalidLength(version.into()));
+        }
+        Self::decode(buf, version.min(Self::VERSIONS.max))
     }
 }
 

@@ -28,8 +28,8 @@ pub use round_robin::RoundRobinAssignor;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafkacc_protocol::generated::{consumer_protocol_assignment, consumer_protocol_subscription};
 use kafkacc_protocol::messages::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
-use kafkacc_protocol::{Decode, Encode};
 use kafkacc_protocol::{DecodeError, EncodeError, StrBytes};
+use kafkacc_protocol::{Encode, Message};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -144,23 +144,6 @@ pub trait Assignor: Send + Sync + fmt::Debug {
 const SUBSCRIPTION_VERSION: i16 = 3;
 const ASSIGNMENT_VERSION: i16 = 3;
 
-/// The version prefix of consumer-protocol bytes; a newer version is read
-/// with the newest layout known (FACTS.md 10.1), older ones as they are.
-fn split_version(bytes: &mut Bytes, newest: i16) -> Result<i16, DecodeError> {
-    if bytes.len() < 2 {
-        return Err(DecodeError::Truncated {
-            needed: 2,
-            remaining: bytes.len(),
-        });
-    }
-    let version = i16::from_be_bytes([bytes[0], bytes[1]]);
-    let _ = bytes.split_to(2);
-    if version < 0 {
-        return Err(DecodeError::InvalidLength(version.into()));
-    }
-    Ok(version.min(newest))
-}
-
 /// Encodes a subscription as JoinGroup protocol metadata.
 pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, EncodeError> {
     let mut owned: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -197,8 +180,7 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, EncodeE
 /// Decodes JoinGroup protocol metadata written by any consumer-protocol
 /// client (versions 0 and up; bytes past the known fields are ignored).
 pub fn decode_subscription(mut bytes: Bytes) -> Result<Subscription, DecodeError> {
-    let version = split_version(&mut bytes, SUBSCRIPTION_VERSION)?;
-    let body = ConsumerProtocolSubscription::decode(&mut bytes, version)?;
+    let body = ConsumerProtocolSubscription::decode_versioned(&mut bytes)?;
     Ok(Subscription {
         topics: body.topics.iter().map(|t| t.as_str().to_owned()).collect(),
         user_data: body.user_data,
@@ -249,8 +231,7 @@ pub fn decode_assignment(mut bytes: Bytes) -> Result<Assignment, DecodeError> {
     if bytes.is_empty() {
         return Ok(Assignment::default());
     }
-    let version = split_version(&mut bytes, ASSIGNMENT_VERSION)?;
-    let body = ConsumerProtocolAssignment::decode(&mut bytes, version)?;
+    let body = ConsumerProtocolAssignment::decode_versioned(&mut bytes)?;
     Ok(Assignment {
         partitions: body
             .assigned_partitions
