@@ -125,17 +125,9 @@ pub async fn close_within<F: std::future::Future>(
     timeout: std::time::Duration,
     close: F,
 ) -> F::Output {
-    let limit = timeout + CLOSE_MARGIN;
-    let started = std::time::Instant::now();
-    let output = tokio::time::timeout(limit, close)
+    tokio::time::timeout(timeout + CLOSE_MARGIN, close)
         .await
         .unwrap_or_else(|_| {
             panic!("{what}: close did not return within {timeout:?} + {CLOSE_MARGIN:?}")
-        });
-    let took = started.elapsed();
-    assert!(
-        took <= limit,
-        "{what}: close took {took:?}, more than {timeout:?} + {CLOSE_MARGIN:?}"
-    );
-    output
+        })
 }
