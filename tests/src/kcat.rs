@@ -4,6 +4,7 @@
 //! `java.rs`. [`run_kcat_peer`] speaks the same `produce` / `consume`
 //! commands as `tests/python/rdkafka_peer.py`, so tests can loop over peers.
 
+use crate::peer::{Finish, PeerProcess};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -118,10 +119,87 @@ pub fn run_kcat_peer(args: &[&str]) -> Vec<String> {
     }
 }
 
+/// Starts `kcat -G` as a member of `group` reading `topic` (the rdkafka
+/// peer's `group` command): it lives at most `seconds`, uses `assignor`,
+/// reads from the start where the group has no committed offset, and
+/// auto-commits what it printed (also on a rebalance and when it closes,
+/// on [`PeerProcess::stop`]'s SIGTERM). Its stdout lines are
+/// `partition \t offset \t value` per record, plus `assigned \t p,p,..`
+/// and `revoked \t p,p,..` from the rebalances kcat reports on stderr.
+pub fn spawn_kcat_member(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    seconds: &str,
+    assignor: &str,
+) -> PeerProcess {
+    let (binary, libdir) = kcat();
+    let mut command = Command::new("timeout");
+    command
+        .arg(seconds)
+        .arg(binary)
+        .args(["-G", group, "-b", bootstrap, "-u"])
+        .args(["-X", &format!("partition.assignment.strategy={assignor}")])
+        .args(["-X", "auto.offset.reset=earliest"])
+        .args(["-X", "session.timeout.ms=6000"])
+        .args(["-X", "heartbeat.interval.ms=1000"])
+        .args(["-X", "fetch.wait.max.ms=100"])
+        .args(["-X", "auto.commit.interval.ms=500"])
+        .args(["-f", "%p\t%o\t%s\n", topic])
+        .env("LD_LIBRARY_PATH", libdir);
+    PeerProcess::spawn_with("kcat -G", command, Finish::Sigterm, Some(rebalance_event))
+}
+
+/// kcat's rebalance report, `% Group G rebalanced (memberid M): assigned:
+/// T [0], T [3]` (or `revoked: ...`), as the peer protocol's
+/// `assigned \t 0,3` line.
+fn rebalance_event(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("% Group ")?;
+    let (_, change) = rest.split_once("): ")?;
+    let (kind, list) = change.split_once(':')?;
+    if kind != "assigned" && kind != "revoked" {
+        return None;
+    }
+    let partitions: Vec<&str> = list
+        .split(',')
+        .filter_map(|item| {
+            let (_, p) = item.trim().rsplit_once('[')?;
+            p.strip_suffix(']')
+        })
+        .collect();
+    Some(format!("{kind}\t{}", partitions.join(",")))
+}
+
 /// kcat prints headers as `k=v,k=v`; the other peers print `k=v,k=v,`.
 fn with_header_commas(line: &str) -> String {
     match line.rsplit_once('\t') {
         Some((head, headers)) if !headers.is_empty() => format!("{head}\t{headers},"),
         _ => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rebalance_event;
+
+    #[test]
+    fn rebalance_lines_become_peer_events() {
+        assert_eq!(
+            rebalance_event("% Group g rebalanced (memberid rdkafka-1a): assigned: t [0], t [3]"),
+            Some("assigned\t0,3".to_owned())
+        );
+        assert_eq!(
+            rebalance_event("% Group g rebalanced (memberid rdkafka-1a): revoked: my-t [5]"),
+            Some("revoked\t5".to_owned())
+        );
+        assert_eq!(
+            rebalance_event("% Group g rebalanced (memberid x): assigned: "),
+            Some("assigned\t".to_owned())
+        );
+        assert_eq!(rebalance_event("% Waiting for group rebalance"), None);
+        assert_eq!(
+            rebalance_event("% Reached end of topic t [0] at offset 4"),
+            None
+        );
     }
 }

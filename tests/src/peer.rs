@@ -1,6 +1,6 @@
 //! A peer client running in the background for the length of a test:
 //! [`PeerProcess`] collects its stdout lines as they come and kills it when
-//! dropped, so a failing test leaves no orphan JVM or Python behind.
+//! dropped, so a failing test leaves no orphan JVM, Python or kcat behind.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -8,11 +8,26 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// How a peer is asked to finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Its stdin is closed (the Python and Java peers watch for that).
+    CloseStdin,
+    /// It gets SIGTERM (kcat, which does not read stdin while consuming,
+    /// closes its consumer gracefully on that signal).
+    Sigterm,
+}
+
+/// Turns one stderr line of a peer into a line of the peer protocol on
+/// stdout (for tools that report events on stderr), or `None`.
+pub type StderrEvent = fn(&str) -> Option<String>;
+
 /// A running peer. Dropping it kills the process (and reaps it).
 #[derive(Debug)]
 pub struct PeerProcess {
     name: String,
     child: Child,
+    finish: Finish,
     stdin: Option<ChildStdin>,
     lines: Arc<Mutex<Vec<String>>>,
     reader: Option<JoinHandle<()>>,
@@ -20,14 +35,26 @@ pub struct PeerProcess {
     stderr_reader: Option<JoinHandle<()>>,
 }
 
+/// Reads `stream` line by line into `into`; a line that `event` maps is
+/// also added, mapped, to `events`.
 fn collect(
     stream: impl std::io::Read + Send + 'static,
     into: &Arc<Mutex<Vec<String>>>,
+    event: Option<(StderrEvent, &Arc<Mutex<Vec<String>>>)>,
 ) -> JoinHandle<()> {
     let into = Arc::clone(into);
+    let event = event.map(|(map, events)| (map, Arc::clone(events)));
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
+            if let Some((map, events)) = &event {
+                if let Some(mapped) = map(&line) {
+                    events
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(mapped);
+                }
+            }
             into.lock().unwrap_or_else(|p| p.into_inner()).push(line);
         }
     })
@@ -36,7 +63,19 @@ fn collect(
 impl PeerProcess {
     /// Starts `command` with piped stdin/stdout/stderr. The peer is expected
     /// to stop on its own when its stdin closes ([`PeerProcess::stop`]).
-    pub fn spawn(name: &str, mut command: Command) -> PeerProcess {
+    pub fn spawn(name: &str, command: Command) -> PeerProcess {
+        PeerProcess::spawn_with(name, command, Finish::CloseStdin, None)
+    }
+
+    /// Starts `command` like [`PeerProcess::spawn`], to be stopped by
+    /// `finish`; the stderr lines that `stderr_event` maps are also added
+    /// to the stdout lines, in the order they arrive.
+    pub fn spawn_with(
+        name: &str,
+        mut command: Command,
+        finish: Finish,
+        stderr_event: Option<StderrEvent>,
+    ) -> PeerProcess {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -46,11 +85,15 @@ impl PeerProcess {
         let stdin = child.stdin.take();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let reader = child.stdout.take().map(|out| collect(out, &lines));
-        let stderr_reader = child.stderr.take().map(|err| collect(err, &stderr));
+        let reader = child.stdout.take().map(|out| collect(out, &lines, None));
+        let stderr_reader = child
+            .stderr
+            .take()
+            .map(|err| collect(err, &stderr, stderr_event.map(|map| (map, &lines))));
         PeerProcess {
             name: name.to_owned(),
             child,
+            finish,
             stdin,
             lines,
             reader,
@@ -77,11 +120,17 @@ impl PeerProcess {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    /// Asks the peer to finish (closes its stdin) and waits up to `grace`
+    /// Asks the peer to finish (see [`Finish`]) and waits up to `grace`
     /// for it to exit, then kills it. Returns all its stdout lines and
     /// whether it exited by itself with success.
     pub fn stop(&mut self, grace: Duration) -> (Vec<String>, bool) {
         drop(self.stdin.take());
+        if self.finish == Finish::Sigterm {
+            // `kill` from procps rather than a libc binding for one signal.
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+        }
         let deadline = Instant::now() + grace;
         let mut clean = false;
         loop {

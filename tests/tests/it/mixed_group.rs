@@ -1,5 +1,6 @@
 //! Mixed consumer groups: a kafkacc [`GroupConsumer`] and a Java
-//! (kafka-clients 4.1.1) or librdkafka (2.16) member in one classic group
+//! (kafka-clients 4.1.1), librdkafka (2.16, through Python) or `kcat -G`
+//! (librdkafka, the command-line tool) member in one classic group
 //! on a 6-partition topic. They must agree on the protocol (range, which
 //! every member offers), split the partitions without overlap whichever of
 //! them leads, and together read every record exactly once.
@@ -15,6 +16,7 @@ use kafkacc::{
     ProducerConfig, ProducerRecord,
 };
 use kafkacc_tests::java::spawn_interop;
+use kafkacc_tests::kcat::spawn_kcat_member;
 use kafkacc_tests::peer::PeerProcess;
 use kafkacc_tests::rdkafka::spawn_rdkafka;
 use kafkacc_tests::{broker, log_on_failure, unique_name};
@@ -32,6 +34,9 @@ const PEER_SECONDS: &str = "150";
 pub(crate) enum Peer {
     Java,
     Librdkafka,
+    /// `kcat -G`: auto-commits, so its commits land on rebalances and on
+    /// close rather than after each batch.
+    Kcat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +54,7 @@ impl Peer {
         match self {
             Peer::Java => spawn_interop(&args),
             Peer::Librdkafka => spawn_rdkafka(&args),
+            Peer::Kcat => spawn_kcat_member(&bootstrap, topic, group, PEER_SECONDS, assignor),
         }
     }
 }
@@ -378,4 +384,14 @@ async fn librdkafka_member_joins_a_kafkacc_group() {
 #[tokio::test]
 async fn kafkacc_joins_a_librdkafka_group() {
     mixed_group(Peer::Librdkafka, First::Peer).await;
+}
+
+#[tokio::test]
+async fn kcat_member_joins_a_kafkacc_group() {
+    mixed_group(Peer::Kcat, First::Kafkacc).await;
+}
+
+#[tokio::test]
+async fn kafkacc_joins_a_kcat_group() {
+    mixed_group(Peer::Kcat, First::Peer).await;
 }
