@@ -66,15 +66,14 @@ pub async fn produce(
     while let Some(d) = pending.pop_front() {
         settle(d.await, &mut records);
     }
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     producer.close(Duration::from_secs(10)).await?;
     client.close();
     Ok(Outcome {
         bytes: bytes * records / settings.records.max(1),
         records,
         errors,
-        wall,
-        cpu,
+        timing,
     })
 }
 
@@ -103,13 +102,12 @@ pub async fn consume(
             bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
         }
     }
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     client.close();
     Ok(Outcome {
         records,
         bytes,
         errors: settings.records.saturating_sub(records),
-        wall,
-        cpu,
+        timing,
     })
 }

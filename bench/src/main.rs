@@ -132,7 +132,10 @@ fn main() {
          (BatchProducer + RecordAggregator per partition).",
         rdkafka::util::get_rdkafka_version().1
     );
-    println!("CPU = getrusage user+sys of this process (all its threads) ÷ records.");
+    println!(
+        "CPU = getrusage user+sys of this process (all its threads) ÷ records; broker CPU = \
+         the broker process's utime+stime (/proc, 10 ms ticks) over the same run ÷ records."
+    );
     println!();
     print!("{}", measure::render(&rows));
 }
@@ -175,6 +178,10 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
     let settings = &args.settings;
     let mut rows = Vec::new();
     if let Some(bootstrap) = bootstrap {
+        let port = bootstrap.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+        let pid = port.and_then(measure::pid_listening_on);
+        eprintln!("broker pid: {pid:?} (its CPU time is measured when known)");
+        measure::set_server(pid);
         // Warm the broker up (JIT, page cache) so the first client measured
         // is not the one that pays for it.
         let producing = PRODUCE_CASES
@@ -210,6 +217,7 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
         match fake_broker::FakeBroker::spawn() {
             Ok(fake) => {
                 eprintln!("fake broker: {} (pid {})", fake.addr, fake.pid());
+                measure::set_server(Some(fake.pid()));
                 for (i, case) in FAKE_CASES.iter().enumerate() {
                     let scenario = format!("fake broker produce {}", case.name());
                     if !args.wants(&scenario) {
@@ -281,10 +289,11 @@ fn rotated(clients: &[&'static str], shift: usize) -> Vec<&'static str> {
 fn report(scenario: String, client: &'static str, result: Result<Outcome, String>) -> Row {
     match &result {
         Ok(o) => eprintln!(
-            "{scenario:<36} {client:<8} {:>10.0} rec/s {:>7.1} MB/s {:>6.2} µs CPU/rec  errors {}",
+            "{scenario:<36} {client:<8} {:>10.0} rec/s {:>7.1} MB/s {:>6.2} µs CPU/rec (broker {}) errors {}",
             o.records_per_sec(),
             o.mb_per_sec(),
             o.cpu_us_per_record(),
+            o.server_cpu_us_per_record(),
             o.errors
         ),
         Err(e) => eprintln!("{scenario:<36} {client:<8} n/a: {e}"),

@@ -73,15 +73,14 @@ pub fn produce(
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     let counts = producer.context();
     let records = counts.ok.load(Ordering::Relaxed);
     Ok(Outcome {
         bytes: bytes * records / settings.records.max(1),
         records,
         errors: counts.failed.load(Ordering::Relaxed),
-        wall,
-        cpu,
+        timing,
     })
 }
 
@@ -115,12 +114,11 @@ pub fn consume(bootstrap: &str, topic: &str, settings: &Settings) -> Result<Outc
             None => {}
         }
     }
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     Ok(Outcome {
         records,
         bytes,
         errors: settings.records.saturating_sub(records),
-        wall,
-        cpu,
+        timing,
     })
 }

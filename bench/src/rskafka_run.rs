@@ -70,13 +70,12 @@ pub async fn produce(
             Err(_) => errors += 1,
         }
     }
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     Ok(Outcome {
         bytes: bytes * records / settings.records.max(1),
         records,
         errors,
-        wall,
-        cpu,
+        timing,
     })
 }
 
@@ -123,12 +122,11 @@ pub async fn consume(
         records += r;
         bytes += b;
     }
-    let (wall, cpu) = watch.stop();
+    let timing = watch.stop();
     Ok(Outcome {
         records,
         bytes,
         errors: settings.records.saturating_sub(records),
-        wall,
-        cpu,
+        timing,
     })
 }
