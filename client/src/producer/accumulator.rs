@@ -365,6 +365,17 @@ impl Accumulator {
         queue.insert_in_order(batch);
     }
 
+    /// Whether an earlier batch of `batch`'s partition waits to be retried.
+    pub(crate) fn retry_waits_before(&self, batch: &Batch) -> bool {
+        self.queues.get(&batch.tp).is_some_and(|queue| {
+            queue
+                .closed
+                .iter()
+                .take_while(|b| b.order < batch.order)
+                .any(Batch::is_retry)
+        })
+    }
+
     /// One of `queue`'s batches is no longer in flight.
     fn land(queue: &mut PartitionQueue, in_flight_total: &mut usize) {
         if queue.in_flight > 0 {

@@ -51,8 +51,10 @@ pub struct ProducerConfig {
     pub delivery_timeout: Duration,
     /// `compression.type` (default none).
     pub compression: Compression,
-    /// `max.in.flight.requests.per.connection`: batches of one partition
-    /// sent and not yet answered (default 5). Idempotence keeps order and
+    /// `max.in.flight.requests.per.connection`: Produce requests sent to a
+    /// broker and not yet answered, and so batches of one partition in
+    /// flight (default 5). Fewer are in flight while the broker is slow to
+    /// answer (see the producer's lanes). Idempotence keeps order and
     /// needs at most 5; above that, as in Java, idempotence is off unless
     /// asked for (then it is a configuration error).
     pub max_in_flight: usize,
@@ -207,7 +209,8 @@ impl ProducerConfig {
         }
     }
 
-    /// Sets `max.in.flight.requests.per.connection` (batches per partition).
+    /// Sets `max.in.flight.requests.per.connection` (requests per broker,
+    /// batches per partition).
     pub fn max_in_flight(mut self, batches: usize) -> Self {
         self.max_in_flight = batches;
         self

@@ -20,6 +20,7 @@ mod accumulator;
 mod config;
 mod group_metadata;
 mod idempotence;
+mod lane;
 mod record;
 mod sender;
 mod transactional;

@@ -2,15 +2,15 @@
 //! accumulator, groups them by partition leader, sends one Produce request
 //! per broker, and settles each batch: success, retry, or failure.
 //!
-//! Requests to one broker go through that broker's *lane*, a task that
-//! writes them to the connection in the order they were made, so the
-//! batches a partition has in flight reach the broker in sequence order.
-//! Each response is awaited by a task of its own.
+//! Requests to one broker go through that broker's *lane* (`lane.rs`),
+//! which writes them in order and merges those queued while the broker is
+//! busy. Each response is awaited by a task of its own.
 
 use super::Shared;
 use super::accumulator::{Batch, TopicPartition};
 use super::config::Acks;
 use super::idempotence::SequenceVerdict;
+use super::lane::InFlight;
 use crate::error::{Error, Recovery};
 use crate::net::pool::Lane;
 use kafkacc_protocol::generated::produce_request::{PartitionProduceData, TopicProduceData};
@@ -20,7 +20,6 @@ use kafkacc_protocol::{ErrorCode, StrBytes, Uuid};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 /// Longest the task sleeps without looking again (it also wakes on notify).
@@ -186,7 +185,7 @@ fn send_through_lane(shared: &Arc<Shared>, leader: i32, batches: Vec<Batch>) {
     let mut lanes = shared.lanes.lock().unwrap_or_else(|p| p.into_inner());
     let lane = lanes.entry(leader).or_insert_with(|| {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(lane(Arc::downgrade(shared), leader, rx));
+        tokio::spawn(super::lane::run(Arc::downgrade(shared), leader, rx));
         tx
     });
     if let Err(returned) = lane.send(batches) {
@@ -194,18 +193,6 @@ fn send_through_lane(shared: &Arc<Shared>, leader: i32, batches: Vec<Batch>) {
         // are dropped with it and their futures report `Closed`.
         lanes.remove(&leader);
         drop(returned);
-    }
-}
-
-/// One broker's lane: writes its requests in order; ends with the producer.
-async fn lane(weak: Weak<Shared>, leader: i32, mut requests: UnboundedReceiver<Vec<Batch>>) {
-    while let Some(batches) = requests.recv().await {
-        let Some(shared) = weak.upgrade() else { return };
-        let abandoned = shared.abandoned.clone();
-        tokio::select! {
-            _ = produce(shared, leader, batches) => {}
-            _ = abandoned.cancelled() => {}
-        }
     }
 }
 
@@ -274,8 +261,8 @@ fn split_by_size(batches: Vec<Batch>, max: usize) -> Vec<Vec<Batch>> {
 }
 
 /// Writes one Produce request to `leader` and starts a task that settles
-/// its batches when the response comes.
-async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
+/// its batches when the response comes; `slot` is given back then.
+pub(super) async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>, slot: InFlight) {
     let conn = match shared.client.broker_connection(leader, Lane::Produce).await {
         Ok(c) => c,
         Err(e) => {
@@ -308,6 +295,10 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
     } else {
         version
     };
+    let ready = hold_back_behind_retries(&shared, ready);
+    if ready.is_empty() {
+        return;
+    }
     let request = build_request(&shared, &ready, version, &topic_id);
     if shared.config.acks == Acks::None {
         let result = conn.send_no_response(&request).await;
@@ -329,9 +320,12 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
         }
     };
     drop(request);
+    let sent = Instant::now();
     let abandoned = shared.abandoned.clone();
     let settle = async move {
-        match conn.finish::<ProduceRequest>(pending).await {
+        let answer = conn.finish::<ProduceRequest>(pending).await;
+        slot.answered(sent.elapsed());
+        match answer {
             Ok(response) => {
                 for batch in ready {
                     settle_from_response(&shared, batch, &response, version, &topic_id);
@@ -350,6 +344,26 @@ async fn produce(shared: Arc<Shared>, leader: i32, ready: Vec<Batch>) {
             _ = abandoned.cancelled() => {}
         }
     });
+}
+
+/// Returns the batches that may be written now and puts back the others:
+/// those with an earlier batch of their partition waiting to be retried.
+/// That earlier batch failed after this request was made (its connection
+/// was lost, say), and written first, this one could push it out of the
+/// broker's window of recent sequences, where its retry would no longer be
+/// recognised as a duplicate.
+fn hold_back_behind_retries(shared: &Shared, ready: Vec<Batch>) -> Vec<Batch> {
+    let (behind, ready): (Vec<Batch>, Vec<Batch>) = {
+        let accumulator = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
+        ready
+            .into_iter()
+            .partition(|b| accumulator.retry_waits_before(b))
+    };
+    for batch in behind {
+        tracing::debug!(topic = %batch.tp.topic, partition = batch.tp.partition, "held back behind a retry");
+        requeue(shared, batch, Instant::now());
+    }
+    ready
 }
 
 fn build_request(
@@ -510,6 +524,12 @@ fn retry_later(shared: &Shared, mut batch: Batch) {
             config.retry_backoff_max,
             batch.attempts - 1,
         );
+    requeue(shared, batch, at);
+}
+
+/// Puts `batch` back in its partition's queue, to leave again at `at` in
+/// order with the partition's other retries.
+fn requeue(shared: &Shared, batch: Batch, at: Instant) {
     let mut accumulator = shared.accumulator.lock().unwrap_or_else(|p| p.into_inner());
     // After `close` gave up waiting, nothing is retried: a batch still in
     // flight then fails rather than wait in a queue no task drains. (Checked
