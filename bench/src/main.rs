@@ -269,8 +269,10 @@ async fn produce_scenario(
 fn log_pass<E: std::fmt::Display>(pass: &str, client: &str, result: &Result<Outcome, E>) {
     match result {
         Ok(o) => eprintln!(
-            "  pass {pass} {client:<8} {:>10.0} rec/s",
-            o.records_per_sec()
+            "  pass {pass} {client:<8} {:>10.0} rec/s  {:.2} µs CPU/rec (broker {})",
+            o.records_per_sec(),
+            o.cpu_us_per_record(),
+            o.server_cpu_us_per_record()
         ),
         Err(e) => eprintln!("  pass {pass} {client:<8} n/a: {e}"),
     }
