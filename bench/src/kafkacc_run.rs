@@ -24,8 +24,21 @@ pub async fn produce(
     settings: &Settings,
     case: ProduceCase,
 ) -> Result<Outcome, BoxError> {
-    let client = Client::connect(ClientConfig::new(bootstrap)).await?;
+    produce_with(ClientConfig::new(bootstrap), topic, settings, case, 5).await
+}
+
+/// [`produce`] with a client configuration of its own (a broker address
+/// map, say) and `max_in_flight` requests per broker.
+pub async fn produce_with(
+    client_config: ClientConfig,
+    topic: &str,
+    settings: &Settings,
+    case: ProduceCase,
+    max_in_flight: usize,
+) -> Result<Outcome, BoxError> {
+    let client = Client::connect(client_config).await?;
     let config = ProducerConfig::default()
+        .max_in_flight(max_in_flight)
         .acks(if case.acks_all {
             Acks::All
         } else {

@@ -12,6 +12,7 @@
 //! ```
 
 mod common;
+mod delay_link;
 mod fake_broker;
 mod kafkacc_run;
 mod measure;
@@ -35,6 +36,8 @@ struct Args {
     produce_runs: u64,
     /// Run only scenarios whose name contains this.
     only: Option<String>,
+    /// One-way delay of the link for the long-link scenario (kafkacc only).
+    link_delay: Option<Duration>,
 }
 
 impl Args {
@@ -47,7 +50,7 @@ fn usage(problem: &str) -> ! {
     eprintln!("peer-bench: {problem}");
     eprintln!(
         "usage: peer-bench [--records N] [--size B] [--linger-ms N] [--batch-size B] \
-         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--consume-runs N] [--produce-runs N] [--only TEXT]"
+         [--window N] [--clients kafkacc,rdkafka,rskafka] [--no-broker] [--no-fake] [--no-consume] [--consume-runs N] [--produce-runs N] [--link-delay-ms N] [--only TEXT]"
     );
     std::process::exit(2)
 }
@@ -69,6 +72,7 @@ fn parse_args() -> Args {
         consume_runs: 1,
         produce_runs: 1,
         only: None,
+        link_delay: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -101,6 +105,9 @@ fn parse_args() -> Args {
             "--no-consume" => args.consume = false,
             "--consume-runs" => args.consume_runs = number("--consume-runs").max(1),
             "--produce-runs" => args.produce_runs = number("--produce-runs").max(1),
+            "--link-delay-ms" => {
+                args.link_delay = Some(Duration::from_millis(number("--link-delay-ms")))
+            }
             "--only" => args.only = Some(it.next().unwrap_or_else(|| usage("--only needs text"))),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
@@ -212,6 +219,9 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
         if args.consume && args.wants("consume (none)") {
             rows.extend(consume_all(args, bootstrap).await);
         }
+        if let Some(delay) = args.link_delay {
+            rows.extend(long_link(args, bootstrap, delay).await);
+        }
     }
     if args.fake {
         match fake_broker::FakeBroker::spawn() {
@@ -230,6 +240,48 @@ async fn run(args: &Args, bootstrap: Option<&str>) -> Vec<Row> {
             }
             Err(e) => eprintln!("fake broker did not start: {e}"),
         }
+    }
+    rows
+}
+
+/// kafkacc producing acks=all through a delay line of `delay` each way,
+/// with its default 5 requests in flight per broker and with 1, to show
+/// whether its lanes still keep several in flight where the link is long.
+async fn long_link(args: &Args, bootstrap: &str, delay: Duration) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let link = match delay_link::start(bootstrap.to_owned(), delay).await {
+        Ok(link) => link,
+        Err(e) => {
+            eprintln!("delay link did not start: {e}");
+            return rows;
+        }
+    };
+    let Some((host, port)) = link
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(0)))
+    else {
+        return rows;
+    };
+    // The broker answers its own address in metadata: map it to the link.
+    let config = || {
+        let (host, port) = (host.clone(), port);
+        kafkacc::ClientConfig::new(&link).broker_address_map(move |_, _| (host.clone(), port))
+    };
+    let case = PRODUCE_CASES[0];
+    for in_flight in [5, 1] {
+        let scenario = format!(
+            "produce {} over a {} ms link, ≤ {in_flight} in flight",
+            case.name(),
+            delay.as_millis()
+        );
+        let topic = kafkacc_tests::unique_name("bench-link");
+        let result = async {
+            kafkacc_run::create_topic(bootstrap, &topic, args.settings.partitions).await?;
+            kafkacc_run::produce_with(config(), &topic, &args.settings, case, in_flight).await
+        }
+        .await
+        .map_err(|e| e.to_string());
+        rows.push(report(scenario, "kafkacc", result));
     }
     rows
 }
