@@ -24,7 +24,7 @@ STOP_GRACE_S=10
 
 usage() {
     echo "usage: $0 start kafka|tansu|fake --dir DIR [--watch-pid PID]" >&2
-    echo "       $0 stop DIR" >&2
+    echo "       $0 stop [--dir] DIR" >&2
     exit 2
 }
 
@@ -277,6 +277,8 @@ cmd_start() {
 }
 
 cmd_stop() {
+    # `stop DIR` or, like `start`, `stop --dir DIR`.
+    [[ "${1:-}" == "--dir" ]] && shift
     local dir="${1:-}"
     [[ -n "$dir" ]] || usage
     [[ -f "$dir/broker.pid" ]] || { echo "broker.sh: no broker.pid in $dir" >&2; exit 1; }

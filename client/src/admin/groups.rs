@@ -12,7 +12,9 @@ use crate::net::pool::Lane;
 use kafkacc_protocol::generated::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafkacc_protocol::generated::offset_fetch_request::OffsetFetchRequest;
+use kafkacc_protocol::generated::offset_fetch_request::{
+    OffsetFetchRequest, OffsetFetchRequestTopic,
+};
 use kafkacc_protocol::messages::{
     DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetCommitRequest,
     OffsetDeleteRequest,
@@ -141,12 +143,46 @@ impl Admin {
         &self,
         group_id: &str,
     ) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
+        match self.offsets_of(group_id, None).await {
+            // Tansu answers the all-topics form with a null topic array,
+            // which Kafka never sends and the decoder refuses: ask for every
+            // topic of the cluster by name instead.
+            Err(Error::Decode { .. }) => {
+                let topics = self
+                    .list_topics()
+                    .await?
+                    .into_iter()
+                    .filter(|t| !t.is_internal)
+                    .map(|t| OffsetFetchRequestTopic {
+                        name: t.name.as_str().into(),
+                        partition_indexes: t
+                            .partitions
+                            .iter()
+                            .map(|p| p.partition)
+                            .collect::<Vec<i32>>()
+                            .into(),
+                        ..Default::default()
+                    })
+                    .collect();
+                self.offsets_of(group_id, Some(topics)).await
+            }
+            other => other,
+        }
+    }
+
+    /// One OffsetFetch for `group_id`: of `topics`, or (None) of all the
+    /// group's topics.
+    async fn offsets_of(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<OffsetFetchRequestTopic>>,
+    ) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
         let conn = coordinator_connection(&self.client, group_id).await?;
         // v1-7 carry one group; `topics: None` (v2+) asks for all of them.
         let version = conn.version_of::<OffsetFetchRequest>()?.min(7);
         let request = OffsetFetchRequest {
             group_id: group_id.into(),
-            topics: None,
+            topics,
             ..Default::default()
         };
         let response = conn.send_at(&request, version).await?;
