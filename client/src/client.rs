@@ -110,7 +110,7 @@ impl Client {
 
     /// The partition count of `topic` from fresh-enough cached metadata,
     /// without waiting (the producer's per-record fast path).
-    pub(crate) fn cached_partition_count(&self, topic: &str) -> Option<i32> {
+    pub(crate) fn cached_partition_count(&self, topic: &str, now: Instant) -> Option<i32> {
         let cached = self
             .inner
             .metadata
@@ -118,7 +118,7 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner());
         let fresh = cached
             .fetched_at
-            .is_some_and(|t| t.elapsed() < self.inner.config.metadata_max_age);
+            .is_some_and(|t| now.saturating_duration_since(t) < self.inner.config.metadata_max_age);
         if !fresh {
             return None;
         }

@@ -178,12 +178,19 @@ impl Producer {
         if let Some(txn) = &shared.txn {
             lock(txn).check_send()?;
         }
-        let deadline = Instant::now() + shared.config.max_block;
+        // One clock reading serves the whole send (it is a good part of a
+        // record's cost).
+        let mut now = Instant::now();
+        let deadline = now + shared.config.max_block;
         // Fast paths first: cached metadata and free buffer memory need no
         // timer; only a miss waits (up to `max_block`).
-        let partitions = match shared.client.cached_partition_count(&record.topic) {
+        let partitions = match shared.client.cached_partition_count(&record.topic, now) {
             Some(n) => n,
-            None => self.wait_for_partitions(&record.topic, deadline).await?,
+            None => {
+                let n = self.wait_for_partitions(&record.topic, deadline).await?;
+                now = Instant::now();
+                n
+            }
         };
         match shared.memory.try_acquire_many(size as u32) {
             Ok(permit) => permit.forget(), // given back when the batch completes
@@ -200,6 +207,7 @@ impl Producer {
                 })?
                 .map_err(|_| Error::Closed)?;
                 permit.forget();
+                now = Instant::now();
             }
         }
 
@@ -234,7 +242,7 @@ impl Producer {
                     }
                 }
             }
-            acc.append(tp, &record, timestamp, delivery, size, Instant::now())
+            acc.append(tp, &record, timestamp, delivery, size, now)
         };
         match ready {
             // The sender sleeps until the earliest linger deadline: wake it
