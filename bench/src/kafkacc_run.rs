@@ -1,4 +1,5 @@
-//! kafkacc: `Producer::send` per record, delivery futures awaited in order.
+//! kafkacc: `Producer::send` per record, delivery futures awaited in order;
+//! `Consumer::poll_partition` (or `poll`) for consuming.
 
 use crate::common::{BoxError, ProduceCase, Settings, payloads};
 use crate::measure::{Outcome, Stopwatch};
@@ -90,10 +91,13 @@ pub async fn produce_with(
     })
 }
 
+/// Consumes the topic from the start: with `poll_partition`, reading
+/// borrowed views (the fast way), or with `poll` and owned records.
 pub async fn consume(
     bootstrap: &str,
     topic: &str,
     settings: &Settings,
+    owned: bool,
 ) -> Result<Outcome, BoxError> {
     let client = Client::connect(ClientConfig::new(bootstrap)).await?;
     let config = ConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest);
@@ -110,9 +114,19 @@ pub async fn consume(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     let watch = Stopwatch::start();
     while records < settings.records && tokio::time::Instant::now() < deadline {
-        for record in consumer.poll(Duration::from_secs(1)).await? {
+        if owned {
+            for record in consumer.poll(Duration::from_secs(1)).await? {
+                records += 1;
+                bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+            }
+            continue;
+        }
+        let Some(run) = consumer.poll_partition(Duration::from_secs(1)).await? else {
+            continue;
+        };
+        for record in &run {
             records += 1;
-            bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
+            bytes += record.value.map_or(0, |v| v.len() as u64);
         }
     }
     let timing = watch.stop();

@@ -396,6 +396,9 @@ async fn produce(
     result.map_err(|e| e.to_string())
 }
 
+/// How a client consumes: kafkacc both ways, the others their one way.
+const KAFKACC_OWNED: &str = "kafkacc (owned records)";
+
 async fn consume_once(
     client: &str,
     bootstrap: &str,
@@ -403,7 +406,8 @@ async fn consume_once(
     settings: &Settings,
 ) -> Result<Outcome, BoxError> {
     match client {
-        "kafkacc" => kafkacc_run::consume(bootstrap, topic, settings).await,
+        "kafkacc" => kafkacc_run::consume(bootstrap, topic, settings, false).await,
+        KAFKACC_OWNED => kafkacc_run::consume(bootstrap, topic, settings, true).await,
         "rdkafka" => {
             let (b, t, s) = (bootstrap.to_owned(), topic.to_owned(), settings.clone());
             tokio::task::spawn_blocking(move || rdkafka_run::consume(&b, &t, &s))
@@ -448,10 +452,16 @@ async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
             return Vec::new();
         }
     }
-    // Every client once per pass, so machine noise hits them alike.
-    let mut runs: Vec<Vec<Result<Outcome, String>>> = vec![Vec::new(); args.clients.len()];
+    // Every client once per pass, so machine noise hits them alike; kafkacc
+    // twice: reading borrowed views (`poll_partition`) and owned records
+    // (`poll`).
+    let mut clients: Vec<&'static str> = args.clients.clone();
+    if clients.contains(&"kafkacc") {
+        clients.push(KAFKACC_OWNED);
+    }
+    let mut runs: Vec<Vec<Result<Outcome, String>>> = vec![Vec::new(); clients.len()];
     for pass in 0..args.consume_runs {
-        for (i, client) in args.clients.iter().copied().enumerate() {
+        for (i, client) in clients.iter().copied().enumerate() {
             let result = consume_once(client, bootstrap, &topic, settings).await;
             if args.consume_runs > 1 {
                 log_pass(&pass.to_string(), client, &result);
@@ -459,13 +469,25 @@ async fn consume_all(args: &Args, bootstrap: &str) -> Vec<Row> {
             runs[i].push(result.map_err(|e| e.to_string()));
         }
     }
+    let medians: Vec<(&'static str, Result<Outcome, String>)> = clients
+        .into_iter()
+        .zip(runs.into_iter().map(median_run))
+        .collect();
     let mut rows = Vec::new();
-    for (client, results) in args.clients.iter().copied().zip(runs) {
-        rows.push(report(
-            "consume (none)".to_owned(),
-            client,
-            median_run(results),
-        ));
+    // Two scenarios sharing the peers' runs: kafkacc's views, then its owned
+    // records, each beside the same rdkafka and rskafka figures.
+    for (scenario, kafkacc_way) in [
+        ("consume (none)", "kafkacc"),
+        ("consume owned records (none)", KAFKACC_OWNED),
+    ] {
+        for (client, result) in &medians {
+            let shown = match *client {
+                c if c == kafkacc_way => "kafkacc",
+                "kafkacc" | KAFKACC_OWNED => continue,
+                c => c,
+            };
+            rows.push(report(scenario.to_owned(), shown, result.clone()));
+        }
     }
     rows
 }

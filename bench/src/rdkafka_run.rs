@@ -93,7 +93,7 @@ pub fn consume(bootstrap: &str, topic: &str, settings: &Settings) -> Result<Outc
         .set("auto.offset.reset", "earliest")
         .set(
             "fetch.queue.backoff.ms",
-            std::env::var("BENCH_RDKAFKA_FETCH_QUEUE_BACKOFF_MS").unwrap_or("1000".into()),
+            std::env::var("BENCH_RDKAFKA_FETCH_QUEUE_BACKOFF_MS").unwrap_or("10".into()),
         )
         .create()?;
     let mut assignment = TopicPartitionList::new();

@@ -37,7 +37,10 @@ pub use admin::{
 };
 pub use client::Client;
 pub use config::{BrokerAddressMap, ClientConfig};
-pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, PartitionRecords, RecordView,
+    ViewHeaders,
+};
 pub use error::{Error, Recovery, Result, TransactionErrorKind};
 pub use group::assignor::TopicPartition;
 pub use group::{GroupConfig, GroupConsumer, GroupProtocol, RebalanceEvent};

@@ -96,6 +96,25 @@ fn decode_all(bytes: Bytes) -> Vec<(Batch, Vec<Record>)> {
                 })
                 .unwrap();
             assert_eq!(n, records.len());
+            // `refs` walks them through `&self`, from wherever the
+            // iterator stands, without moving it.
+            let mut cursor = batch.records(DEFAULT_MAX_DECOMPRESSED).unwrap();
+            if let Some(refs) = cursor.refs() {
+                let seen: Vec<RecordRef<'_>> = refs.map(Result::unwrap).collect();
+                assert_eq!(seen.len(), records.len());
+                for (borrowed, owned) in seen.iter().zip(&records) {
+                    assert_same(borrowed, owned);
+                }
+                if !records.is_empty() {
+                    assert!(cursor.next_ref().is_some());
+                    let rest: Vec<i64> =
+                        cursor.refs().unwrap().map(|r| r.unwrap().offset).collect();
+                    let expected: Vec<i64> = records[1..].iter().map(|r| r.offset).collect();
+                    assert_eq!(rest, expected);
+                }
+            } else {
+                assert!(batch.is_legacy(), "only legacy entries have no refs");
+            }
             (batch, records)
         })
         .collect()
@@ -256,6 +275,11 @@ fn exercise(bytes: Bytes) {
         let _ = batch.control_record();
         let _ = batch.header.compression();
         if let Ok(records) = batch.records(1 << 20) {
+            for record in records.refs().into_iter().flatten().take(100_000) {
+                if record.is_err() {
+                    break;
+                }
+            }
             for record in records.take(100_000) {
                 if record.is_err() {
                     break;

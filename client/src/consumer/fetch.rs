@@ -8,7 +8,8 @@
 //! (`fetch_session.rs`), so after the first one it lists only what changed.
 
 use super::fetch_session::{FetchSession, FetchSessionStats, FetchState, SessionRequest};
-use super::{ConsumerConfig, ConsumerRecord, OffsetReset, PartitionState};
+use super::records::PartitionRecords;
+use super::{ConsumerConfig, OffsetReset, PartitionState};
 use crate::client::Client;
 use crate::error::{Error, Recovery, Result};
 use crate::net::pool::Lane;
@@ -281,7 +282,7 @@ pub(super) async fn apply_round(
     assignment: &mut Assignment,
     outcome: RoundOutcome,
     discard: &BTreeSet<(String, i32)>,
-) -> Result<Vec<Vec<ConsumerRecord>>> {
+) -> Result<Vec<PartitionRecords>> {
     let mut records = Vec::new();
     let mut refresh = false;
     for result in outcome {
@@ -304,8 +305,8 @@ pub(super) async fn apply_round(
                                 state.high_watermark = Some(high_watermark);
                             }
                             state.position = Some(fetched.next_offset);
-                            if !fetched.records.is_empty() {
-                                records.push(fetched.records);
+                            if let Some(run) = fetched.records.filter(|r| !r.is_empty()) {
+                                records.push(run);
                             }
                         }
                         Err(e) if e.code() == Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
@@ -341,7 +342,8 @@ pub(super) async fn apply_round(
 
 #[derive(Debug)]
 struct Fetched {
-    records: Vec<ConsumerRecord>,
+    /// None when an incremental answer left the partition out.
+    records: Option<PartitionRecords>,
     next_offset: i64,
     /// None when an incremental answer left the partition out (no news).
     high_watermark: Option<i64>,
@@ -351,7 +353,7 @@ impl Fetched {
     /// A partition an incremental answer left out: nothing new.
     fn nothing_new(offset: i64) -> Self {
         Fetched {
-            records: Vec::new(),
+            records: None,
             next_offset: offset,
             high_watermark: None,
         }
@@ -749,17 +751,14 @@ fn read_partition(
         source,
     };
     let mut next_offset = offset;
-    let mut records = Vec::new();
     let listed = if read_committed {
         data.aborted_transactions.as_deref()
     } else {
         None
     };
     let mut aborted = AbortedTransactions::new(listed);
-    let bytes = data.records.clone().unwrap_or_default();
-    let shared_topic: Arc<str> = Arc::from(topic);
-    records.reserve(record_estimate(&bytes, offset));
-    for batch in batches(bytes) {
+    let mut records = PartitionRecords::new(Arc::from(topic), partition, offset);
+    for batch in batches(data.records.clone().unwrap_or_default()) {
         let batch = batch.map_err(decode_error)?;
         if check_crcs {
             batch.verify_crc().map_err(decode_error)?;
@@ -771,47 +770,16 @@ fn read_partition(
         let control = batch.control_record().map_err(decode_error)?;
         let skip = aborted.skips(&batch.header, control);
         if !batch.header.is_control() && !skip {
-            for record in batch.records(max_decompressed).map_err(decode_error)? {
-                let record = record.map_err(decode_error)?;
-                if record.offset < next_offset {
-                    continue;
-                }
-                records.push(ConsumerRecord {
-                    topic: Arc::clone(&shared_topic),
-                    partition,
-                    offset: record.offset,
-                    timestamp: record.timestamp,
-                    key: record.key,
-                    value: record.value,
-                    headers: record.headers,
-                });
-            }
+            let batch_records = batch.records(max_decompressed).map_err(decode_error)?;
+            records.push(batch_records).map_err(decode_error)?;
         }
         next_offset = last + 1;
     }
     Ok(Fetched {
-        records,
+        records: Some(records),
         next_offset,
         high_watermark: Some(data.high_watermark),
     })
-}
-
-/// How many records the batches of `bytes` from `offset` on hold, going by
-/// their headers, so the records' vector is allocated once. The counts are
-/// from the wire and not yet checked against any CRC: each is capped at what
-/// its batch's size can hold (a record takes at least 7 bytes), and the sum
-/// at one record per 16 bytes, so garbage cannot reserve much more memory
-/// than its own size (a vector of smaller records grows as they decode).
-fn record_estimate(bytes: &bytes::Bytes, offset: i64) -> usize {
-    let estimate: usize = batches(bytes.clone())
-        .map_while(|batch| batch.ok())
-        .filter(|batch| !batch.header.is_control() && batch.header.last_offset() >= offset)
-        .map(|batch| {
-            let count = usize::try_from(batch.header.records_count).unwrap_or(0);
-            count.min(batch.header.size() / 7)
-        })
-        .sum();
-    estimate.min(bytes.len() / 16)
 }
 
 /// The read_committed filter. The broker lists, per fetched partition, the
@@ -895,26 +863,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn record_estimate_counts_real_batches_and_caps_garbage() {
-        let bytes = partition_data(3, 0).records.expect("records");
-        assert_eq!(record_estimate(&bytes, 0), 300);
-        assert_eq!(
-            record_estimate(&bytes, 150),
-            200,
-            "the first batch is behind"
-        );
-        // One batch whose header claims i32::MAX records, and whose size
-        // is the whole (large, zeroed) body: capped at a record per 16 bytes.
-        let mut garbage = bytes[..61].to_vec();
-        garbage[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
-        let body = 1 << 20;
-        garbage[8..12].copy_from_slice(&((body + 49) as i32).to_be_bytes());
-        garbage.resize(61 + body, 0);
-        let garbage = bytes::Bytes::from(garbage);
-        assert_eq!(record_estimate(&garbage, 0), garbage.len() / 16);
-    }
-
     fn jobs() -> Vec<DecodeJob> {
         // Six partitions of different sizes, 1.9 MiB in all; one left out.
         (0..6)
@@ -932,12 +880,18 @@ mod tests {
             .iter()
             .map(|((_, p), u)| {
                 let fetched = u.result.as_ref().expect("decoded");
-                let checksum = fetched
-                    .records
+                let run = fetched.records.as_ref();
+                let checksum = run
                     .iter()
-                    .map(|r| r.offset as u64 * 31 + r.value.as_ref().map_or(0, |v| u64::from(v[0])))
+                    .flat_map(|run| run.iter())
+                    .map(|r| r.offset as u64 * 31 + r.value.map_or(0, |v| u64::from(v[0])))
                     .sum();
-                (*p, fetched.next_offset, fetched.records.len(), checksum)
+                (
+                    *p,
+                    fetched.next_offset,
+                    run.map_or(0, |r| r.len()),
+                    checksum,
+                )
             })
             .collect()
     }

@@ -15,6 +15,13 @@
 //! a partition sought, paused or unassigned meanwhile has its prefetched
 //! data dropped.
 //!
+//! Fetched records stay in the response buffers, one [`PartitionRecords`]
+//! run per partition and round (`records.rs`): the fetch task checks CRCs,
+//! decompresses, filters aborted transactions and parses every record once,
+//! and [`Consumer::poll_partition`] hands a run out to be read in place
+//! through borrowed [`RecordView`]s. [`Consumer::poll`] turns the same runs
+//! into owned [`ConsumerRecord`]s (sharing the buffers, not copying them).
+//!
 //! Positions start from an explicit [`Consumer::seek`], or from the
 //! `auto_offset_reset` policy; OFFSET_OUT_OF_RANGE applies the policy again.
 //! Leader changes are followed through metadata refreshes.
@@ -25,9 +32,11 @@
 
 mod fetch;
 mod fetch_session;
+mod records;
 pub(crate) mod stream;
 
 pub use fetch_session::FetchSessionStats;
+pub use records::{Iter as PartitionRecordsIter, PartitionRecords, RecordView, ViewHeaders};
 
 use crate::admin::{OffsetSpec, list_offsets, start_offsets};
 use crate::client::Client;
@@ -153,9 +162,9 @@ pub struct Consumer {
     client: Client,
     config: ConsumerConfig,
     assignment: BTreeMap<(String, i32), PartitionState>,
-    /// Records fetched and not yet returned, in order: each vector holds
-    /// records of one partition (a poll returns one vector as it is).
-    buffered: VecDeque<Vec<ConsumerRecord>>,
+    /// Records fetched and not yet returned, in order, one partition's run
+    /// per entry (a poll returns at most one).
+    buffered: VecDeque<PartitionRecords>,
     /// The round started when the last poll returned records.
     prefetch: Option<Prefetch>,
     /// The round sent while the last one was decoded, not yet used.
@@ -290,9 +299,10 @@ impl Consumer {
         let fetched_first = self
             .buffered
             .iter()
-            .filter_map(|records| records.first())
-            .find(|r| r.partition == partition && *r.topic == *topic);
-        fetched_first.map(|r| r.offset).or(state.position)
+            .find(|run| run.partition() == partition && run.topic() == topic);
+        fetched_first
+            .and_then(PartitionRecords::first_offset)
+            .or(state.position)
     }
 
     /// The high watermark seen in the last fetch of a partition.
@@ -318,27 +328,52 @@ impl Consumer {
     }
 
     /// Returns records available now, fetching until some arrive or
-    /// `timeout` passes (then an empty vector). One call returns one
-    /// partition's fetched records; the others' come with the next calls
-    /// (without waiting) while the next fetch is already under way.
+    /// `timeout` passes (then an empty vector). One call returns records of
+    /// one partition, at most `max_poll_records`; the rest come with the
+    /// next calls (without waiting) while the next fetch is already under
+    /// way.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.fetch_until_buffered(timeout).await?;
+        let Some(front) = self.buffered.front_mut() else {
+            return Ok(Vec::new());
+        };
+        let records = front.take(self.config.max_poll_records);
+        if front.is_empty() {
+            self.buffered.pop_front();
+        }
+        Ok(records)
+    }
+
+    /// [`Consumer::poll`] without decoding: one partition's records (at
+    /// most `max_poll_records`) left in the fetched buffers, read through
+    /// borrowed [`RecordView`]s. The fastest way to consume; the position
+    /// moves past them as with `poll`. None if nothing came within
+    /// `timeout`.
+    pub async fn poll_partition(&mut self, timeout: Duration) -> Result<Option<PartitionRecords>> {
+        self.fetch_until_buffered(timeout).await?;
+        let Some(front) = self.buffered.front_mut() else {
+            return Ok(None);
+        };
+        let run = front.split_to(self.config.max_poll_records);
+        if front.is_empty() {
+            self.buffered.pop_front();
+        }
+        Ok(Some(run))
+    }
+
+    /// Fetches until some records are buffered or `timeout` passes.
+    async fn fetch_until_buffered(&mut self, timeout: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(mut records) = self.buffered.pop_front() {
-                let max = self.config.max_poll_records;
-                if records.len() > max {
-                    // Only after `set_max_poll_records` lowered the limit:
-                    // runs are buffered in pieces of at most the limit.
-                    self.buffered.push_front(records.split_off(max));
-                }
-                return Ok(records);
+            if !self.buffered.is_empty() {
+                return Ok(());
             }
             let (outcome, discard) = if let Some(mut prefetch) = self.prefetch.take() {
                 let joined = match tokio::time::timeout_at(deadline, &mut prefetch.task).await {
                     Ok(joined) => joined,
                     Err(_elapsed) => {
                         self.prefetch = Some(prefetch);
-                        return Ok(Vec::new());
+                        return Ok(());
                     }
                 };
                 let outcome = match joined {
@@ -350,7 +385,7 @@ impl Consumer {
             } else {
                 if self.assignment.values().all(|s| s.paused) {
                     tokio::time::sleep_until(deadline).await;
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 self.reset_missing_positions().await?;
                 let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -374,12 +409,12 @@ impl Consumer {
             )
             .await?;
             if !fetched.is_empty() {
-                buffer_in_pieces(&mut self.buffered, fetched, self.config.max_poll_records);
+                self.buffered.extend(fetched);
                 self.start_prefetch();
                 continue;
             }
             if tokio::time::Instant::now() >= deadline {
-                return Ok(Vec::new());
+                return Ok(());
             }
         }
     }
@@ -456,11 +491,8 @@ impl Consumer {
 
     /// Drops a partition's buffered and prefetched records.
     fn forget_fetched(&mut self, topic: &str, partition: i32) {
-        self.buffered.retain(|records| {
-            !records
-                .first()
-                .is_some_and(|r| r.partition == partition && *r.topic == *topic)
-        });
+        self.buffered
+            .retain(|run| !(run.partition() == partition && run.topic() == topic));
         if let Some(prefetch) = &mut self.prefetch {
             prefetch.discard.insert((topic.to_owned(), partition));
         }
@@ -509,71 +541,4 @@ impl Consumer {
 /// Whether `auto_offset_reset` must give a partition its position.
 fn needs_reset(state: &PartitionState) -> bool {
     state.position.is_none() && !state.awaiting_committed
-}
-
-/// Appends `runs` (each one partition's records) to `buffered`, cut into
-/// pieces of at most `max` records. Pieces are cut from the back, so each
-/// record moves once however long its run.
-fn buffer_in_pieces(
-    buffered: &mut VecDeque<Vec<ConsumerRecord>>,
-    runs: Vec<Vec<ConsumerRecord>>,
-    max: usize,
-) {
-    for mut run in runs {
-        let mut tails = Vec::new();
-        while run.len() > max {
-            let last_piece = (run.len() - 1) / max * max;
-            tails.push(run.split_off(last_piece));
-        }
-        buffered.push_back(run);
-        buffered.extend(tails.into_iter().rev());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(partition: i32, offsets: std::ops::Range<i64>) -> Vec<ConsumerRecord> {
-        offsets
-            .map(|offset| ConsumerRecord {
-                topic: Arc::from("t"),
-                partition,
-                offset,
-                timestamp: 0,
-                key: None,
-                value: None,
-                headers: Vec::new(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn runs_are_buffered_in_pieces_of_at_most_the_limit_in_order() {
-        for (len, max) in [
-            (0, 3),
-            (1, 3),
-            (3, 3),
-            (4, 3),
-            (7, 3),
-            (9, 3),
-            (10, 1),
-            (5, 500),
-        ] {
-            let mut buffered = VecDeque::new();
-            buffer_in_pieces(&mut buffered, vec![run(0, 0..len), run(1, 0..2)], max);
-            assert!(
-                buffered.iter().all(|piece| piece.len() <= max),
-                "{len}/{max}"
-            );
-            let order: Vec<(i32, i64)> = buffered
-                .iter()
-                .flatten()
-                .map(|r| (r.partition, r.offset))
-                .collect();
-            let expected: Vec<(i32, i64)> =
-                (0..len).map(|o| (0, o)).chain([(1, 0), (1, 1)]).collect();
-            assert_eq!(order, expected, "{len}/{max}");
-        }
-    }
 }

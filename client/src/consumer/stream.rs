@@ -5,10 +5,12 @@
 //! consumer when the stream is dropped: nothing is skipped by taking a few
 //! records (`take(n)`) and polling again later.
 
-use super::{Consumer, ConsumerRecord};
+use super::{Consumer, ConsumerRecord, PartitionRecords};
 use crate::error::Result;
 use futures::Stream;
+use kafkacc_protocol::records::Record;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long each poll under a stream waits before polling again (the
@@ -107,7 +109,7 @@ impl Consumer {
     /// the next poll (records a stream fetched but did not yield), one
     /// vector per run of records of one partition.
     pub(crate) fn unread(&mut self, records: VecDeque<ConsumerRecord>) {
-        let mut runs: Vec<Vec<ConsumerRecord>> = Vec::new();
+        let mut runs: Vec<(Arc<str>, i32, Vec<Record>)> = Vec::new();
         for record in records {
             if !self
                 .assignment
@@ -115,17 +117,30 @@ impl Consumer {
             {
                 continue;
             }
-            let same_partition = |run: &Vec<ConsumerRecord>| {
-                run.first()
-                    .is_some_and(|r| r.partition == record.partition && r.topic == record.topic)
+            let ConsumerRecord {
+                topic,
+                partition,
+                offset,
+                timestamp,
+                key,
+                value,
+                headers,
+            } = record;
+            let record = Record {
+                offset,
+                timestamp,
+                key,
+                value,
+                headers,
             };
             match runs.last_mut() {
-                Some(run) if same_partition(run) => run.push(record),
-                _ => runs.push(vec![record]),
+                Some((t, p, run)) if *p == partition && *t == topic => run.push(record),
+                _ => runs.push((topic, partition, vec![record])),
             }
         }
-        for run in runs.into_iter().rev() {
-            self.buffered.push_front(run);
+        for (topic, partition, run) in runs.into_iter().rev() {
+            self.buffered
+                .push_front(PartitionRecords::from_owned(topic, partition, run));
         }
     }
 }

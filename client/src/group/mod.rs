@@ -456,6 +456,38 @@ impl GroupConsumer {
         }
     }
 
+    /// [`GroupConsumer::poll`] without decoding: one owned partition's
+    /// records left in the fetched buffers (see
+    /// [`Consumer::poll_partition`]); they count as consumed for commits
+    /// once returned. None if nothing came within `timeout`.
+    pub async fn poll_partition(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<crate::consumer::PartitionRecords>> {
+        self.check_open()?;
+        self.command(Command::PollActivity)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            self.process_events().await?;
+            self.maybe_auto_commit();
+            self.refresh_pattern().await?;
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let slice = remaining.min(Duration::from_millis(200));
+            let run = self.consumer.poll_partition(slice).await?;
+            self.process_events().await?;
+            if let Some(run) = run {
+                let tp = TopicPartition::new(run.topic(), run.partition());
+                if let (true, Some(next)) = (self.owned.contains(&tp), run.next_offset()) {
+                    self.consumed.insert(tp, next);
+                    return Ok(Some(run));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
     /// Drops records of partitions this member no longer owns and notes
     /// the rest as consumed. Records come in runs of one partition, so the
     /// lookups are per run, not per record.

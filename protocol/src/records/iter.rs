@@ -212,6 +212,78 @@ impl Records {
     }
 }
 
+impl Records {
+    /// The remaining records borrowed from this iterator's buffer, without
+    /// advancing it: several readers (or one, again) can walk the same
+    /// records through `&self`. None for a legacy (v0/v1) entry, whose
+    /// records are decoded one at a time into owned values.
+    pub fn refs(&self) -> Option<RecordRefs<'_>> {
+        match &self.inner {
+            Inner::V2(v2) => Some(RecordRefs {
+                data: &v2.data,
+                pos: v2.pos,
+                remaining: v2.remaining,
+                base_offset: v2.base_offset,
+                base_timestamp: v2.base_timestamp,
+                log_append_time: v2.log_append_time,
+            }),
+            Inner::Legacy { .. } => None,
+        }
+    }
+}
+
+/// Borrowing iterator over the records of a v2 batch, from
+/// [`Records::refs`]. Like [`Records::next_ref`], it ends after an error.
+#[derive(Debug, Clone)]
+pub struct RecordRefs<'a> {
+    data: &'a [u8],
+    pos: usize,
+    remaining: u32,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+}
+
+impl<'a> Iterator for RecordRefs<'a> {
+    type Item = DecodeResult<RecordRef<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let data = self.data;
+        match parse_record(
+            data,
+            self.pos,
+            self.base_offset,
+            self.base_timestamp,
+            self.log_append_time,
+        ) {
+            Ok((record, end)) => {
+                self.pos = end;
+                if self.remaining == 0 && end != data.len() {
+                    return Some(Err(DecodeError::TrailingBytes(data.len() - end)));
+                }
+                Some(Ok(record))
+            }
+            Err(e) => {
+                self.remaining = 0;
+                Some(Err(e))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let count = self.remaining as usize;
+        let left = self.data.len().saturating_sub(self.pos);
+        (count.min(left / MIN_RECORD_LEN), Some(count))
+    }
+}
+
+impl FusedIterator for RecordRefs<'_> {}
+
 #[cold]
 #[inline(never)]
 fn legacy_next_ref<'a>(

@@ -82,5 +82,5 @@ pub use builder::{
 };
 pub use control::{CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, ControlRecord, build_control_batch};
 pub use crc::crc32c;
-pub use iter::{BatchIter, Records, batches};
+pub use iter::{BatchIter, RecordRefs, Records, batches};
 pub use record::{Header, HeadersIter, HeadersRef, Record, RecordRef};

@@ -460,3 +460,76 @@ async fn kip848_members_split_partitions_and_one_takes_over_on_close() {
     assert_exactly_once(&phase2, SECOND);
     assert_committed_to_end(&client, &group, &topic, FIRST + SECOND).await;
 }
+
+/// Reads with `GroupConsumer::poll_partition` until `expected` records came,
+/// committing after each run; returns every (partition, offset) read.
+async fn read_runs_in_place(consumer: &mut GroupConsumer, expected: usize) -> Vec<(i32, i64)> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut read = Vec::new();
+    while read.len() < expected {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {expected} records",
+            read.len()
+        );
+        let Some(run) = consumer
+            .poll_partition(Duration::from_millis(200))
+            .await
+            .expect("poll_partition")
+        else {
+            continue;
+        };
+        assert!(run.len() <= 100, "max_poll_records: {}", run.len());
+        for record in &run {
+            let value = std::str::from_utf8(record.value.unwrap_or_default()).expect("utf-8");
+            assert!(value.starts_with('v'), "{value}");
+            read.push((record.partition, record.offset));
+        }
+        consumer.commit().await.expect("commit");
+    }
+    read
+}
+
+/// Runs read in place (`poll_partition`) count as consumed, so commits cover
+/// them exactly as they cover polled records, and a restarted member goes on
+/// from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_read_in_place_are_committed_like_polled_records() {
+    let _log = log_on_failure();
+    let client = client().await;
+    let topic = topic_with_records(&client, "group-runs", 1_200).await;
+    let group = unique_name("group-runs");
+    let in_place_member = |client: &Client| {
+        let consumer = ConsumerConfig::default()
+            .auto_offset_reset(OffsetReset::Earliest)
+            .fetch_max_wait(Duration::from_millis(100))
+            .max_poll_records(100);
+        let config = GroupConfig::new(&group)
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1))
+            .enable_auto_commit(false);
+        GroupConsumer::new(client.clone(), consumer, config).expect("group consumer")
+    };
+    let mut first = in_place_member(&client);
+    first.subscribe(&[&topic]).expect("subscribe");
+    let read = read_runs_in_place(&mut first, 1_200).await;
+    first.close().await.expect("close");
+    let unique: BTreeSet<(i32, i64)> = read.iter().copied().collect();
+    assert_eq!(
+        (unique.len(), read.len()),
+        (1_200, 1_200),
+        "each record once"
+    );
+    assert_committed_to_end(&client, &group, &topic, 1_200).await;
+
+    produce(&client, &topic, 1_200, 300).await;
+    let mut restarted = in_place_member(&client);
+    restarted.subscribe(&[&topic]).expect("subscribe");
+    let again = read_runs_in_place(&mut restarted, 300).await;
+    restarted.close().await.expect("close");
+    assert!(
+        again.iter().all(|r| !unique.contains(r)),
+        "a committed record came back"
+    );
+    assert_committed_to_end(&client, &group, &topic, 1_500).await;
+}

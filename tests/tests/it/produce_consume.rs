@@ -1,5 +1,6 @@
 use crate::client;
 use kafkacc::partitioner::{KeylessStrategy, partition_for_key};
+use kafkacc::protocol::records::Header;
 use kafkacc::{
     Acks, Admin, Client, Compression, Consumer, ConsumerConfig, ConsumerRecord, NewTopic,
     OffsetReset, OffsetSpec, Producer, ProducerConfig, ProducerRecord,
@@ -590,4 +591,148 @@ async fn producing_to_a_new_topic_waits_for_its_auto_creation() {
     assert_eq!(written.offset, 0);
     let records = consume_all(&client, &topic, 1).await;
     assert_eq!(records.len(), 1);
+}
+
+/// What a test compares of a record: partition, offset, timestamp, key,
+/// value, headers.
+type Seen = (
+    i32,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(String, Option<Vec<u8>>)>,
+);
+
+/// `poll_partition`'s borrowed views show exactly what `poll`'s owned
+/// records show, for every codec, with keys, duplicate header keys, null
+/// values, runs cut at `max_poll_records`, and a start in the middle of a
+/// compressed batch; the position moves past each run as it is returned.
+#[tokio::test]
+async fn partition_runs_read_in_place_match_owned_records() {
+    let _log = log_on_failure();
+    let client = client().await;
+    for codec in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let topic = topic_with(&client, &format!("views-{codec:?}").to_lowercase(), 2).await;
+        let config = ProducerConfig::default()
+            .compression(codec)
+            .linger(Duration::from_millis(20));
+        let producer = Producer::new(client.clone(), config).expect("producer");
+        let mut deliveries = Vec::new();
+        for i in 0..300 {
+            let mut record = ProducerRecord::new(&topic)
+                .partition(i % 2)
+                .key(format!("k{i}"))
+                .header("h", format!("a{i}"));
+            record.headers.push(Header::new("h", None));
+            if i % 7 != 0 {
+                record = record.value(format!("value {i} {}", "x".repeat(i as usize % 40)));
+            }
+            deliveries.push(producer.send(record).await.expect("send"));
+        }
+        for d in deliveries {
+            d.await.unwrap_or_else(|e| panic!("{codec:?}: {e}"));
+        }
+        let start = 5; // inside the first batch of partition 0
+        let read = |views: bool| {
+            let client = client.clone();
+            let topic = topic.clone();
+            async move {
+                let config = ConsumerConfig::default()
+                    .auto_offset_reset(OffsetReset::Earliest)
+                    .max_poll_records(64)
+                    .fetch_max_wait(Duration::from_millis(100));
+                let mut consumer = Consumer::new(client, config);
+                consumer.assign(&topic, &[]).await.expect("assign");
+                consumer.seek(&topic, 0, start).expect("seek");
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let mut seen: Vec<Seen> = Vec::new();
+                while seen.len() < 300 - start as usize && Instant::now() < deadline {
+                    if !views {
+                        for r in consumer
+                            .poll(Duration::from_millis(500))
+                            .await
+                            .expect("poll")
+                        {
+                            seen.push((
+                                r.partition,
+                                r.offset,
+                                r.timestamp,
+                                r.key.map(|k| k.to_vec()),
+                                r.value.map(|v| v.to_vec()),
+                                r.headers
+                                    .iter()
+                                    .map(|h| {
+                                        (h.key.to_string(), h.value.as_ref().map(|v| v.to_vec()))
+                                    })
+                                    .collect(),
+                            ));
+                        }
+                        continue;
+                    }
+                    let Some(run) = consumer
+                        .poll_partition(Duration::from_millis(500))
+                        .await
+                        .expect("poll_partition")
+                    else {
+                        continue;
+                    };
+                    assert!(!run.is_empty() && run.len() <= 64, "{}", run.len());
+                    assert_eq!(run.topic(), topic);
+                    let before = seen.len();
+                    for r in &run {
+                        assert_eq!(r.partition, run.partition());
+                        seen.push((
+                            r.partition,
+                            r.offset,
+                            r.timestamp,
+                            r.key.map(<[u8]>::to_vec),
+                            r.value.map(<[u8]>::to_vec),
+                            r.headers
+                                .iter()
+                                .map(|(k, v)| (k.to_owned(), v.map(<[u8]>::to_vec)))
+                                .collect(),
+                        ));
+                    }
+                    assert_eq!(seen.len() - before, run.len());
+                    assert_eq!(run.first_offset(), Some(seen[before].1));
+                    assert_eq!(run.next_offset(), seen.last().map(|r| r.1 + 1));
+                    let position = consumer.position(&topic, run.partition());
+                    assert!(position >= run.next_offset(), "{position:?}");
+                }
+                seen.sort_by_key(|r| (r.0, r.1));
+                seen
+            }
+        };
+        let views = read(true).await;
+        let owned = read(false).await;
+        assert_eq!(views.len(), 300 - start as usize, "{codec:?}");
+        assert_eq!(views, owned, "{codec:?}");
+        let first: Vec<i64> = views
+            .iter()
+            .filter(|r| r.0 == 0)
+            .map(|r| r.1)
+            .take(2)
+            .collect();
+        assert_eq!(first, vec![start, start + 1], "{codec:?}");
+        let sample = views
+            .iter()
+            .find(|r| r.0 == 1 && r.1 == 3)
+            .expect("record 7");
+        assert_eq!(sample.3.as_deref(), Some(&b"k7"[..]));
+        assert_eq!(sample.4, None, "a null value");
+        assert_eq!(
+            sample.5,
+            vec![
+                ("h".to_owned(), Some(b"a7".to_vec())),
+                ("h".to_owned(), None)
+            ]
+        );
+    }
 }
