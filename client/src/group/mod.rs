@@ -436,16 +436,9 @@ impl GroupConsumer {
     /// for some (an empty vector if none came). Rebalances are handled
     /// here; auto-commits happen here.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.check_open()?;
-        self.command(Command::PollActivity)?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = self.start_poll(timeout)?;
         loop {
-            self.process_events().await?;
-            self.maybe_auto_commit();
-            self.refresh_pattern().await?;
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            // Short slices so rebalances are noticed while nothing arrives.
-            let slice = remaining.min(Duration::from_millis(200));
+            let slice = self.before_fetching(deadline).await?;
             let mut records = self.consumer.poll(slice).await?;
             // A revocation that arrived meanwhile wins over these records.
             self.process_events().await?;
@@ -464,16 +457,11 @@ impl GroupConsumer {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<crate::consumer::PartitionRecords>> {
-        self.check_open()?;
-        self.command(Command::PollActivity)?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = self.start_poll(timeout)?;
         loop {
-            self.process_events().await?;
-            self.maybe_auto_commit();
-            self.refresh_pattern().await?;
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let slice = remaining.min(Duration::from_millis(200));
+            let slice = self.before_fetching(deadline).await?;
             let run = self.consumer.poll_partition(slice).await?;
+            // A revocation that arrived meanwhile wins over this run.
             self.process_events().await?;
             if let Some(run) = run {
                 let tp = TopicPartition::new(run.topic(), run.partition());
@@ -486,6 +474,25 @@ impl GroupConsumer {
                 return Ok(None);
             }
         }
+    }
+
+    /// The start of a poll: tells the membership the application is
+    /// polling (`max.poll.interval`) and returns the poll's deadline.
+    fn start_poll(&mut self, timeout: Duration) -> Result<tokio::time::Instant> {
+        self.check_open()?;
+        self.command(Command::PollActivity)?;
+        Ok(tokio::time::Instant::now() + timeout)
+    }
+
+    /// Handles rebalance events, auto-commit and pattern subscriptions
+    /// before each fetch of a poll; returns how long that fetch may wait:
+    /// short slices, so rebalances are noticed while nothing arrives.
+    async fn before_fetching(&mut self, deadline: tokio::time::Instant) -> Result<Duration> {
+        self.process_events().await?;
+        self.maybe_auto_commit();
+        self.refresh_pattern().await?;
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        Ok(remaining.min(Duration::from_millis(200)))
     }
 
     /// Drops records of partitions this member no longer owns and notes

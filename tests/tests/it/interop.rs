@@ -16,14 +16,6 @@ use std::time::{Duration, Instant};
 
 const PARTITIONS: i32 = 6;
 const RECORDS: usize = 400;
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
-
 /// Another client implementation, run as a child process.
 #[derive(Debug, Clone, Copy)]
 enum Peer {
@@ -83,7 +75,7 @@ async fn kafkacc_reads_what_peers_write_with_every_codec_and_keys_agree() {
     let _log = log_on_failure();
     let client = client().await;
     for peer in Peer::ALL {
-        for codec in CODECS {
+        for codec in Compression::ALL {
             let topic = new_topic(
                 &client,
                 &format!("from-{peer:?}-{}", codec_name(codec)).to_lowercase(),
@@ -151,7 +143,7 @@ async fn kafkacc_reads_what_peers_write_with_every_codec_and_keys_agree() {
 async fn peers_read_what_kafkacc_writes_with_every_codec() {
     let _log = log_on_failure();
     let client = client().await;
-    for codec in CODECS {
+    for codec in Compression::ALL {
         let topic = new_topic(&client, &format!("to-peers-{}", codec_name(codec))).await;
         let producer = Producer::new(client.clone(), ProducerConfig::default().compression(codec))
             .expect("producer");

@@ -133,13 +133,7 @@ async fn keyed_records_land_on_their_murmur2_partition_in_order() {
 async fn every_codec_round_trips() {
     let _log = log_on_failure();
     let client = client().await;
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for codec in Compression::ALL {
         let topic = topic_with(&client, &format!("codec-{codec:?}").to_lowercase(), 2).await;
         let producer = Producer::new(client.clone(), ProducerConfig::default().compression(codec))
             .expect("producer");
@@ -612,13 +606,7 @@ type Seen = (
 async fn partition_runs_read_in_place_match_owned_records() {
     let _log = log_on_failure();
     let client = client().await;
-    for codec in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for codec in Compression::ALL {
         let topic = topic_with(&client, &format!("views-{codec:?}").to_lowercase(), 2).await;
         let config = ProducerConfig::default()
             .compression(codec)
