@@ -21,15 +21,29 @@ fuzz_target!(|data: &[u8]| {
         let _ = batch.header.compression();
         match batch.records(CAP) {
             Ok(records) => {
+                // The borrowing walk (what the consumer validates and reads
+                // runs with) sees what the owning one sees.
+                let borrowed: Vec<(i64, usize)> = records
+                    .refs()
+                    .into_iter()
+                    .flatten()
+                    .map_while(Result::ok)
+                    .map(|r| (r.offset, r.value.map_or(0, <[u8]>::len)))
+                    .collect();
+                let mut owned = Vec::new();
                 for record in records {
                     match record {
                         Ok(r) => {
                             let len = r.key.as_ref().map_or(0, Bytes::len)
                                 + r.value.as_ref().map_or(0, Bytes::len);
                             assert!(len <= CAP.max(data.len()));
+                            owned.push((r.offset, r.value.as_ref().map_or(0, Bytes::len)));
                         }
                         Err(_) => break,
                     }
+                }
+                if !batch.is_legacy() {
+                    assert_eq!(borrowed, owned);
                 }
             }
             Err(DecodeError::DecompressedTooLarge { max }) => assert_eq!(max, CAP),
